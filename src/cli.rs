@@ -1,0 +1,146 @@
+//! The command line: clap definitions and help texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const SPEC_HELP: &str = "The spec file. When omitted: $STACKHOOK_SPEC, else \
+specs/$TF_VAR_spacelift_stack_id.yaml (or specs/$SPACELIFT_STACK_ID.yaml), else \
+.stackhook.yaml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackhook",
+    version,
+    about = "Log kubectl in to a Kubernetes cluster from one reviewed spec, safely",
+    long_about = "stackhook reads a committed YAML spec of provider steps (aws-eks, azure-aks, \
+gke, kubeconfig, run, verify), checks it, renders each step to POSIX sh commands with every \
+value quoted and every secret kept out of the text, and previews or runs them.",
+    after_help = "Examples:\n  stackhook plan specs/gke-region.yaml\n  stackhook plan --format markdown specs/prod.yaml > plan.md\n  stackhook validate specs/\n  stackhook providers gke"
+)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show exactly what a run would execute, without executing anything.
+    #[command(
+        long_about = "Render every step and print the commands a run would execute, byte for \
+byte, with the temp files and exports of each step. Nothing runs and nothing is written. \
+Secret values never appear: a secret is shown as the reference (\"$NAME\") that the command \
+expands at run time. Variables that are not set are listed (exit 0), or fail the plan with \
+--strict (exit 2).",
+        after_help = "Examples:\n  stackhook plan specs/gke-region.yaml\n  stackhook plan --strict                      # the spec of this Spacelift stack\n  stackhook plan --format json specs/aws-eks.yaml | jq '.steps[].commands'"
+    )]
+    Plan(PlanArgs),
+
+    /// Check specs without any environment: shape, providers, parameters, templates.
+    #[command(
+        long_about = "Check specs statically: YAML, keys, providers, parameters, interpolation \
+syntax and templates. Needs no environment variables and runs nothing. Every error of every \
+file is printed; exit 2 if there is any.",
+        after_help = "Examples:\n  stackhook validate                # every spec under specs/\n  stackhook validate specs/prod.yaml specs/staging/"
+    )]
+    Validate(ValidateArgs),
+
+    /// List the providers, or show one provider's parameters and example.
+    Providers(ProvidersArgs),
+
+    /// Check or install a kubeconfig (used by the kubeconfig and verify providers).
+    #[command(subcommand)]
+    Kubeconfig(KubeconfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    #[arg(help = SPEC_HELP)]
+    pub spec: Option<PathBuf>,
+
+    /// Use this kubeconfig path instead of the spec's `kubeconfig:`, $KUBECONFIG or ~/.kube/config.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// A directory of provider files that add to or override the built-in providers.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Output format: text for terminals, markdown for pull-request comments, json for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Fail (exit 2) when a variable the spec needs is not set.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Spec files or directories (their *.yaml and *.yml files). Default: specs/
+    pub paths: Vec<PathBuf>,
+
+    /// A directory of provider files that add to or override the built-in providers.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// Show this provider in full.
+    pub name: Option<String>,
+
+    /// A directory of provider files that add to or override the built-in providers.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigCommand {
+    /// Check that the kubeconfig's current context names an existing context, cluster and user.
+    Check {
+        /// The kubeconfig; default: first entry of $KUBECONFIG, else ~/.kube/config.
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Validate a kubeconfig (plain or base64) and write it atomically, mode 0600.
+    #[command(after_help = "Examples:\n  stackhook kubeconfig install --from-env KUBECONFIG_CONTENT\n  stackhook kubeconfig install --from-file downloaded.yaml --sha256 9f86d0...")]
+    Install {
+        /// Read the content from this environment variable (its value never reaches the command line).
+        #[arg(long, value_name = "VAR", conflicts_with = "from_file", required_unless_present = "from_file")]
+        from_env: Option<String>,
+        /// Read the content from this file.
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+        /// Refuse the content unless its SHA-256 (hex) is this.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// Where to write; default: first entry of $KUBECONFIG, else ~/.kube/config.
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,158 @@
+//! Errors as data: one diagnostic type that points into a source file (a
+//! spec or a provider file) and says how to fix the problem. `main`
+//! renders them once, with miette.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+
+/// A file that diagnostics point into.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// `file:line:column` of a byte offset, 1-based, as editors expect.
+    pub fn position(&self, offset: usize) -> String {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+            + 1;
+        format!("{}:{line}:{column}", self.name)
+    }
+}
+
+#[derive(Debug)]
+pub struct Diag {
+    pub code: &'static str,
+    pub message: String,
+    pub source: Option<Source>,
+    pub labels: Vec<(SourceSpan, String)>,
+    pub help: Option<String>,
+}
+
+impl Diag {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Diag {
+            code,
+            message: message.into(),
+            source: None,
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Points at `span` of `source` with a label.
+    pub fn at(mut self, source: &Source, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
+        self.source = Some(source.clone());
+        self.labels.push((span.into(), label.into()));
+        self
+    }
+
+    /// A further label in the same source.
+    pub fn and(mut self, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
+        self.labels.push((span.into(), label.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().map(|(span, label)| {
+            LabeledSpan::new_with_span(Some(label.clone()), *span)
+        })))
+    }
+}
+
+impl Diag {
+    /// miette wants a named source to show the file name; wrap on output.
+    pub fn into_report(self) -> miette::Report {
+        match self.source.clone() {
+            Some(source) => {
+                let named = NamedSource::new(source.name, source.text.to_string()).with_language("yaml");
+                miette::Report::new(self).with_source_code(named)
+            }
+            None => miette::Report::new(self),
+        }
+    }
+}
+
+/// The closest of `candidates` to `word`, if any is close enough to be a
+/// likely typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let s = Source::new("a.yaml", "ab\ncdé\nx");
+        assert_eq!(s.position(0), "a.yaml:1:1");
+        assert_eq!(s.position(4), "a.yaml:2:2");
+        assert_eq!(s.position(8), "a.yaml:3:1");
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let keys = ["provider", "name", "with", "env", "timeout", "retries"];
+        assert_eq!(did_you_mean("wiht", keys), Some("with"));
+        assert_eq!(did_you_mean("provder", keys), Some("provider"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! stackhook: spec -> resolved values -> plan -> preview or execution.
+//! This file only parses arguments, runs the command and maps failures to
+//! exit codes.
+
+mod cli;
+mod commands;
+mod diagnostic;
+mod interpolate;
+mod kubeconfig;
+mod plan;
+mod preview;
+mod provider;
+mod render;
+mod resolve;
+mod secrets;
+mod shell;
+mod spec;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let color = cli.color;
+    install_report_handler(color);
+    if let Err(failure) = commands::run(cli.command, color) {
+        let code = failure.exit_code();
+        for diag in failure.into_diags() {
+            eprintln!("{:?}", diag.into_report());
+        }
+        std::process::exit(code);
+    }
+}
+
+/// Deterministic diagnostics off a terminal (logs, tests): no colour, a
+/// fixed width.
+fn install_report_handler(color: cli::Color) {
+    let tty = std::io::stderr().is_terminal();
+    let colored = match color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let _ = miette::set_hook(Box::new(move |_| {
+        let theme = if colored {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let mut handler = miette::GraphicalReportHandler::new_themed(theme);
+        if !tty {
+            handler = handler.with_width(100);
+        }
+        Box::new(handler)
+    }));
+}

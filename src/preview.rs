@@ -1,0 +1,219 @@
+//! Showing a plan: text for terminals, markdown for pull requests, JSON
+//! for tools. Never executes anything.
+
+use std::fmt::Write;
+
+use crate::plan::{Plan, PlanStep};
+
+/// ANSI styling, off unless the output is a colour terminal.
+#[derive(Clone, Copy)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    pub fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    pub fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    pub fn red(self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    pub fn green(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    pub fn yellow(self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+}
+
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("a plan serialises") + "\n"
+}
+
+fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
+    step.requires
+        .iter()
+        .map(|r| {
+            let found = plan.tools.iter().any(|t| t.name == *r && t.found);
+            if found {
+                format!("{} {}", r, paint.green("(found)"))
+            } else {
+                format!("{} {}", r, paint.red("(not on PATH)"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn tempfile_line(t: &crate::plan::TempFile) -> String {
+    let content = match &t.content {
+        Some(c) => format!(" <- {c}"),
+        None => " (written by a command)".into(),
+    };
+    let removed = match t.remove_after {
+        Some(i) => format!("removed after command {i}"),
+        None => "removed when the step ends".into(),
+    };
+    format!("{}{content}; 0600, {removed}", t.path)
+}
+
+pub fn text(plan: &Plan, paint: Paint) -> String {
+    let mut out = String::new();
+    let n = plan.steps.len();
+    let _ = writeln!(out, "{} {}", paint.bold("Plan for"), plan.spec);
+    let _ = writeln!(out, "kubeconfig: {}", plan.kubeconfig);
+    if !plan.env.is_empty() {
+        let _ = writeln!(out, "env (every step):");
+        for (k, v) in &plan.env {
+            let _ = writeln!(out, "  {k}={}", v.display());
+        }
+    }
+    for (i, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out);
+        let mut extra = format!("provider {}, timeout {}", step.provider, step.timeout);
+        if step.retries > 0 {
+            let _ = write!(extra, ", {} retries", step.retries);
+        }
+        let _ = writeln!(out, "{} {}", paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)), paint.dim(&format!("({extra})")));
+        if !step.requires.is_empty() {
+            let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
+        }
+        for (k, v) in &step.env {
+            let _ = writeln!(out, "  env: {k}={}", v.display());
+        }
+        for t in &step.tempfiles {
+            let _ = writeln!(out, "  tempfile: {}", tempfile_line(t));
+        }
+        for command in &step.commands {
+            let mut lines = command.lines();
+            let _ = writeln!(out, "  {} {}", paint.dim("$"), lines.next().unwrap_or_default());
+            for line in lines {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        for (k, v) in &step.exports {
+            let _ = writeln!(out, "  export: {k}={v}");
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", paint.yellow("warnings:"));
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
+    if !missing_tools.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", paint.red("not on PATH (a run would stop before its first command):"));
+        for t in missing_tools {
+            match &t.hint {
+                Some(h) => {
+                    let _ = writeln!(out, "  - {}: {h}", t.name);
+                }
+                None => {
+                    let _ = writeln!(out, "  - {}", t.name);
+                }
+            }
+        }
+    }
+    if !plan.missing_env.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.red(&format!(
+                "missing variables ({}), shown above as references; a run would stop before its first command:",
+                plan.missing_env.len()
+            ))
+        );
+        for m in &plan.missing_env {
+            let _ = writeln!(out, "  - {} at {} ({})", m.name, m.location, m.key);
+        }
+    }
+    out
+}
+
+/// GitHub-flavoured markdown for a pull-request comment.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### stackhook plan: `{}`\n", plan.spec);
+    let _ = writeln!(out, "kubeconfig: `{}`\n", plan.kubeconfig);
+    let _ = writeln!(out, "| # | step | provider | needs | timeout | retries |");
+    let _ = writeln!(out, "|---|------|----------|-------|---------|---------|");
+    for (i, s) in plan.steps.iter().enumerate() {
+        let needs = s
+            .requires
+            .iter()
+            .map(|r| {
+                let found = plan.tools.iter().any(|t| t.name == *r && t.found);
+                format!("`{r}`{}", if found { "" } else { " (not on PATH)" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "| {} | {} | `{}` | {} | {} | {} |", i + 1, md_cell(&s.name), s.provider, needs, s.timeout, s.retries);
+    }
+    if !plan.env.is_empty() {
+        let _ = writeln!(out, "\n**Environment (every step)**\n");
+        for (k, v) in &plan.env {
+            let _ = writeln!(out, "- `{k}` = `{}`", v.display().replace('`', "'"));
+        }
+    }
+    for (i, s) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_cell(&s.name));
+        for t in &s.tempfiles {
+            let _ = writeln!(out, "- temp file `{}`", tempfile_line(t).replace('`', "'"));
+        }
+        for (k, v) in &s.env {
+            let _ = writeln!(out, "- env `{k}` = `{}`", v.display().replace('`', "'"));
+        }
+        for (k, v) in &s.exports {
+            let _ = writeln!(out, "- exports `{k}` = `{}`", v.to_string().replace('`', "'"));
+        }
+        if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
+            let _ = writeln!(out);
+        }
+        let fence = fence_for(&s.commands);
+        let _ = writeln!(out, "{fence}sh");
+        for c in &s.commands {
+            let _ = writeln!(out, "{c}");
+        }
+        let _ = writeln!(out, "{fence}");
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n> [!WARNING]");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+        }
+    }
+    let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
+    if !missing_tools.is_empty() {
+        let _ = writeln!(out, "\n**Not on PATH where this plan was made:** {}", missing_tools.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", "));
+    }
+    if !plan.missing_env.is_empty() {
+        let _ = writeln!(out, "\n**Variables not set where this plan was made** (the run environment must set them):\n");
+        for m in &plan.missing_env {
+            let _ = writeln!(out, "- `{}` at `{}` (`{}`)", m.name, m.location, m.key);
+        }
+    }
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// A code fence longer than any backtick run in the commands.
+fn fence_for(commands: &[String]) -> String {
+    let longest = commands
+        .iter()
+        .flat_map(|c| c.split(|ch| ch != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}

@@ -1,0 +1,269 @@
+//! Provider definitions: one YAML file each, built in (embedded from
+//! `templates/` at build time) or from a directory that adds providers and
+//! overrides built-ins by name.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::{Diag, Source};
+use crate::spec;
+
+/// The built-in providers, embedded so the binary needs no files.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("aws-eks", include_str!("../templates/aws-eks.yaml")),
+    ("azure-aks", include_str!("../templates/azure-aks.yaml")),
+    ("gke", include_str!("../templates/gke.yaml")),
+    ("kubeconfig", include_str!("../templates/kubeconfig.yaml")),
+    ("run", include_str!("../templates/run.yaml")),
+    ("verify", include_str!("../templates/verify.yaml")),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    /// One line for `stackhook providers`.
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub params: IndexMap<String, Param>,
+    /// Groups of parameters of which exactly one must be given.
+    #[serde(default)]
+    pub exactly_one_of: Vec<Vec<String>>,
+    /// CLIs the commands run; templates, an empty result is dropped.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Where to get the CLIs, shown when one is missing.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// Environment variables the provider reads besides its parameters.
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Templates; an empty result is dropped.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Variables for later steps and the caller: NAME -> value template.
+    /// An export whose value renders empty is not exported.
+    #[serde(default)]
+    pub exports: IndexMap<String, String>,
+    /// Command templates, one command each; an empty result is dropped.
+    pub commands: Vec<Spanned<String>>,
+    /// A `with:` that shows the provider off, for docs and `init`.
+    #[serde(default)]
+    pub example: IndexMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    #[serde(default, rename = "type")]
+    pub kind: ParamKind,
+    #[serde(default)]
+    pub required: bool,
+    /// Interpolated like spec values: `${ARM_CLIENT_ID}` reads the variable.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// The default applies only when this expression over the other
+    /// parameters holds (e.g. `login == "spn"`).
+    #[serde(default)]
+    pub default_when: Option<String>,
+    /// The parameter may be given only when this expression holds.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Allowed values.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Variables interpolated here are secret whatever their name, and a
+    /// literal value is refused (it would be a secret committed to git).
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    /// Text, interpolated.
+    #[default]
+    String,
+    /// `true` / `false`.
+    Bool,
+    /// Command-line words: a list, or a string split like sh does.
+    Args,
+    /// The name of an environment variable, which must be set and is
+    /// secret (its value is read by the command, not by the template).
+    Var,
+    /// Command templates (the `run` provider): rendered, not interpolated.
+    Templates,
+}
+
+impl ParamKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamKind::String => "string",
+            ParamKind::Bool => "bool",
+            ParamKind::Args => "words",
+            ParamKind::Var => "variable name",
+            ParamKind::Templates => "list of command templates",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    /// `built-in` or the file it was read from.
+    pub origin: String,
+    pub source: Source,
+    pub def: Definition,
+}
+
+/// All providers a spec can use, by name.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub providers: IndexMap<String, Provider>,
+}
+
+impl Catalog {
+    pub fn builtin() -> Self {
+        let mut catalog = Catalog::default();
+        for (name, text) in BUILTIN {
+            let source = Source::new(format!("templates/{name}.yaml (built-in)"), *text);
+            let provider =
+                parse(name, "built-in", source).expect("built-in providers parse (tested)");
+            catalog.providers.insert(name.to_string(), provider);
+        }
+        catalog
+    }
+
+    /// Adds every `*.yaml` provider of `dir`, replacing built-ins of the
+    /// same name.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), Vec<Diag>> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            vec![
+                Diag::new(
+                    "stackhook::provider::dir",
+                    format!("cannot read templates directory {}: {e}", dir.display()),
+                )
+                .help("`templates:` is relative to the spec file; `--templates` to the current directory"),
+            ]
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        paths.sort();
+        let mut diags = Vec::new();
+        for path in paths {
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    diags.push(Diag::new(
+                        "stackhook::provider::read",
+                        format!("cannot read provider {}: {e}", path.display()),
+                    ));
+                    continue;
+                }
+            };
+            let origin = path.display().to_string();
+            match parse(&name, &origin, Source::new(origin.clone(), text)) {
+                Ok(p) => {
+                    self.providers.insert(name, p);
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.is_empty() { Ok(()) } else { Err(diags) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Provider> {
+        self.providers.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+}
+
+const PROVIDER_KEYS: &[&str] = &[
+    "summary",
+    "description",
+    "params",
+    "exactly_one_of",
+    "requires",
+    "hint",
+    "reads",
+    "warnings",
+    "exports",
+    "commands",
+    "example",
+    "type",
+    "required",
+    "default",
+    "default_when",
+    "when",
+    "values",
+    "secret",
+];
+
+pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<Diag>> {
+    let def: Definition = serde_saphyr::from_str(&source.text)
+        .map_err(|e| vec![spec::yaml_error(&source, &e, PROVIDER_KEYS)])?;
+    let mut diags = Vec::new();
+    let bad = |msg: String| {
+        Diag::new("stackhook::provider::invalid", format!("provider `{name}`: {msg}"))
+            .help(format!("fix {origin}; the format is described in docs/providers.md"))
+    };
+    for group in &def.exactly_one_of {
+        for p in group {
+            if !def.params.contains_key(p) {
+                diags.push(bad(format!("`exactly_one_of` names `{p}`, which is not a parameter")));
+            }
+        }
+    }
+    for (pname, p) in &def.params {
+        if !p.values.is_empty() && p.kind != ParamKind::String {
+            diags.push(bad(format!("parameter `{pname}` has `values` but is not a string")));
+        }
+        if p.required && p.default.is_some() {
+            diags.push(bad(format!("parameter `{pname}` is required and has a default")));
+        }
+    }
+    if def.commands.is_empty() {
+        diags.push(bad("it has no `commands`".into()));
+    }
+    if diags.is_empty() {
+        Ok(Provider {
+            name: name.to_string(),
+            origin: origin.to_string(),
+            source,
+            def,
+        })
+    } else {
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_file_is_built_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().to_string())
+            .collect();
+        files.sort();
+        let built: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, built);
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.providers.len(), BUILTIN.len());
+    }
+}
