@@ -128,10 +128,17 @@ pub enum KubeconfigCommand {
         kubeconfig: Option<PathBuf>,
     },
     /// Validate a kubeconfig (plain or base64) and write it atomically, mode 0600.
-    #[command(after_help = "Examples:\n  stackhook kubeconfig install --from-env KUBECONFIG_CONTENT\n  stackhook kubeconfig install --from-file downloaded.yaml --sha256 9f86d0...")]
+    #[command(
+        after_help = "Examples:\n  stackhook kubeconfig install --from-env KUBECONFIG_CONTENT\n  stackhook kubeconfig install --from-file downloaded.yaml --sha256 9f86d0..."
+    )]
     Install {
         /// Read the content from this environment variable (its value never reaches the command line).
-        #[arg(long, value_name = "VAR", conflicts_with = "from_file", required_unless_present = "from_file")]
+        #[arg(
+            long,
+            value_name = "VAR",
+            conflicts_with = "from_file",
+            required_unless_present = "from_file"
+        )]
         from_env: Option<String>,
         /// Read the content from this file.
         #[arg(long, value_name = "FILE")]

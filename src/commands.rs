@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Color, Command, Format, KubeconfigCommand, PlanArgs, ProvidersArgs, ValidateArgs};
+use crate::cli::{
+    Color, Command, Format, KubeconfigCommand, PlanArgs, ProvidersArgs, ValidateArgs,
+};
 use crate::diagnostic::Diag;
 use crate::plan::{self, Plan};
 use crate::preview::{self, Paint};
@@ -59,7 +61,10 @@ pub fn paint(color: Color) -> Paint {
     Paint(match color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     })
 }
 
@@ -99,7 +104,10 @@ fn plan(args: &PlanArgs, color: Color) -> Result<(), Failure> {
     };
     print(&out);
     if args.strict && !plan.missing_env.is_empty() {
-        return Err(Failure::Invalid(vec![resolve::missing_diag(spec.source(), &plan.missing_env)]));
+        return Err(Failure::Invalid(vec![resolve::missing_diag(
+            spec.source(),
+            &plan.missing_env,
+        )]));
     }
     Ok(())
 }
@@ -107,7 +115,11 @@ fn plan(args: &PlanArgs, color: Color) -> Result<(), Failure> {
 /// Spec files under the given paths (directories: their YAML files, sorted).
 fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diag>> {
     let defaults = [PathBuf::from("specs")];
-    let paths = if paths.is_empty() { &defaults[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &defaults[..]
+    } else {
+        paths
+    };
     let mut files = Vec::new();
     let mut diags = Vec::new();
     for p in paths {
@@ -115,22 +127,34 @@ fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diag>> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
                 .unwrap_or_default();
-            found.retain(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"));
+            found.retain(|f| {
+                f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml")
+            });
             found.sort();
             if found.is_empty() {
-                diags.push(Diag::new("stackhook::validate::empty", format!("{} holds no .yaml spec", p.display())));
+                diags.push(Diag::new(
+                    "stackhook::validate::empty",
+                    format!("{} holds no .yaml spec", p.display()),
+                ));
             }
             files.extend(found);
         } else if p.exists() {
             files.push(p.clone());
         } else {
             diags.push(
-                Diag::new("stackhook::validate::not_found", format!("{} does not exist", p.display()))
-                    .help("pass spec files or directories; the default is specs/"),
+                Diag::new(
+                    "stackhook::validate::not_found",
+                    format!("{} does not exist", p.display()),
+                )
+                .help("pass spec files or directories; the default is specs/"),
             );
         }
     }
-    if diags.is_empty() { Ok(files) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(files)
+    } else {
+        Err(diags)
+    }
 }
 
 /// Validates without the environment: every variable counts as unset, which
@@ -170,7 +194,11 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
         let width = catalog.names().map(str::len).max().unwrap_or(0);
         let mut out = String::new();
         for p in catalog.providers.values() {
-            let origin = if p.origin == "built-in" { String::new() } else { format!(" ({})", p.origin) };
+            let origin = if p.origin == "built-in" {
+                String::new()
+            } else {
+                format!(" ({})", p.origin)
+            };
             out.push_str(&format!("{:width$}  {}{origin}\n", p.name, p.def.summary));
         }
         out.push_str("\nShow one in full: stackhook providers NAME\n");
@@ -180,15 +208,26 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
     let Some(p) = catalog.get(name) else {
         let help = match crate::diagnostic::did_you_mean(name, catalog.names()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("providers: {}", catalog.names().collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "providers: {}",
+                catalog.names().collect::<Vec<_>>().join(", ")
+            ),
         };
-        return Err(Diag::new("stackhook::provider::unknown", format!("unknown provider `{name}`")).help(help).into());
+        return Err(Diag::new(
+            "stackhook::provider::unknown",
+            format!("unknown provider `{name}`"),
+        )
+        .help(help)
+        .into());
     };
     print(&provider_page(p, args.templates.as_deref())?);
     Ok(())
 }
 
-fn provider_page(p: &crate::provider::Provider, templates: Option<&Path>) -> Result<String, Failure> {
+fn provider_page(
+    p: &crate::provider::Provider,
+    templates: Option<&Path>,
+) -> Result<String, Failure> {
     use std::fmt::Write;
     let def = &p.def;
     let mut out = String::new();
@@ -236,23 +275,50 @@ fn provider_page(p: &crate::provider::Provider, templates: Option<&Path>) -> Res
         let _ = writeln!(out, "  Exactly one of: {}", group.join(", "));
     }
     if !def.reads.is_empty() {
-        let _ = writeln!(out, "\nReads from the environment: {}", def.reads.join(", "));
+        let _ = writeln!(
+            out,
+            "\nReads from the environment: {}",
+            def.reads.join(", ")
+        );
     }
     if !def.requires.is_empty() {
-        let _ = writeln!(out, "\nNeeds on PATH: {}", def.requires.iter().map(|r| r.replace("{%", "(if").replace("%}", ")")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "\nNeeds on PATH: {}",
+            def.requires
+                .iter()
+                .map(|r| r.replace("{%", "(if").replace("%}", ")"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if let Some(h) = &def.hint {
         let _ = writeln!(out, "  {}", h.trim_end());
     }
     if !def.exports.is_empty() {
-        let _ = writeln!(out, "\nExports to later steps and the caller: {}", def.exports.keys().cloned().collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "\nExports to later steps and the caller: {}",
+            def.exports.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     if !def.example.is_empty() {
         let with = serde_json::to_string(&def.example).expect("json");
-        let text = format!("version: 1\nsteps:\n  - provider: {}\n    with: {with}\n", p.name);
-        let _ = writeln!(out, "\nExample:\n  steps:\n    - provider: {}\n      with:", p.name);
+        let text = format!(
+            "version: 1\nsteps:\n  - provider: {}\n    with: {with}\n",
+            p.name
+        );
+        let _ = writeln!(
+            out,
+            "\nExample:\n  steps:\n    - provider: {}\n      with:",
+            p.name
+        );
         for (k, v) in &def.example {
-            let _ = writeln!(out, "        {k}: {}", serde_json::to_string(v).expect("json"));
+            let _ = writeln!(
+                out,
+                "        {k}: {}",
+                serde_json::to_string(v).expect("json")
+            );
         }
         let spec = spec::parse(Path::new("example.yaml"), &text)?;
         let mut vars = Vars::new(Default::default());
@@ -302,12 +368,21 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 (Some(var), _) => std::env::var_os(&var)
                     .filter(|v| !v.is_empty())
                     .map(|v| v.into_encoded_bytes())
-                    .ok_or_else(|| fail(format!("environment variable {var} is not set or empty")))?,
-                (None, Some(file)) => std::fs::read(&file).map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?,
+                    .ok_or_else(|| {
+                        fail(format!("environment variable {var} is not set or empty"))
+                    })?,
+                (None, Some(file)) => std::fs::read(&file)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?,
                 (None, None) => unreachable!("clap requires one source"),
             };
-            let current = crate::kubeconfig::install(&raw, sha256.as_deref(), &path).map_err(fail)?;
-            eprintln!("kubeconfig {} installed: context {} -> {}", path.display(), current.context, current.server);
+            let current =
+                crate::kubeconfig::install(&raw, sha256.as_deref(), &path).map_err(fail)?;
+            eprintln!(
+                "kubeconfig {} installed: context {} -> {}",
+                path.display(),
+                current.context,
+                current.server
+            );
             Ok(())
         }
     }

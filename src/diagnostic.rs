@@ -40,6 +40,7 @@ pub struct Diag {
     pub code: &'static str,
     pub message: String,
     pub source: Option<Source>,
+    named: Option<NamedSource<Arc<str>>>,
     pub labels: Vec<(SourceSpan, String)>,
     pub help: Option<String>,
 }
@@ -50,14 +51,22 @@ impl Diag {
             code,
             message: message.into(),
             source: None,
+            named: None,
             labels: Vec::new(),
             help: None,
         }
     }
 
     /// Points at `span` of `source` with a label.
-    pub fn at(mut self, source: &Source, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
+    pub fn at(
+        mut self,
+        source: &Source,
+        span: impl Into<SourceSpan>,
+        label: impl Into<String>,
+    ) -> Self {
         self.source = Some(source.clone());
+        self.named =
+            Some(NamedSource::new(&source.name, source.text.clone()).with_language("yaml"));
         self.labels.push((span.into(), label.into()));
         self
     }
@@ -99,7 +108,7 @@ impl Diagnostic for Diag {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
+        self.named.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -112,22 +121,12 @@ impl Diagnostic for Diag {
     }
 }
 
-impl Diag {
-    /// miette wants a named source to show the file name; wrap on output.
-    pub fn into_report(self) -> miette::Report {
-        match self.source.clone() {
-            Some(source) => {
-                let named = NamedSource::new(source.name, source.text.to_string()).with_language("yaml");
-                miette::Report::new(self).with_source_code(named)
-            }
-            None => miette::Report::new(self),
-        }
-    }
-}
-
 /// The closest of `candidates` to `word`, if any is close enough to be a
 /// likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -19,7 +19,10 @@ pub struct Value(pub Vec<Part>);
 pub enum Part {
     Text(String),
     /// Expanded by the shell at run time from the command's environment.
-    Ref { name: String, why: RefKind },
+    Ref {
+        name: String,
+        why: RefKind,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,7 +356,6 @@ pub fn resolve(pieces: &[Piece], lookup: &dyn Lookup, missing: &mut Vec<Missing>
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {

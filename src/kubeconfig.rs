@@ -29,9 +29,12 @@ pub fn resolve_path(
         let value = interpolate_spanned(src, k, &vars.scope(None, false), "kubeconfig", missing);
         if value.has_secret() {
             return Err(vec![
-                Diag::new("stackhook::spec::kubeconfig", "the kubeconfig path uses a secret variable")
-                    .at(src, spec::spanned(&src.text, k), "secret in a path")
-                    .help("a path is printed in previews and logs: use a non-secret variable"),
+                Diag::new(
+                    "stackhook::spec::kubeconfig",
+                    "the kubeconfig path uses a secret variable",
+                )
+                .at(src, spec::spanned(&src.text, k), "secret in a path")
+                .help("a path is printed in previews and logs: use a non-secret variable"),
             ]);
         }
         let text = value.to_string();
@@ -39,16 +42,26 @@ pub fn resolve_path(
             (Some(rest), Some(h)) => Path::new(h).join(rest),
             _ => PathBuf::from(&text),
         };
-        return Ok(if path.is_relative() { spec.dir().join(path) } else { path });
+        return Ok(if path.is_relative() {
+            spec.dir().join(path)
+        } else {
+            path
+        });
     }
-    if let Some(first) = vars.process("KUBECONFIG").and_then(|k| k.split(':').find(|p| !p.is_empty())) {
+    if let Some(first) = vars
+        .process("KUBECONFIG")
+        .and_then(|k| k.split(':').find(|p| !p.is_empty()))
+    {
         return Ok(PathBuf::from(first));
     }
     match home {
         Some(h) => Ok(Path::new(h).join(".kube").join("config")),
         None => Err(vec![
-            Diag::new("stackhook::kubeconfig::path", "cannot tell where the kubeconfig goes: HOME and KUBECONFIG are unset")
-                .help("set `kubeconfig:` in the spec, pass --kubeconfig, or set KUBECONFIG"),
+            Diag::new(
+                "stackhook::kubeconfig::path",
+                "cannot tell where the kubeconfig goes: HOME and KUBECONFIG are unset",
+            )
+            .help("set `kubeconfig:` in the spec, pass --kubeconfig, or set KUBECONFIG"),
         ]),
     }
 }
@@ -107,7 +120,11 @@ pub struct Current {
 /// the content.
 pub fn validate(text: &str) -> Result<Current, String> {
     let kc: Kubeconfig = serde_saphyr::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("not a valid kubeconfig (YAML error at line {}, column {})", l.line(), l.column()),
+        Some(l) => format!(
+            "not a valid kubeconfig (YAML error at line {}, column {})",
+            l.line(),
+            l.column()
+        ),
         None => "not a valid kubeconfig (not YAML)".to_string(),
     })?;
     let contexts = kc.contexts.unwrap_or_default();
@@ -136,13 +153,17 @@ pub fn validate(text: &str) -> Result<Current, String> {
         .unwrap_or_default()
         .into_iter()
         .find(|c| c.name == cluster)
-        .ok_or_else(|| format!("context `{current}` uses cluster `{cluster}`, which is not in the file"))?
+        .ok_or_else(|| {
+            format!("context `{current}` uses cluster `{cluster}`, which is not in the file")
+        })?
         .cluster
         .and_then(|c| c.server)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| format!("cluster `{cluster}` has no server"))?;
     if !kc.users.unwrap_or_default().iter().any(|u| u.name == user) {
-        return Err(format!("context `{current}` uses user `{user}`, which is not in the file"));
+        return Err(format!(
+            "context `{current}` uses user `{user}`, which is not in the file"
+        ));
     }
     Ok(Current {
         context: current,
@@ -154,7 +175,8 @@ pub fn validate(text: &str) -> Result<Current, String> {
 
 /// Reads and validates the kubeconfig at `path`.
 pub fn check(path: &Path) -> Result<Current, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     validate(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -167,7 +189,11 @@ pub fn decode(raw: &[u8]) -> Result<String, String> {
     {
         return Ok(text.to_string());
     }
-    let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&compact)
         && let Ok(text) = String::from_utf8(bytes)
     {
@@ -175,20 +201,30 @@ pub fn decode(raw: &[u8]) -> Result<String, String> {
         return Ok(text);
     }
     // Neither: report why the plain form is not a kubeconfig.
-    let text = std::str::from_utf8(raw).map_err(|_| "the content is neither a kubeconfig nor base64 of one".to_string())?;
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| "the content is neither a kubeconfig nor base64 of one".to_string())?;
     validate(text).map(|_| text.to_string())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `content` to `dest` atomically (a 0600 file in the same
 /// directory, synced, then renamed), creating the directory 0700.
 pub fn write_atomic(dest: &Path, content: &[u8]) -> std::io::Result<()> {
-    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".stackhook-kubeconfig-")
         .permissions(std::fs::Permissions::from_mode(0o600))
@@ -230,7 +266,8 @@ pub fn install(raw: &[u8], sha256: Option<&str>, dest: &Path) -> Result<Current,
     }
     let text = decode(raw)?;
     let current = validate(&text)?;
-    write_atomic(dest, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    write_atomic(dest, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     Ok(current)
 }
 
@@ -250,9 +287,18 @@ mod tests {
     #[test]
     fn broken_ones_say_what_is_wrong_without_content() {
         let cases = [
-            (GOOD.replace("current-context: c", "current-context: x"), "names no context"),
-            (GOOD.replace("current-context: c\n", ""), "no current-context"),
-            (GOOD.replace("cluster: k,", "cluster: nope,"), "cluster `nope`"),
+            (
+                GOOD.replace("current-context: c", "current-context: x"),
+                "names no context",
+            ),
+            (
+                GOOD.replace("current-context: c\n", ""),
+                "no current-context",
+            ),
+            (
+                GOOD.replace("cluster: k,", "cluster: nope,"),
+                "cluster `nope`",
+            ),
             (GOOD.replace("- name: u\n", "- name: other\n"), "user `u`"),
             ("token: sekrit: [".to_string(), "YAML error"),
         ];
@@ -282,7 +328,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), GOOD);
         let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dmode = std::fs::metadata(dest.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dmode = std::fs::metadata(dest.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dmode, 0o700);
         assert!(install(b"nonsense: [", None, &dest).is_err());
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), GOOD);

@@ -2,6 +2,9 @@
 //! This file only parses arguments, runs the command and maps failures to
 //! exit codes.
 
+// Diagnostics are large but only travel the cold path to `main`.
+#![allow(clippy::result_large_err)]
+
 mod cli;
 mod commands;
 mod diagnostic;
@@ -27,7 +30,7 @@ fn main() {
     if let Err(failure) = commands::run(cli.command, color) {
         let code = failure.exit_code();
         for diag in failure.into_diags() {
-            eprintln!("{:?}", diag.into_report());
+            eprintln!("{:?}", miette::Report::new(diag));
         }
         std::process::exit(code);
     }

@@ -152,7 +152,10 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
     let kubeconfig = kubeconfig::resolve_path(spec, opts.kubeconfig, vars, &mut missing)?;
 
     for (name, entry) in &vars.spec_env {
-        if crate::secrets::is_secret_name(name) && entry.value.refs().next().is_none() && !entry.value.is_empty() {
+        if crate::secrets::is_secret_name(name)
+            && entry.value.refs().next().is_none()
+            && !entry.value.is_empty()
+        {
             warnings.push(format!(
                 "env `{name}` holds a literal secret committed in the spec: reference a variable instead (`{name}: ${{{name}}}` set in the stack's environment)"
             ));
@@ -164,16 +167,22 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
         let name = &step.value.provider;
         let Some(provider) = catalog.get(&name.value) else {
             let help = match did_you_mean(&name.value, catalog.names()) {
-                Some(s) => format!("did you mean `{s}`? Providers: {}", catalog.names().collect::<Vec<_>>().join(", ")),
+                Some(s) => format!(
+                    "did you mean `{s}`? Providers: {}",
+                    catalog.names().collect::<Vec<_>>().join(", ")
+                ),
                 None => format!(
                     "providers: {} (add your own in a `templates:` directory)",
                     catalog.names().collect::<Vec<_>>().join(", ")
                 ),
             };
             diags.push(
-                Diag::new("stackhook::spec::unknown_provider", format!("unknown provider `{}`", name.value))
-                    .at(src, spec::spanned(&src.text, name), "no such provider")
-                    .help(help),
+                Diag::new(
+                    "stackhook::spec::unknown_provider",
+                    format!("unknown provider `{}`", name.value),
+                )
+                .at(src, spec::spanned(&src.text, name), "no such provider")
+                .help(help),
             );
             continue;
         };
@@ -199,7 +208,9 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
     let mut tools: Vec<Tool> = Vec::new();
     let path_var = vars.process("PATH").unwrap_or_default().to_string();
     for (step, spec_step) in steps.iter().zip(&spec.steps.value) {
-        let provider = catalog.get(&spec_step.value.provider.value).expect("rendered above");
+        let provider = catalog
+            .get(&spec_step.value.provider.value)
+            .expect("rendered above");
         for name in &step.requires {
             if tools.iter().any(|t| t.name == *name) {
                 continue;
@@ -216,7 +227,11 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
     Ok(Plan {
         spec: spec.file.path.display().to_string(),
         kubeconfig: kubeconfig.display().to_string(),
-        env: vars.spec_env.iter().map(|(k, e)| (k.clone(), e.clone().into())).collect(),
+        env: vars
+            .spec_env
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone().into()))
+            .collect(),
         steps,
         tools,
         missing_env: missing,
@@ -235,5 +250,8 @@ pub fn find_on_path(name: &str, path_var: &str) -> Option<PathBuf> {
         .split(':')
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(name))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }

@@ -11,7 +11,11 @@ pub struct Paint(pub bool);
 
 impl Paint {
     fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     pub fn bold(self, s: &str) -> String {
         self.wrap("1", s)
@@ -78,7 +82,12 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         if step.retries > 0 {
             let _ = write!(extra, ", {} retries", step.retries);
         }
-        let _ = writeln!(out, "{} {}", paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)), paint.dim(&format!("({extra})")));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)),
+            paint.dim(&format!("({extra})"))
+        );
         if !step.requires.is_empty() {
             let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
         }
@@ -90,7 +99,12 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         }
         for command in &step.commands {
             let mut lines = command.lines();
-            let _ = writeln!(out, "  {} {}", paint.dim("$"), lines.next().unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint.dim("$"),
+                lines.next().unwrap_or_default()
+            );
             for line in lines {
                 let _ = writeln!(out, "    {line}");
             }
@@ -109,7 +123,11 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
     if !missing_tools.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", paint.red("not on PATH (a run would stop before its first command):"));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.red("not on PATH (a run would stop before its first command):")
+        );
         for t in missing_tools {
             match &t.hint {
                 Some(h) => {
@@ -155,7 +173,16 @@ pub fn markdown(plan: &Plan) -> String {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let _ = writeln!(out, "| {} | {} | `{}` | {} | {} | {} |", i + 1, md_cell(&s.name), s.provider, needs, s.timeout, s.retries);
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} | {} | {} |",
+            i + 1,
+            md_cell(&s.name),
+            s.provider,
+            needs,
+            s.timeout,
+            s.retries
+        );
     }
     if !plan.env.is_empty() {
         let _ = writeln!(out, "\n**Environment (every step)**\n");
@@ -172,7 +199,11 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "- env `{k}` = `{}`", v.display().replace('`', "'"));
         }
         for (k, v) in &s.exports {
-            let _ = writeln!(out, "- exports `{k}` = `{}`", v.to_string().replace('`', "'"));
+            let _ = writeln!(
+                out,
+                "- exports `{k}` = `{}`",
+                v.to_string().replace('`', "'")
+            );
         }
         if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
             let _ = writeln!(out);
@@ -192,10 +223,21 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
     if !missing_tools.is_empty() {
-        let _ = writeln!(out, "\n**Not on PATH where this plan was made:** {}", missing_tools.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "\n**Not on PATH where this plan was made:** {}",
+            missing_tools
+                .iter()
+                .map(|t| format!("`{}`", t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if !plan.missing_env.is_empty() {
-        let _ = writeln!(out, "\n**Variables not set where this plan was made** (the run environment must set them):\n");
+        let _ = writeln!(
+            out,
+            "\n**Variables not set where this plan was made** (the run environment must set them):\n"
+        );
         for m in &plan.missing_env {
             let _ = writeln!(out, "- `{}` at `{}` (`{}`)", m.name, m.location, m.key);
         }

@@ -159,7 +159,11 @@ impl Catalog {
         paths.sort();
         let mut diags = Vec::new();
         for path in paths {
-            let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
@@ -216,22 +220,33 @@ pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<D
         .map_err(|e| vec![spec::yaml_error(&source, &e, PROVIDER_KEYS)])?;
     let mut diags = Vec::new();
     let bad = |msg: String| {
-        Diag::new("stackhook::provider::invalid", format!("provider `{name}`: {msg}"))
-            .help(format!("fix {origin}; the format is described in docs/providers.md"))
+        Diag::new(
+            "stackhook::provider::invalid",
+            format!("provider `{name}`: {msg}"),
+        )
+        .help(format!(
+            "fix {origin}; the format is described in docs/providers.md"
+        ))
     };
     for group in &def.exactly_one_of {
         for p in group {
             if !def.params.contains_key(p) {
-                diags.push(bad(format!("`exactly_one_of` names `{p}`, which is not a parameter")));
+                diags.push(bad(format!(
+                    "`exactly_one_of` names `{p}`, which is not a parameter"
+                )));
             }
         }
     }
     for (pname, p) in &def.params {
         if !p.values.is_empty() && p.kind != ParamKind::String {
-            diags.push(bad(format!("parameter `{pname}` has `values` but is not a string")));
+            diags.push(bad(format!(
+                "parameter `{pname}` has `values` but is not a string"
+            )));
         }
         if p.required && p.default.is_some() {
-            diags.push(bad(format!("parameter `{pname}` is required and has a default")));
+            diags.push(bad(format!(
+                "parameter `{pname}` is required and has a default"
+            )));
         }
     }
     if def.commands.is_empty() {
@@ -258,7 +273,14 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
-            .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().to_string())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
             .collect();
         files.sort();
         let built: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();

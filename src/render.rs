@@ -32,7 +32,13 @@ pub fn mark(value: &Value) -> String {
     for part in &value.0 {
         match part {
             // Text from the environment cannot forge a marker.
-            Part::Text(t) => out.extend(t.chars().map(|c| if c == OPEN || c == CLOSE { '\u{FFFD}' } else { c })),
+            Part::Text(t) => out.extend(t.chars().map(|c| {
+                if c == OPEN || c == CLOSE {
+                    '\u{FFFD}'
+                } else {
+                    c
+                }
+            })),
             Part::Ref { name, why } => {
                 let tag = if *why == RefKind::Secret { 's' } else { 'm' };
                 out.push(OPEN);
@@ -90,10 +96,15 @@ fn unmark_raw(s: &str) -> String {
 /// names) is rendered as plain text with markers kept.
 const SH: &str = "sh";
 
-fn format_value(out: &mut minijinja::Output, state: &mut minijinja::State, value: &Jv) -> Result<(), minijinja::Error> {
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Jv,
+) -> Result<(), minijinja::Error> {
     let quoting = matches!(state.auto_escape(), AutoEscape::Custom(n) if n == SH);
     let text = to_text(quoting, value)?;
-    out.write_str(&text).map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
+    out.write_str(&text)
+        .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
 }
 
 fn to_text(quoting: bool, value: &Jv) -> Result<String, minijinja::Error> {
@@ -110,7 +121,11 @@ fn to_text(quoting: bool, value: &Jv) -> Result<String, minijinja::Error> {
             value.to_string()
         }
     } else if let Some(s) = value.as_str() {
-        if quoting { shell::word(&unmark(s)) } else { s.to_string() }
+        if quoting {
+            shell::word(&unmark(s))
+        } else {
+            s.to_string()
+        }
     } else if value.kind() == minijinja::value::ValueKind::Seq {
         let mut words = Vec::new();
         for item in value.try_iter()? {
@@ -199,7 +214,10 @@ pub fn render_step(
         commands: rendered.commands,
         tempfiles: rendered.tempfiles,
         exports: rendered.exports,
-        env: step_env.iter().map(|(k, e)| (k.clone(), e.clone().into())).collect(),
+        env: step_env
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone().into()))
+            .collect(),
         requires: rendered.requires,
         timeout: humantime::format_duration(step.timeout()).to_string(),
         retries: step.retries.as_ref().map_or(0, |r| r.value),
@@ -217,13 +235,21 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
     let step = &cx.step().value;
     let mut diags = Vec::new();
     let mut given: IndexMap<String, (Jv, miette::SourceSpan)> = IndexMap::new();
+    // Parameters already reported (a bad value, or a typo of their name):
+    // saying they are missing too would be noise.
+    let mut reported: Vec<String> = Vec::new();
 
     for (key, value) in step.with.iter().flat_map(|w| w.value.iter()) {
         let Some(param) = def.params.get(&key.value) else {
             let names = def.params.keys().map(String::as_str);
             let help = match did_you_mean(&key.value, names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if def.params.is_empty() => format!("`{}` takes no parameters", cx.provider.name),
+                Some(s) => {
+                    reported.push(s.to_string());
+                    format!("did you mean `{s}`?")
+                }
+                None if def.params.is_empty() => {
+                    format!("`{}` takes no parameters", cx.provider.name)
+                }
                 None => format!(
                     "`{}` takes: {}",
                     cx.provider.name,
@@ -244,20 +270,35 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
             Ok(v) => {
                 given.insert(key.value.clone(), (v, cx.span(key)));
             }
-            Err(d) => diags.push(d),
+            Err(d) => {
+                reported.push(key.value.clone());
+                diags.push(d);
+            }
         }
     }
 
     // Defaults and `when` conditions see the given values.
-    let mut params: Params = def.params.keys().map(|k| (k.clone(), Jv::from(()))).collect();
+    let mut params: Params = def
+        .params
+        .keys()
+        .map(|k| (k.clone(), Jv::from(())))
+        .collect();
     for (k, (v, _)) in &given {
         params.insert(k.clone(), v.clone());
     }
     let expr_env = Environment::new();
     let holds = |expr: &str, params: &Params| -> Result<bool, String> {
-        let compiled = expr_env.compile_expression(expr).map_err(|e| e.to_string())?;
-        let ctx: std::collections::BTreeMap<&str, Jv> = params.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        compiled.eval(ctx).map(|v| v.is_true()).map_err(|e| e.to_string())
+        let compiled = expr_env
+            .compile_expression(expr)
+            .map_err(|e| e.to_string())?;
+        let ctx: std::collections::BTreeMap<&str, Jv> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        compiled
+            .eval(ctx)
+            .map(|v| v.is_true())
+            .map_err(|e| e.to_string())
     };
     for (name, param) in &def.params {
         if given.contains_key(name) {
@@ -270,21 +311,29 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
                             format!("`{name}` only applies when {when}"),
                         )
                         .at(src, given[name].1, "not used here")
-                        .help(format!("remove `{name}`, or change the step so that {when}")),
+                        .help(format!(
+                            "remove `{name}`, or change the step so that {when}"
+                        )),
                     ),
                     Err(e) => diags.push(provider_bug(cx, &format!("`when` of `{name}`: {e}"))),
                 }
             }
             continue;
         }
-        let Some(default) = &param.default else { continue };
+        let Some(default) = &param.default else {
+            continue;
+        };
         let applies = match &param.default_when {
             None => Ok(true),
             Some(expr) => holds(expr, &params),
         };
         match applies {
             Ok(true) => {
-                let node = Spanned::new(default.clone(), step.provider.referenced, step.provider.defined);
+                let node = Spanned::new(
+                    default.clone(),
+                    step.provider.referenced,
+                    step.provider.defined,
+                );
                 let key = format!("{} (default {})", cx.key(name), json_text(default));
                 match convert(cx, name, key, param, &node, missing) {
                     Ok(v) => {
@@ -294,13 +343,19 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
                 }
             }
             Ok(false) => {}
-            Err(e) => diags.push(provider_bug(cx, &format!("`default_when` of `{name}`: {e}"))),
+            Err(e) => diags.push(provider_bug(
+                cx,
+                &format!("`default_when` of `{name}`: {e}"),
+            )),
         }
     }
 
-    let anchor = step.with.as_ref().map_or_else(|| cx.span(&step.provider), |w| cx.span(w));
+    let anchor = step
+        .with
+        .as_ref()
+        .map_or_else(|| cx.span(&step.provider), |w| cx.span(w));
     for (name, param) in &def.params {
-        if param.required && !given.contains_key(name) {
+        if param.required && !given.contains_key(name) && !reported.contains(name) {
             let mut help = format!("add `{name}:` under `with:`");
             if !param.description.is_empty() {
                 help = format!("{help} ({})", param.description.trim_end_matches('.'));
@@ -316,8 +371,15 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
         }
     }
     for group in &def.exactly_one_of {
+        if group.iter().any(|p| reported.contains(p)) {
+            continue;
+        }
         let set: Vec<&String> = group.iter().filter(|p| given.contains_key(*p)).collect();
-        let list = group.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ");
+        let list = group
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         match set.as_slice() {
             [_] => {}
             [] => diags.push(
@@ -337,11 +399,17 @@ fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
                 for other in rest {
                     d = d.and(given[other.as_str()].1, format!("and `{other}` set"));
                 }
-                diags.push(d.help(format!("a step takes exactly one of {list}: remove the others")));
+                diags.push(d.help(format!(
+                    "a step takes exactly one of {list}: remove the others"
+                )));
             }
         }
     }
-    if diags.is_empty() { Ok(params) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(params)
+    } else {
+        Err(diags)
+    }
 }
 
 fn provider_bug(cx: &Ctx, msg: &str) -> Diag {
@@ -357,7 +425,11 @@ fn type_error(cx: &Ctx, name: &str, param: &Param, node: &Spanned<Json>, got: &s
         "stackhook::spec::param_type",
         format!("`{name}` must be a {}, not {got}", param.kind.describe()),
     )
-    .at(cx.src(), cx.span(node), format!("expected a {}", param.kind.describe()))
+    .at(
+        cx.src(),
+        cx.span(node),
+        format!("expected a {}", param.kind.describe()),
+    )
     .help_opt((!param.description.is_empty()).then(|| param.description.clone()))
 }
 
@@ -423,7 +495,11 @@ fn convert(
                     "stackhook::spec::param_value",
                     format!("`{name}` cannot be `{text}`"),
                 )
-                .at(src, cx.span(node), format!("one of: {}", param.values.join(", ")))
+                .at(
+                    src,
+                    cx.span(node),
+                    format!("one of: {}", param.values.join(", ")),
+                )
                 .help(help));
             }
             Ok(Jv::from(mark(&v)))
@@ -441,11 +517,19 @@ fn convert(
         }
         (ParamKind::Args, Json::String(s)) => {
             let words = shlex::split(s).ok_or_else(|| {
-                Diag::new("stackhook::spec::param_value", format!("`{name}` has unbalanced quotes"))
-                    .at(src, cx.span(node), "cannot split into words")
-                    .help("write the words as a YAML list instead")
+                Diag::new(
+                    "stackhook::spec::param_value",
+                    format!("`{name}` has unbalanced quotes"),
+                )
+                .at(src, cx.span(node), "cannot split into words")
+                .help("write the words as a YAML list instead")
             })?;
-            Ok(Jv::from(words.iter().map(|w| mark(&interp(w, missing))).collect::<Vec<_>>()))
+            Ok(Jv::from(
+                words
+                    .iter()
+                    .map(|w| mark(&interp(w, missing)))
+                    .collect::<Vec<_>>(),
+            ))
         }
         (ParamKind::Args, Json::Array(items)) => {
             let mut words = Vec::new();
@@ -453,13 +537,24 @@ fn convert(
                 match item {
                     Json::String(s) => words.push(mark(&interp(s, missing))),
                     Json::Number(_) | Json::Bool(_) => words.push(item.to_string()),
-                    other => return Err(type_error(cx, name, param, node, &format!("a list holding {}", json_kind(other)))),
+                    other => {
+                        return Err(type_error(
+                            cx,
+                            name,
+                            param,
+                            node,
+                            &format!("a list holding {}", json_kind(other)),
+                        ));
+                    }
                 }
             }
             Ok(Jv::from(words))
         }
         (ParamKind::Var, Json::String(s)) => {
-            let valid = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let valid = s
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(Diag::new(
@@ -467,7 +562,9 @@ fn convert(
                     format!("`{name}` must name an environment variable, not `{s}`"),
                 )
                 .at(src, cx.span(node), "not a variable name")
-                .help(format!("write the variable's name without `$`, e.g. `{name}: KUBECONFIG_CONTENT`")));
+                .help(format!(
+                    "write the variable's name without `$`, e.g. `{name}: KUBECONFIG_CONTENT`"
+                )));
             }
             if crate::interpolate::Lookup::get(&scope, s).is_none() {
                 let span = cx.span(node);
@@ -481,9 +578,14 @@ fn convert(
             Ok(Jv::from(s.clone()))
         }
         (ParamKind::Templates, Json::String(s)) => Ok(Jv::from(vec![s.clone()])),
-        (ParamKind::Templates, Json::Array(items)) if items.iter().all(Json::is_string) => Ok(Jv::from(
-            items.iter().map(|i| i.as_str().unwrap_or_default().to_string()).collect::<Vec<_>>(),
-        )),
+        (ParamKind::Templates, Json::Array(items)) if items.iter().all(Json::is_string) => {
+            Ok(Jv::from(
+                items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>(),
+            ))
+        }
         (_, other) => Err(type_error(cx, name, param, node, json_kind(other))),
     }
 }
@@ -514,39 +616,48 @@ fn environment(collected: Arc<Mutex<Collected>>) -> Environment<'static> {
     });
     env.set_formatter(format_value);
     let files = collected.clone();
-    env.add_function("tempfile", move |name: String, content: Option<Jv>| -> Result<Jv, minijinja::Error> {
-        let valid = !name.is_empty()
-            && !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !valid {
-            return Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!("tempfile name `{name}` must use only letters, digits, `.`, `_` and `-`"),
-            ));
-        }
-        let content = match content {
-            None => None,
-            Some(c) if c.is_none() || c.is_undefined() => {
+    env.add_function(
+        "tempfile",
+        move |name: String, content: Option<Jv>| -> Result<Jv, minijinja::Error> {
+            let valid = !name.is_empty()
+                && !name.starts_with('.')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !valid {
                 return Err(minijinja::Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("the content of tempfile `{name}` is none"),
+                    format!(
+                        "tempfile name `{name}` must use only letters, digits, `.`, `_` and `-`"
+                    ),
                 ));
             }
-            Some(c) => Some(unmark(&c.to_string())),
-        };
-        let mut files = files.lock().expect("render is single-threaded");
-        match files.tempfiles.iter().find(|(n, _)| *n == name) {
-            Some((_, prev)) if *prev != content => {
-                return Err(minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("tempfile `{name}` is declared twice with different content"),
-                ));
+            let content = match content {
+                None => None,
+                Some(c) if c.is_none() || c.is_undefined() => {
+                    return Err(minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("the content of tempfile `{name}` is none"),
+                    ));
+                }
+                Some(c) => Some(unmark(&c.to_string())),
+            };
+            let mut files = files.lock().expect("render is single-threaded");
+            match files.tempfiles.iter().find(|(n, _)| *n == name) {
+                Some((_, prev)) if *prev != content => {
+                    return Err(minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("tempfile `{name}` is declared twice with different content"),
+                    ));
+                }
+                Some(_) => {}
+                None => files.tempfiles.push((name.clone(), content)),
             }
-            Some(_) => {}
-            None => files.tempfiles.push((name.clone(), content)),
-        }
-        Ok(Jv::from_safe_string(format!("\"$STACKHOOK_TMPDIR/{name}\"")))
-    });
+            Ok(Jv::from_safe_string(format!(
+                "\"$STACKHOOK_TMPDIR/{name}\""
+            )))
+        },
+    );
     let extra = collected;
     env.add_function("command", move |text: Jv| -> Result<Jv, minijinja::Error> {
         if !text.is_safe() {
@@ -555,29 +666,48 @@ fn environment(collected: Arc<Mutex<Collected>>) -> Environment<'static> {
                 "command() takes a rendered command template (a `type: templates` parameter)",
             ));
         }
-        let text = unmark_raw(text.as_str().unwrap_or_default()).trim().to_string();
+        let text = unmark_raw(text.as_str().unwrap_or_default())
+            .trim()
+            .to_string();
         if !text.is_empty() {
-            extra.lock().expect("single-threaded").extra_commands.push(text);
+            extra
+                .lock()
+                .expect("single-threaded")
+                .extra_commands
+                .push(text);
         }
         Ok(Jv::from_safe_string(String::new()))
     });
     env
 }
 
-fn template_error(cx: &Ctx, what: &str, node: Option<(&Source, miette::SourceSpan)>, e: &minijinja::Error) -> Diag {
-    let mut detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
+fn template_error(
+    cx: &Ctx,
+    what: &str,
+    node: Option<(&Source, miette::SourceSpan)>,
+    e: &minijinja::Error,
+) -> Diag {
+    let mut detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
     if let Some(line) = e.line() {
         detail = format!("{detail} (line {line} of the template)");
     }
     let origin = &cx.provider.origin;
     let d = Diag::new(
         "stackhook::template",
-        format!("step `{}`: {what} of provider `{}` failed to render: {detail}", cx.step().value.name(), cx.provider.name),
+        format!(
+            "step `{}`: {what} of provider `{}` failed to render: {detail}",
+            cx.step().value.name(),
+            cx.provider.name
+        ),
     );
     let d = match node {
         Some((source, span)) => d.at(source, span, "this template"),
         None => d,
     };
+    let in_spec = node.is_some_and(|(s, _)| std::ptr::eq(s, cx.src()));
+    let origin = if in_spec { "the spec" } else { origin.as_str() };
     d.help(match e.kind() {
         ErrorKind::UndefinedError => format!(
             "the template uses a name that is not a parameter of `{}`, `env`, `kubeconfig` or `step`; check {origin}",
@@ -592,14 +722,21 @@ fn run_templates(cx: &Ctx, mut params: Params) -> Result<Rendered, Vec<Diag>> {
     let env = environment(collected.clone());
     let def = &cx.provider.def;
     let step = &cx.step().value;
-    let visible: std::collections::BTreeMap<String, String> =
-        cx.vars.visible(cx.step_env).iter().map(|(k, v)| (k.clone(), mark(v))).collect();
+    let visible: std::collections::BTreeMap<String, String> = cx
+        .vars
+        .visible(cx.step_env)
+        .iter()
+        .map(|(k, v)| (k.clone(), mark(v)))
+        .collect();
 
     let base = |params: &Params| {
         let mut ctx: std::collections::BTreeMap<String, Jv> =
             params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         ctx.insert("env".into(), Jv::from(visible.clone()));
-        ctx.insert("kubeconfig".into(), Jv::from_safe_string("\"$KUBECONFIG\"".into()));
+        ctx.insert(
+            "kubeconfig".into(),
+            Jv::from_safe_string("\"$KUBECONFIG\"".into()),
+        );
         ctx.insert(
             "step".into(),
             minijinja::context! { name => step.name(), provider => cx.provider.name.clone(), index => cx.index },
@@ -614,9 +751,15 @@ fn run_templates(cx: &Ctx, mut params: Params) -> Result<Rendered, Vec<Diag>> {
         if param.kind != ParamKind::Templates {
             continue;
         }
-        let Some(list) = params.get(name).filter(|v| !v.is_none()).cloned() else { continue };
+        let Some(list) = params.get(name).filter(|v| !v.is_none()).cloned() else {
+            continue;
+        };
         let ctx = base(&params);
-        let node = step.with.as_ref().and_then(|w| w.value.iter().find(|(k, _)| k.value == *name)).map(|(_, v)| v);
+        let node = step
+            .with
+            .as_ref()
+            .and_then(|w| w.value.iter().find(|(k, _)| k.value == *name))
+            .map(|(_, v)| v);
         let mut out = Vec::new();
         for (i, t) in list.try_iter().into_iter().flatten().enumerate() {
             let t = t.as_str().unwrap_or_default().to_string();
@@ -645,7 +788,12 @@ fn run_templates(cx: &Ctx, mut params: Params) -> Result<Rendered, Vec<Diag>> {
                     commands.push(text.to_string());
                 }
             }
-            Err(e) => diags.push(template_error(cx, &format!("command {}", i + 1), Some((&cx.provider.source, span)), &e)),
+            Err(e) => diags.push(template_error(
+                cx,
+                &format!("command {}", i + 1),
+                Some((&cx.provider.source, span)),
+                &e,
+            )),
         }
     }
 
@@ -685,7 +833,10 @@ fn run_templates(cx: &Ctx, mut params: Params) -> Result<Rendered, Vec<Diag>> {
         .into_iter()
         .map(|(name, content)| {
             let path = format!("$STACKHOOK_TMPDIR/{name}");
-            let remove_after = commands.iter().rposition(|c| c.contains(&path)).map(|i| i + 1);
+            let remove_after = commands
+                .iter()
+                .rposition(|c| c.contains(&path))
+                .map(|i| i + 1);
             TempFile {
                 name,
                 path,

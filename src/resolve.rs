@@ -56,7 +56,11 @@ impl Vars {
     }
 
     pub fn from_process() -> Self {
-        Vars::new(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect())
+        Vars::new(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
     }
 
     pub fn process(&self, name: &str) -> Option<&str> {
@@ -88,7 +92,8 @@ impl Vars {
                 step_env: None,
                 force_secret: false,
             };
-            let v = interpolate_spanned(src, value, &lookup, &format!("env.{}", key.value), missing);
+            let v =
+                interpolate_spanned(src, value, &lookup, &format!("env.{}", key.value), missing);
             let secret = self.is_secret(&key.value) || v.has_secret();
             entries.insert(key.value.clone(), EnvEntry { value: v, secret });
         }
@@ -119,7 +124,11 @@ impl Vars {
         out
     }
 
-    pub fn scope<'a>(&'a self, step_env: Option<&'a IndexMap<String, EnvEntry>>, force_secret: bool) -> Scope<'a> {
+    pub fn scope<'a>(
+        &'a self,
+        step_env: Option<&'a IndexMap<String, EnvEntry>>,
+        force_secret: bool,
+    ) -> Scope<'a> {
         Scope {
             vars: self,
             step_env,
@@ -158,7 +167,12 @@ impl Vars {
             .cloned()
             .collect();
         out.extend(self.declared.iter().cloned());
-        out.extend(self.spec_env.iter().filter(|(_, e)| e.secret).map(|(k, _)| k.clone()));
+        out.extend(
+            self.spec_env
+                .iter()
+                .filter(|(_, e)| e.secret)
+                .map(|(k, _)| k.clone()),
+        );
         out
     }
 }
@@ -183,7 +197,10 @@ impl Lookup for Scope<'_> {
             return Some((e.value.clone(), e.secret || self.force_secret));
         }
         let v = self.vars.process.get(name)?;
-        Some((Value::text(v.clone()), self.force_secret || self.vars.is_secret(name)))
+        Some((
+            Value::text(v.clone()),
+            self.force_secret || self.vars.is_secret(name),
+        ))
     }
 }
 
@@ -198,7 +215,8 @@ pub fn interpolate_spanned(
 ) -> Value {
     // Syntax errors were reported by spec::check; here a broken string is
     // taken literally so that resolution can go on.
-    let pieces = interpolate::parse(&s.value).unwrap_or_else(|_| vec![interpolate::Piece::Lit(s.value.clone())]);
+    let pieces = interpolate::parse(&s.value)
+        .unwrap_or_else(|_| vec![interpolate::Piece::Lit(s.value.clone())]);
     let mut found = Vec::new();
     let value = interpolate::resolve(&pieces, lookup, &mut found);
     let scalar = spec::spanned(&src.text, s);
@@ -226,12 +244,27 @@ pub fn missing_diag(src: &Source, missing: &[MissingVar]) -> Diag {
     names.dedup();
     let message = match names.as_slice() {
         [one] => format!("environment variable {one} is not set"),
-        many => format!("{} environment variables are not set: {}", many.len(), many.join(", ")),
+        many => format!(
+            "{} environment variables are not set: {}",
+            many.len(),
+            many.join(", ")
+        ),
     };
     let mut diag = Diag::new("stackhook::env::missing", message);
     for (i, m) in missing.iter().enumerate() {
-        let label = format!("{} is not set", m.name);
-        diag = if i == 0 { diag.at(src, m.span, label) } else { diag.and(m.span, label) };
+        let label = match m.key.split_once(" (default") {
+            Some((key, _)) => format!(
+                "{} is not set (the default of `{}`)",
+                m.name,
+                key.rsplit('.').next().unwrap_or(key)
+            ),
+            None => format!("{} is not set", m.name),
+        };
+        diag = if i == 0 {
+            diag.at(src, m.span, label)
+        } else {
+            diag.and(m.span, label)
+        };
     }
     diag.help(
         "export them before stackhook runs (in Spacelift: the stack's environment or an attached context), or give a default: ${NAME:-value}",

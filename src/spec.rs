@@ -150,6 +150,7 @@ pub fn yaml_error(source: &Source, err: &serde_saphyr::Error, keys: &[&str]) -> 
     let message = serde_saphyr::DefaultMessageFormatter
         .format_message(inner)
         .into_owned();
+    let mut message = message;
     let mut help = None;
     let mut code = "stackhook::spec::yaml";
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -157,16 +158,50 @@ pub fn yaml_error(source: &Source, err: &serde_saphyr::Error, keys: &[&str]) -> 
         let field = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = message
             .split_once("expected ")
-            .map(|(_, e)| e.split([',', ' ', '`']).filter(|w| !w.is_empty() && *w != "one" && *w != "of" && *w != "or").collect())
+            .map(|(_, e)| {
+                e.split([',', ' ', '`'])
+                    .filter(|w| !w.is_empty() && !["one", "of", "or"].contains(w))
+                    .collect()
+            })
             .unwrap_or_default();
-        let candidates = if expected.is_empty() { keys.to_vec() } else { expected.clone() };
+        let candidates = if expected.is_empty() {
+            keys.to_vec()
+        } else {
+            expected.clone()
+        };
         help = Some(match did_you_mean(field, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("remove `{field}`; allowed here: {}", expected.join(", ")),
         });
     } else if message.starts_with("missing field") {
         code = "stackhook::spec::missing_key";
-        help = Some("a spec needs at least `version: 1` and `steps:`; see `stackhook providers` for the step parameters".into());
+        help = Some("a spec needs `version: 1` and `steps:`, and every step a `provider:`; `stackhook providers` lists them".into());
+    } else if let Some((head, _)) = message.split_once(", set DuplicateKeyPolicy") {
+        code = "stackhook::spec::duplicate_key";
+        message = head.to_string();
+        help = Some("each key may appear only once in a mapping: remove one of them".into());
+    } else if matches!(inner, serde_saphyr::Error::Eof { .. })
+        && source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        code = "stackhook::spec::empty";
+        message = "the spec is empty".into();
+        help = Some("start with `version: 1` and a `steps:` list; `stackhook providers` shows what a step can be".into());
+    } else if message.starts_with("invalid u") || message.starts_with("invalid i") {
+        help = Some("this must be a whole number, 0 or more".into());
+    } else if message.contains("expected sequence") {
+        help = Some("this must be a YAML list: start each item with `- `".into());
+    } else if message.contains("expected mapping") {
+        help = Some("this must be a mapping of `key: value` lines".into());
+    } else if message.contains("not allowed in this context")
+        || message.contains("indentation")
+        || message.contains("did not find expected")
+    {
+        help = Some(
+            "check the indentation: YAML uses spaces, and the keys of one mapping line up".into(),
+        );
     }
     let mut diag = Diag::new(code, message.clone()).help_opt(help);
     if let Some(loc) = err.location() {
@@ -247,22 +282,31 @@ fn check(spec: &Spec) -> Vec<Diag> {
             && (n.value.is_empty() || n.value.chars().any(|c| c.is_control()))
         {
             diags.push(
-                Diag::new("stackhook::spec::step_name", "a step name must be a non-empty single line")
-                    .at(src, spanned(text, n), "invalid name"),
+                Diag::new(
+                    "stackhook::spec::step_name",
+                    "a step name must be a non-empty single line",
+                )
+                .at(src, spanned(text, n), "invalid name"),
             );
         }
         if let Some(t) = &step.value.timeout {
             match humantime::parse_duration(&t.value) {
                 Ok(d) if d.is_zero() => diags.push(
-                    Diag::new("stackhook::spec::timeout", "a timeout of zero would fail every run")
-                        .at(src, spanned(text, t), "zero")
-                        .help("use a duration such as `30s`, `5m` or `1h`"),
+                    Diag::new(
+                        "stackhook::spec::timeout",
+                        "a timeout of zero would fail every run",
+                    )
+                    .at(src, spanned(text, t), "zero")
+                    .help("use a duration such as `30s`, `5m` or `1h`"),
                 ),
                 Ok(_) => {}
                 Err(e) => diags.push(
-                    Diag::new("stackhook::spec::timeout", format!("invalid timeout `{}`: {e}", t.value))
-                        .at(src, spanned(text, t), "not a duration")
-                        .help("use a duration such as `30s`, `5m` or `1h 30m`"),
+                    Diag::new(
+                        "stackhook::spec::timeout",
+                        format!("invalid timeout `{}`: {e}", t.value),
+                    )
+                    .at(src, spanned(text, t), "not a duration")
+                    .help("use a duration such as `30s`, `5m` or `1h 30m`"),
                 ),
             }
         }
@@ -297,8 +341,11 @@ fn check_json_strings(src: &Source, value: &Spanned<serde_json::Value>, diags: &
             // Nested values have no spans of their own: point at the entry.
             let span = spanned(&src.text, value);
             diags.push(
-                Diag::new("stackhook::spec::interpolation", e.message.clone())
-                    .at(src, span, "in this value"),
+                Diag::new("stackhook::spec::interpolation", e.message.clone()).at(
+                    src,
+                    span,
+                    "in this value",
+                ),
             );
         }
     }
@@ -324,7 +371,11 @@ pub fn offset_in_scalar(src: &str, scalar: SourceSpan, needle: &str) -> SourceSp
     }
 }
 
-pub fn interpolation_error(src: &Source, s: &Spanned<String>, e: &interpolate::SyntaxError) -> Diag {
+pub fn interpolation_error(
+    src: &Source,
+    s: &Spanned<String>,
+    e: &interpolate::SyntaxError,
+) -> Diag {
     let span = spanned(&src.text, s);
     let tail = s.value.get(e.offset..).unwrap_or("");
     let needle: String = tail.chars().take(2).collect();
@@ -333,8 +384,11 @@ pub fn interpolation_error(src: &Source, s: &Spanned<String>, e: &interpolate::S
     } else {
         offset_in_scalar(&src.text, span, &needle)
     };
-    Diag::new("stackhook::spec::interpolation", e.message.clone())
-        .at(src, at, "invalid interpolation")
+    Diag::new("stackhook::spec::interpolation", e.message.clone()).at(
+        src,
+        at,
+        "invalid interpolation",
+    )
 }
 
 fn check_env_names(src: &Source, env: &Map<String>, _what: &str, diags: &mut Vec<Diag>) {
@@ -342,7 +396,8 @@ fn check_env_names(src: &Source, env: &Map<String>, _what: &str, diags: &mut Vec
         if !is_env_name(&key.value) {
             diags.push(bad_name(src, key, "env"));
         }
-        if key.value == "KUBECONFIG" || key.value == "STACKHOOK_TMPDIR" || key.value == "STACKHOOK" {
+        if key.value == "KUBECONFIG" || key.value == "STACKHOOK_TMPDIR" || key.value == "STACKHOOK"
+        {
             diags.push(
                 Diag::new(
                     "stackhook::spec::reserved_env",
@@ -398,11 +453,12 @@ pub fn discover(
         return Ok(p);
     }
     tried.push(".stackhook.yaml (not found)".into());
-    Err(Diag::new("stackhook::spec::not_found", "no spec given and none found")
-        .help(format!(
+    Err(
+        Diag::new("stackhook::spec::not_found", "no spec given and none found").help(format!(
             "pass a spec path, or set STACKHOOK_SPEC. Tried, in order:\n  - {}",
             tried.join("\n  - ")
-        )))
+        )),
+    )
 }
 
 #[cfg(test)]
@@ -412,11 +468,20 @@ mod tests {
     #[test]
     fn discover_order() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let all = |_: &Path| true;
         assert_eq!(
-            discover(env(&[("STACKHOOK_SPEC", "x.yaml"), ("SPACELIFT_STACK_ID", "a")]), all).unwrap(),
+            discover(
+                env(&[("STACKHOOK_SPEC", "x.yaml"), ("SPACELIFT_STACK_ID", "a")]),
+                all
+            )
+            .unwrap(),
             PathBuf::from("x.yaml")
         );
         assert_eq!(
@@ -430,7 +495,10 @@ mod tests {
         let none = |_: &Path| false;
         let err = discover(env(&[("SPACELIFT_STACK_ID", "dev")]), none).unwrap_err();
         let help = err.help.unwrap();
-        assert!(help.contains("specs/dev.yaml (from $SPACELIFT_STACK_ID: not found)"), "{help}");
+        assert!(
+            help.contains("specs/dev.yaml (from $SPACELIFT_STACK_ID: not found)"),
+            "{help}"
+        );
         assert!(help.contains(".stackhook.yaml (not found)"), "{help}");
     }
 
@@ -443,7 +511,10 @@ mod tests {
         assert_eq!(step.name(), "one");
         assert_eq!(step.timeout(), std::time::Duration::from_secs(300));
         assert_eq!(step.retries.as_ref().unwrap().value, 2);
-        let span = spanned(text, step.with.as_ref().unwrap().value.values().next().unwrap());
+        let span = spanned(
+            text,
+            step.with.as_ref().unwrap().value.values().next().unwrap(),
+        );
         assert_eq!(&text[span.offset()..span.offset() + span.len()], "c");
     }
 }

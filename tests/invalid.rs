@@ -1,0 +1,61 @@
+//! The corpus of invalid specs: each fails `plan --strict` with exit 2 and a
+//! diagnostic that points into the spec (snapshotted), and never panics.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn every_invalid_spec_fails_with_a_diagnostic() {
+    let dir = root().join("tests/specs/invalid");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus has {} specs", files.len());
+    for file in files {
+        let rel = file.strip_prefix(root()).unwrap();
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        let out = stackhook()
+            .args(["plan", "--strict"])
+            .arg(rel)
+            .env("ARM_CLIENT_SECRET", "CANARY-arm-secret")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(!err.contains("CANARY"), "{name} leaked a secret: {err}");
+        assert!(
+            err.contains("stackhook::"),
+            "{name}: no diagnostic code: {err}"
+        );
+        insta::assert_snapshot!(name, err);
+    }
+}
+
+#[test]
+fn validate_reports_every_error_of_every_file() {
+    let out = stackhook()
+        .args([
+            "validate",
+            "tests/specs/invalid/unknown-param.yaml",
+            "tests/specs/invalid/region-and-zone.yaml",
+            "specs/gke-zone.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("has no parameter `clster`"), "{err}");
+    assert!(err.contains("set only one"), "{err}");
+    assert!(err.contains("ok: specs/gke-zone.yaml"), "{err}");
+}
+
+#[test]
+fn validate_accepts_every_shipped_spec_without_any_environment() {
+    let out = stackhook().arg("validate").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out).matches("ok: ").count(), shipped_specs().len());
+}

@@ -1,0 +1,198 @@
+//! `stackhook plan` on every shipped spec, as a user runs it: snapshots of
+//! the text, JSON and markdown previews under a fixed environment.
+
+mod common;
+
+use common::*;
+
+fn plan(spec: &std::path::Path, format: &str, env: &[(&str, &str)]) -> String {
+    let tools = tempfile::tempdir().unwrap();
+    // Some CLIs found, some not, so the preview shows both.
+    let path = fake_path(tools.path(), &["gcloud", "kubectl", "aws", "curl"]);
+    let rel = spec.strip_prefix(root()).unwrap();
+    let out = stackhook()
+        .args(["plan", "--format", format])
+        .arg(rel)
+        .env("PATH", &path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for canary in canaries() {
+        assert!(
+            !text.contains(canary),
+            "{canary} leaked into the {format} plan of {rel:?}"
+        );
+    }
+    text
+}
+
+#[test]
+fn every_shipped_spec_previews_in_every_format() {
+    for spec in shipped_specs() {
+        let name = spec.file_stem().unwrap().to_string_lossy().to_string();
+        insta::assert_snapshot!(format!("{name}.text"), plan(&spec, "text", FULL_ENV));
+        insta::assert_snapshot!(
+            format!("{name}.markdown"),
+            plan(&spec, "markdown", FULL_ENV)
+        );
+        insta::assert_snapshot!(format!("{name}.json"), plan(&spec, "json", FULL_ENV));
+    }
+}
+
+#[test]
+fn a_fresh_clone_previews_with_no_variables_set() {
+    let spec = root().join("specs/gke-region.yaml");
+    let text = plan(&spec, "text", &[]);
+    insta::assert_snapshot!("gke-region.no-env.text", text);
+    assert!(text.contains("missing variables (4)"));
+    assert!(text.contains("\"$GOOGLE_OAUTH_ACCESS_TOKEN\""));
+}
+
+#[test]
+fn json_plan_has_the_documented_fields() {
+    let spec = root().join("specs/azure-aks-spn.yaml");
+    let v: serde_json::Value = serde_json::from_str(&plan(&spec, "json", FULL_ENV)).unwrap();
+    for key in [
+        "spec",
+        "kubeconfig",
+        "steps",
+        "missing_env",
+        "warnings",
+        "tools",
+    ] {
+        assert!(v.get(key).is_some(), "no {key}");
+    }
+    let step = &v["steps"][0];
+    for key in [
+        "name",
+        "provider",
+        "commands",
+        "tempfiles",
+        "exports",
+        "requires",
+    ] {
+        assert!(step.get(key).is_some(), "no steps[0].{key}");
+    }
+    assert_eq!(
+        step["exports"]["AAD_SERVICE_PRINCIPAL_CLIENT_SECRET"],
+        "${ARM_CLIENT_SECRET}"
+    );
+    assert_eq!(
+        step["exports"]["AAD_SERVICE_PRINCIPAL_CLIENT_ID"],
+        "app-0001"
+    );
+    let tools = v["tools"].as_array().unwrap();
+    assert!(
+        tools
+            .iter()
+            .any(|t| t["name"] == "az" && t["found"] == false)
+    );
+}
+
+#[test]
+fn strict_fails_on_missing_variables_and_lists_them_all() {
+    let out = stackhook()
+        .args(["plan", "--strict", "specs/gke-region.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    insta::assert_snapshot!("gke-region.strict.stderr", err);
+    for name in [
+        "GKE_CLUSTER_NAME",
+        "GKE_CLUSTER_REGION",
+        "GCP_PROJECT_NAME",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+    ] {
+        assert!(err.contains(name), "{name} not listed");
+    }
+}
+
+#[test]
+fn strict_passes_when_everything_is_set() {
+    stackhook()
+        .args(["plan", "--strict", "specs/gke-region.yaml"])
+        .envs(FULL_ENV.iter().copied())
+        .assert()
+        .success();
+}
+
+#[test]
+fn plan_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let kube = dir.path().join("kube/config");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    stackhook()
+        .args(["plan", "specs/gke-region.yaml", "--kubeconfig"])
+        .arg(&kube)
+        .env("TMPDIR", &tmp)
+        .envs(FULL_ENV.iter().copied())
+        .assert()
+        .success();
+    assert!(!kube.parent().unwrap().exists());
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+#[test]
+fn spec_is_found_from_the_spacelift_stack_id() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("specs")).unwrap();
+    std::fs::copy(
+        root().join("specs/aws-eks.yaml"),
+        dir.path().join("specs/stack-prod.yaml"),
+    )
+    .unwrap();
+    let out = stackhook()
+        .current_dir(dir.path())
+        .arg("plan")
+        .env("TF_VAR_spacelift_stack_id", "stack-prod")
+        .envs(FULL_ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Plan for specs/stack-prod.yaml"));
+
+    let out = stackhook()
+        .current_dir(dir.path())
+        .arg("plan")
+        .env("SPACELIFT_STACK_ID", "other")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("specs/other.yaml (from $SPACELIFT_STACK_ID: not found)"),
+        "{err}"
+    );
+    assert!(err.contains(".stackhook.yaml (not found)"), "{err}");
+}
+
+#[test]
+fn kubeconfig_path_rules() {
+    let spec = "specs/kubeconfig-mounted.yaml";
+    let kube = |extra: &[(&str, &str)], args: &[&str]| {
+        let out = stackhook()
+            .args(["plan", "--format", "json", spec])
+            .args(args)
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["kubeconfig"].as_str().unwrap().to_string()
+    };
+    assert_eq!(kube(&[], &[]), "/home/runner/.kube/config");
+    assert_eq!(
+        kube(&[("KUBECONFIG", "/a/first:/b/second")], &[]),
+        "/a/first"
+    );
+    assert_eq!(
+        kube(
+            &[("KUBECONFIG", "/a/first")],
+            &["--kubeconfig", "/flag/wins"]
+        ),
+        "/flag/wins"
+    );
+}
