@@ -47,6 +47,16 @@ expands at run time. Variables that are not set are listed (exit 0), or fail the
     )]
     Plan(PlanArgs),
 
+    /// Run the plan: the one line for a stack's before-init hook.
+    #[command(
+        long_about = "Check everything first (spec, variables, CLIs on PATH), then run each step's \
+commands with POSIX sh, streaming their output with secret values masked. Temp files live in a \
+private directory and are removed after their last command; if anything fails, times out or \
+is interrupted, the kubeconfig is restored byte for byte and nothing is left behind.",
+        after_help = "Examples:\n  stackhook run specs/gke-region.yaml\n  stackhook run --env-file /mnt/workspace/.stackhook.env && . /mnt/workspace/.stackhook.env\n  stackhook run --dry-run            # the same as `stackhook plan`\n\nExit codes: 0 success, 1 a step failed (rolled back), 2 invalid spec or failed preflight,\n128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."
+    )]
+    Run(RunArgs),
+
     /// Check specs without any environment: shape, providers, parameters, templates.
     #[command(
         long_about = "Check specs statically: YAML, keys, providers, parameters, interpolation \
@@ -90,6 +100,33 @@ pub struct PlanArgs {
     /// Fail (exit 2) when a variable the spec needs is not set.
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Print the plan instead of running it (the same as `stackhook plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: the plan's output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
+    pub format: Format,
+
+    /// After success, write `export NAME=...` lines for the variables the steps export
+    /// (mode 0600; secrets as references such as "$ARM_CLIENT_SECRET", never values).
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Echo each command before it runs (commands never hold secret values).
+    #[arg(long, short, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only failures.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Color, Command, Format, KubeconfigCommand, PlanArgs, ProvidersArgs, ValidateArgs,
+    Color, Command, Format, KubeconfigCommand, PlanArgs, ProvidersArgs, RunArgs, ValidateArgs,
 };
 use crate::diagnostic::Diag;
 use crate::plan::{self, Plan};
@@ -19,6 +19,8 @@ pub enum Failure {
     Invalid(Vec<Diag>),
     /// A command of the plan failed: exit 1.
     Failed(Vec<Diag>),
+    /// Interrupted by signal N: exit 128+N.
+    Interrupted(i32, Vec<Diag>),
 }
 
 impl Failure {
@@ -26,12 +28,13 @@ impl Failure {
         match self {
             Failure::Invalid(_) => 2,
             Failure::Failed(_) => 1,
+            Failure::Interrupted(sig, _) => 128 + sig,
         }
     }
 
     pub fn into_diags(self) -> Vec<Diag> {
         match self {
-            Failure::Invalid(d) | Failure::Failed(d) => d,
+            Failure::Invalid(d) | Failure::Failed(d) | Failure::Interrupted(_, d) => d,
         }
     }
 }
@@ -51,6 +54,7 @@ impl From<Diag> for Failure {
 pub fn run(command: Command, color: Color) -> Result<(), Failure> {
     match command {
         Command::Plan(args) => plan(&args, color),
+        Command::Run(args) => run_plan(&args, color),
         Command::Validate(args) => validate(&args),
         Command::Providers(args) => providers(&args),
         Command::Kubeconfig(k) => kubeconfig(k),
@@ -97,13 +101,45 @@ fn print(text: &str) {
 
 fn plan(args: &PlanArgs, color: Color) -> Result<(), Failure> {
     let (spec, plan) = load_plan(&args.common)?;
-    let out = match args.format {
-        Format::Text => preview::text(&plan, paint(color)),
-        Format::Json => preview::json(&plan),
-        Format::Markdown => preview::markdown(&plan),
+    show(&spec, &plan, args.format, args.strict, color)
+}
+
+fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
+    let (spec, plan) = load_plan(&args.common)?;
+    if args.dry_run {
+        return show(&spec, &plan, args.format, false, color);
+    }
+    let stderr_paint = Paint(match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    });
+    let opts = crate::execute::Options {
+        verbose: args.verbose,
+        quiet: args.quiet,
+        env_file: args.env_file.clone(),
+        paint: stderr_paint,
+    };
+    crate::execute::run(&spec, &plan, &opts)
+}
+
+fn show(
+    spec: &Spec,
+    plan: &Plan,
+    format: Format,
+    strict: bool,
+    color: Color,
+) -> Result<(), Failure> {
+    let out = match format {
+        Format::Text => preview::text(plan, paint(color)),
+        Format::Json => preview::json(plan),
+        Format::Markdown => preview::markdown(plan),
     };
     print(&out);
-    if args.strict && !plan.missing_env.is_empty() {
+    if strict && !plan.missing_env.is_empty() {
         return Err(Failure::Invalid(vec![resolve::missing_diag(
             spec.source(),
             &plan.missing_env,

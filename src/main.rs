@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod diagnostic;
+mod execute;
 mod interpolate;
 mod kubeconfig;
 mod plan;
@@ -15,8 +16,10 @@ mod preview;
 mod provider;
 mod render;
 mod resolve;
+mod rollback;
 mod secrets;
 mod shell;
+mod signals;
 mod spec;
 
 use std::io::IsTerminal;

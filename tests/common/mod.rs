@@ -91,3 +91,162 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8(out.stderr.clone()).unwrap()
 }
+
+/// The path of the built binary, for tests that need a live child process.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("stackhook")
+}
+
+/// A private playground for one run: a TMPDIR to watch for leftovers, a
+/// kubeconfig path, a bin directory first on PATH, and a work directory.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let s = Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for d in ["tmp", "kube", "bin", "work"] {
+            std::fs::create_dir(s.dir.path().join(d)).unwrap();
+        }
+        s
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn tmp(&self) -> PathBuf {
+        self.path("tmp")
+    }
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.path("kube/config")
+    }
+    pub fn bin(&self) -> PathBuf {
+        self.path("bin")
+    }
+    pub fn path_var(&self) -> String {
+        format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin().display())
+    }
+    pub fn write_spec(&self, text: &str) -> PathBuf {
+        let p = self.path("work/spec.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    /// The environment of a run in this sandbox.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        vec![
+            ("HOME".into(), self.path("work").display().to_string()),
+            ("PATH".into(), self.path_var()),
+            ("TMPDIR".into(), self.tmp().display().to_string()),
+            ("KUBECONFIG".into(), self.kubeconfig().display().to_string()),
+            (
+                "KUBECACHEDIR".into(),
+                self.path("work/.kubecache").display().to_string(),
+            ),
+            ("NO_COLOR".into(), "1".into()),
+        ]
+    }
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(bin());
+        c.env_clear()
+            .envs(self.envs())
+            .current_dir(self.path("work"));
+        c
+    }
+    /// Entries left in TMPDIR: a finished run leaves none.
+    pub fn tmp_entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.tmp())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+    /// Installs an executable script into the sandbox's bin directory.
+    pub fn script(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.bin().join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    /// Puts a real kubectl first on PATH; false (after saying why) when
+    /// this machine has none and e2e tests are not required.
+    pub fn with_real_kubectl(&self) -> bool {
+        match real_kubectl() {
+            Some(k) => {
+                std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
+                true
+            }
+            None => {
+                skip_or_fail("kubectl is not on PATH");
+                false
+            }
+        }
+    }
+}
+
+/// Where no CLI can run, a test is skipped with one line, unless
+/// STACKHOOK_E2E=require (as in CI), where that is a failure.
+pub fn skip_or_fail(why: &str) {
+    if std::env::var("STACKHOOK_E2E").as_deref() == Ok("require") {
+        panic!("{why}, and STACKHOOK_E2E=require");
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// The real kubectl binary: the Google Cloud SDK's `kubectl` is a version
+/// dispatcher that may call the server even for `kubectl config`, so the
+/// versioned binary beside it is preferred.
+pub fn real_kubectl() -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .map(|d| Path::new(d).join("kubectl"))
+        .find(|p| p.is_file())?;
+    let resolved = std::fs::canonicalize(&found).ok()?;
+    let dir = resolved.parent()?;
+    let mut versioned: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("kubectl.1."))
+        })
+        .collect();
+    versioned.sort_by_key(|p| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("kubectl.1.")
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    Some(versioned.pop().unwrap_or(resolved))
+}
+
+/// A kubeconfig with two contexts, as a user's laptop has.
+pub const TWO_CONTEXTS: &str = "apiVersion: v1
+kind: Config
+current-context: staging
+clusters:
+- name: staging
+  cluster:
+    server: https://staging.example:6443
+- name: prod
+  cluster:
+    server: https://prod.example:6443
+contexts:
+- name: staging
+  context:
+    cluster: staging
+    user: alice
+- name: prod
+  context:
+    cluster: prod
+    user: alice
+users:
+- name: alice
+  user:
+    token: alice-token
+";

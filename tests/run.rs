@@ -1,0 +1,571 @@
+//! `stackhook run` driven as a user runs it, with real `sh` and a real
+//! `kubectl config` on temp kubeconfigs; every test checks the disk
+//! afterwards. Waits are on observable events (a line of output, a process
+//! exit), never on sleeps.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+
+use common::*;
+
+/// Reads the child's stdout until a line contains `needle`; returns the
+/// lines read.
+fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
+        let hit = line.contains(needle);
+        lines.push(line);
+        if hit {
+            return lines;
+        }
+    }
+}
+
+fn output_of(child: Child) -> (i32, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn run(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+    let child = sb
+        .command()
+        .args(args)
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    output_of(child)
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+const EDIT_KUBECONFIG: &str = r#"  - provider: run
+    name: edit
+    with:
+      commands:
+        - kubectl config set-cluster hook --server=https://127.0.0.1:6443
+        - kubectl config set-credentials hook --token=abc
+        - kubectl config set-context hook --cluster=hook --user=hook
+        - kubectl config use-context hook
+"#;
+
+#[test]
+fn success_edits_the_kubeconfig_and_leaves_no_temp_files() {
+    let sb = Sandbox::new();
+    if !sb.with_real_kubectl() {
+        return;
+    }
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: verify\n    with: {{server: false}}\n"
+    ));
+    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let kube = std::fs::read_to_string(sb.kubeconfig()).unwrap();
+    assert!(kube.contains("current-context: hook"), "{kube}");
+    assert!(
+        kube.contains("name: staging"),
+        "other contexts kept: {kube}"
+    );
+    assert_eq!(mode(&sb.kubeconfig()), 0o600);
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+    assert!(
+        err.contains("[1/2] edit") && err.contains("Summary:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte() {
+    let sb = Sandbox::new();
+    if !sb.with_real_kubectl() {
+        return;
+    }
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let marker = sb.path("work/step-three-ran");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: broken\n    with:\n      commands:\n        - \"echo 'garbage: [' >> $KUBECONFIG\"\n        - \"echo 'cluster prod not found' >&2; exit 3\"\n  - provider: run\n    name: three\n    with:\n      commands: ['touch {}']\n",
+        marker.display()
+    ));
+    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS
+    );
+    assert!(!marker.exists(), "step three ran");
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+    assert!(
+        err.contains("step `broken` failed: command 2 of 2 exited with status 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cluster prod not found"),
+        "stderr tail shown: {err}"
+    );
+    assert!(err.contains("hint: the cluster was not found"), "{err}");
+    assert!(err.contains("not run"), "{err}");
+    // The diagnostic points at the step in the spec.
+    assert!(err.contains("spec.yaml:"), "{err}");
+}
+
+#[test]
+fn a_kubeconfig_that_did_not_exist_is_removed_with_its_directory() {
+    let sb = Sandbox::new();
+    if !sb.with_real_kubectl() {
+        return;
+    }
+    let kube = sb.path("kube/new/dir/config");
+    let spec = sb.write_spec(&format!("version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: fail\n    with: {{commands: [exit 1]}}\n"));
+    let (code, _, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("KUBECONFIG", kube.to_str().unwrap())],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(!sb.path("kube/new").exists());
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let sb = Sandbox::new();
+    let pidfile = sb.path("work/grandchild.pid");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    name: slow\n    timeout: 1s\n    with:\n      commands:\n        - sh -c 'sleep 600 & echo $! > \"$PIDFILE\"; wait'\n",
+    );
+    let (code, _, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("PIDFILE", pidfile.to_str().unwrap())],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("step `slow` timed out after 1s"), "{err}");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(pid), "the grandchild sleep {pid} survived");
+    assert!(sb.tmp_entries().is_empty());
+}
+
+/// Alive and not a zombie waiting for its (adoptive) parent.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn interrupted_run(signals: &[i32], expected: i32) {
+    let sb = Sandbox::new();
+    if !sb.with_real_kubectl() {
+        return;
+    }
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{{{ tempfile(\"tok\", env.MY_TOKEN) }}}} && echo ready && sleep 600\n"
+    ));
+    let mut child = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("MY_TOKEN", "CANARY-token-123")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "[wait] ready");
+    // Mid-step: the token file exists, private.
+    let run_dir = sb.tmp().join(&sb.tmp_entries()[0]);
+    assert_eq!(mode(&run_dir), 0o700);
+    assert_eq!(mode(&run_dir.join("tok")), 0o600);
+    for &sig in signals {
+        unsafe { libc::kill(child.id() as i32, sig) };
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(expected), "{err}");
+    assert!(err.contains("interrupted by"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+#[test]
+fn sigint_mid_step_rolls_back_and_exits_130() {
+    interrupted_run(&[libc::SIGINT], 130);
+}
+
+#[test]
+fn a_second_sigint_does_not_skip_the_rollback() {
+    interrupted_run(&[libc::SIGINT, libc::SIGINT], 130);
+}
+
+#[test]
+fn sigterm_mid_step_rolls_back_and_exits_143() {
+    interrupted_run(&[libc::SIGTERM], 143);
+}
+
+#[test]
+fn sighup_mid_step_rolls_back_and_exits_129() {
+    interrupted_run(&[libc::SIGHUP], 129);
+}
+
+#[test]
+fn the_next_run_sweeps_the_directory_of_a_killed_run() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{ tempfile(\"tok\", env.MY_TOKEN) }} && echo ready $$ && sleep 600\n",
+    );
+    let mut child = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("MY_TOKEN", "CANARY-token-123")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let lines = wait_for_line(&mut stdout, "[wait] ready");
+    let group: i32 = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // SIGKILL leaves the command's own process group running: end it too.
+    unsafe { libc::killpg(group, libc::SIGKILL) };
+    let stale = sb.tmp_entries();
+    assert_eq!(stale.len(), 1, "a killed run cannot clean up");
+
+    let ok =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
+        "{err}"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+#[test]
+fn retries_rerun_the_step_and_succeed_on_the_second_attempt() {
+    let sb = Sandbox::new();
+    let mark = sb.path("work/first-attempt-done");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    name: flaky\n    retries: 2\n    with:\n      commands:\n        - 'if [ -e \"$MARK\" ]; then echo second try; else touch \"$MARK\"; echo first try fails >&2; exit 1; fi'\n",
+    );
+    let (code, out, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("MARK", mark.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("retrying in 1s"), "{err}");
+    assert!(err.contains("(attempt 2/3)"), "{err}");
+    assert!(!err.contains("(attempt 3/3)"), "{err}");
+    assert!(out.contains("[flaky] second try"), "{out}");
+}
+
+#[test]
+fn secret_values_never_reach_output_or_disk() {
+    let sb = Sandbox::new();
+    let canary = "CANARY-s3cr3t-value";
+    let spec = sb.write_spec(
+        r#"version: 1
+env:
+  AUTH_HEADER: "Bearer ${MY_TOKEN}"
+steps:
+  - provider: run
+    name: leaky
+    with:
+      commands:
+        - echo "$MY_TOKEN"
+        - echo "before $MY_TOKEN after"
+        - printf '%s' "$MY_TOKEN"
+        - echo "$MY_TOKEN" >&2
+        - echo "header $AUTH_HEADER"
+        - cat {{ tempfile("token", env.MY_TOKEN) }}
+  - provider: run
+    name: fails
+    with:
+      commands:
+        - echo "denied for $MY_TOKEN" >&2; exit 1
+"#,
+    );
+    let (code, out, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("MY_TOKEN", canary)],
+    );
+    assert_eq!(code, 1, "{err}");
+    let all = format!("{out}{err}");
+    assert!(!all.contains(canary), "leaked: {all}");
+    assert!(!all.contains("s3cr3t"), "leaked in part: {all}");
+    assert!(out.contains("[leaky] ***\n"), "{out}");
+    assert!(out.contains("[leaky] before *** after\n"), "{out}");
+    assert!(err.contains("[leaky] ***\n"), "{err}");
+    // The derived value is masked whole.
+    assert!(out.contains("[leaky] header ***\n"), "{out}");
+    assert!(err.contains("denied for ***"), "{err}");
+    for entry in walk(sb.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(canary),
+            "{} holds the secret",
+            entry.display()
+        );
+    }
+    assert!(sb.tmp_entries().is_empty());
+}
+
+#[test]
+fn spacelift_gets_derived_secrets_registered_with_its_masker() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nenv:\n  AUTH_HEADER: \"Bearer ${MY_TOKEN}\"\nsteps:\n  - provider: run\n    with: {commands: ['echo \"$AUTH_HEADER\"']}\n",
+    );
+    let (code, out, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[
+            ("MY_TOKEN", "tok-123456"),
+            ("TF_VAR_spacelift_run_id", "run-1"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let first = out.lines().next().unwrap();
+    assert_eq!(first, "::add-mask Bearer tok-123456");
+    assert!(out.contains("[run] ***"), "{out}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// az and kubelogin are stubs here: the env file is about what stackhook
+/// writes, not about Azure (the e2e tests drive the real az).
+fn stub_azure(sb: &Sandbox) {
+    sb.script(
+        "az",
+        r#"#!/bin/sh
+case "$1 $2" in
+  "aks get-credentials")
+    while [ $# -gt 0 ]; do [ "$1" = --file ] && file="$2"; shift; done
+    printf 'apiVersion: v1\nkind: Config\ncurrent-context: aks\ncontexts:\n- name: aks\n  context: {cluster: aks, user: u}\nclusters:\n- name: aks\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {}\n' > "$file";;
+esac
+"#,
+    );
+    sb.script("kubelogin", "#!/bin/sh\nexit 0\n");
+}
+
+#[test]
+fn env_file_exports_values_and_secret_references() {
+    let sb = Sandbox::new();
+    stub_azure(&sb);
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: spn}\n  - provider: run\n    name: later\n    with:\n      commands: ['test \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\" = \"$ARM_CLIENT_SECRET\" && echo later step sees the export']\n",
+    );
+    let env_file = sb.path("work/out/stackhook.env");
+    let secret = "CANARY-arm-secret";
+    let (code, out, err) = run(
+        &sb,
+        &[
+            "run",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            spec.to_str().unwrap(),
+        ],
+        &[
+            ("ARM_CLIENT_ID", "app id"),
+            ("ARM_TENANT_ID", "t"),
+            ("ARM_CLIENT_SECRET", secret),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("later step sees the export"), "{out}");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    assert_eq!(
+        text,
+        "# written by stackhook run; source it: . FILE\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+    );
+    assert_eq!(mode(&env_file), 0o600);
+    // Sourced as the hook line does, a later phase sees the values.
+    let seen = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(". {} && printf '%s|%s' \"$AAD_SERVICE_PRINCIPAL_CLIENT_ID\" \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\"", env_file.display()))
+        .env("ARM_CLIENT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout),
+        format!("app id|{secret}")
+    );
+}
+
+#[test]
+fn no_env_file_after_a_failure() {
+    let sb = Sandbox::new();
+    let spec =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['exit 4']}\n");
+    let env_file = sb.path("work/stackhook.env");
+    let (code, _, _) = run(
+        &sb,
+        &[
+            "run",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            spec.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(!env_file.exists());
+}
+
+#[test]
+fn preflight_stops_before_anything_runs_or_is_written() {
+    let sb = Sandbox::new();
+    let marker = sb.path("work/ran");
+    let kube = sb.path("kube/not-yet/config");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with:\n      commands: ['touch {}']\n  - provider: run\n    name: needs-cli\n    with:\n      requires: [definitely-not-a-cli]\n      commands: ['definitely-not-a-cli']\n  - provider: gke\n    with: {{cluster: c, project: p, zone: z}}\n",
+        marker.display()
+    ));
+    let (code, _, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("KUBECONFIG", kube.to_str().unwrap())],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`definitely-not-a-cli` is not on PATH"),
+        "{err}"
+    );
+    assert!(
+        err.contains("GOOGLE_OAUTH_ACCESS_TOKEN is not set"),
+        "{err}"
+    );
+    assert!(!marker.exists());
+    assert!(!sb.path("kube/not-yet").exists());
+    assert!(sb.tmp_entries().is_empty());
+}
+
+#[test]
+fn preflight_names_the_runner_image_for_missing_azure_clis() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: msi}\n");
+    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`az` is not on PATH") && err.contains("`kubelogin` is not on PATH"),
+        "{err}"
+    );
+    assert!(err.contains("custom runner"), "{err}");
+}
+
+#[test]
+fn output_streams_live_before_the_command_ends() {
+    let sb = Sandbox::new();
+    let fifo = sb.path("work/release");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    name: live\n    with:\n      commands: ['echo first; read x < \"$RELEASE\"; echo \"second $x\"']\n");
+    let mut child = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("RELEASE", &fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "[live] first");
+    // The command is blocked on the fifo: still running.
+    assert!(child.try_wait().unwrap().is_none());
+    std::fs::write(&fifo, "go\n").unwrap();
+    let rest = wait_for_line(&mut stdout, "[live] second go");
+    assert!(!rest.is_empty());
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn dry_run_is_plan() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['touch should-not-exist']}\n",
+    );
+    let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
+    let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out, plan_out);
+    assert!(!sb.path("work/should-not-exist").exists());
+}
+
+#[test]
+fn kubeconfig_from_env_is_validated_and_installed() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {from: env, var: KC}\n",
+    );
+    let bad = "apiVersion: v1\ncurrent-context: nope\n";
+    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("names no context"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS
+    );
+
+    let good = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
+    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", &good)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), good);
+    assert_eq!(mode(&sb.kubeconfig()), 0o600);
+    assert!(!err.contains("alice-token"));
+}
