@@ -573,16 +573,24 @@ fn kubeconfig_from_env_is_validated_and_installed() {
 #[test]
 fn quiet_prints_only_failures_and_verbose_echoes_commands() {
     let sb = Sandbox::new();
-    let ok = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo hello']}\n");
+    let ok = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo hello']}\n",
+    );
     let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
-    let (code, out, err) = run(&sb, &["run", "--verbose", ok.to_str().unwrap()], &[("MY_TOKEN", "CANARY-x")]);
+    let (code, out, err) = run(
+        &sb,
+        &["run", "--verbose", ok.to_str().unwrap()],
+        &[("MY_TOKEN", "CANARY-x")],
+    );
     assert_eq!(code, 0);
     assert!(err.contains("$ echo hello"), "{err}");
     assert_eq!(out, "[run] hello\n");
 
-    let bad = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo noisy; exit 2']}\n");
+    let bad = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo noisy; exit 2']}\n",
+    );
     let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
     assert_eq!(out, "");

@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""Local fakes of the cloud APIs that stackhook's e2e tests drive the real
+CLIs against: a Kubernetes API (HTTPS), EKS DescribeCluster, GKE
+clusters.get, Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
+AKS listClusterUserCredential, managed identity) and a static file server.
+
+Every server listens on 127.0.0.1 on a free port. The process prints one
+JSON line with the ports and the CA path, then serves until its stdin is
+closed. Requests are appended to <dir>/requests.log as JSON lines.
+
+Usage: fake_cloud.py CONFIG.json   (see tests/e2e.rs for the keys)
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import ssl
+import sys
+import threading
+import urllib.parse
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+import ipaddress
+
+CONFIG = json.load(open(sys.argv[1]))
+DIR = CONFIG["dir"]
+LOCK = threading.Lock()
+PORTS = {}
+
+
+def log(server, handler, status):
+    with LOCK, open(os.path.join(DIR, "requests.log"), "a") as f:
+        f.write(json.dumps({"server": server, "method": handler.command, "path": handler.path, "status": status}) + "\n")
+
+
+def make_certs():
+    """A CA and a server certificate for 127.0.0.1 and localhost."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stackhook test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    ca_path = os.path.join(DIR, "ca.pem")
+    with open(ca_path, "wb") as f:
+        f.write(pem(ca))
+    with open(os.path.join(DIR, "server.pem"), "wb") as f:
+        f.write(pem(cert))
+    with open(os.path.join(DIR, "server.key"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return ca_path
+
+
+# ---------------------------------------------------------------- EKS tokens
+
+def eks_token_valid(token):
+    """Checks an `aws eks get-token` token: a presigned STS
+    GetCallerIdentity URL, signed (SigV4) with the test's secret key, for
+    the test's cluster (the signed x-k8s-aws-id header)."""
+    eks = CONFIG.get("eks")
+    if not eks or not token.startswith("k8s-aws-v1."):
+        return False
+    b64 = token[len("k8s-aws-v1."):]
+    url = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)).decode()
+    parts = urllib.parse.urlsplit(url)
+    params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    if params.get("Action") != "GetCallerIdentity":
+        return False
+    credential = params.get("X-Amz-Credential", "").split("/")
+    if len(credential) != 5 or credential[0] != eks["access_key"]:
+        return False
+    akid, date, region, service, _ = credential
+    signed_headers = params.get("X-Amz-SignedHeaders", "")
+    headers = {"host": parts.netloc, "x-k8s-aws-id": eks["cluster"]}
+    if sorted(signed_headers.split(";")) != sorted(headers):
+        return False
+    query = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+        for k, v in sorted(params.items())
+        if k != "X-Amz-Signature"
+    )
+    canonical_headers = "".join(f"{h}:{headers[h]}\n" for h in sorted(headers))
+    scope = f"{date}/{region}/{service}/aws4_request"
+
+    def sign(key, msg):
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    k = sign(("AWS4" + eks["secret_key"]).encode(), date)
+    k = sign(k, region)
+    k = sign(k, service)
+    k = sign(k, "aws4_request")
+    for payload in (hashlib.sha256(b"").hexdigest(), "UNSIGNED-PAYLOAD"):
+        canonical = "\n".join(["GET", parts.path or "/", query, canonical_headers, signed_headers, payload])
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+        if hmac.compare_digest(signature, params.get("X-Amz-Signature", "")):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ handlers
+
+class Base(http.server.BaseHTTPRequestHandler):
+    name = "?"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, status, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        log(self.name, self, status)
+
+    def bearer(self):
+        auth = self.headers.get("Authorization", "")
+        return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+
+class Kube(Base):
+    name = "k8s"
+
+    def handle_any(self):
+        token = self.bearer()
+        if token is None or not (token in CONFIG.get("k8s_tokens", []) or eks_token_valid(token)):
+            return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                        "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/version":
+            return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake", "platform": "linux/amd64"})
+        if path == "/api":
+            return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
+        if path == "/apis":
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
+                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}]})
+        if path == "/api/v1/namespaces":
+            return self.send_json(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
+                                        "items": [{"metadata": {"name": "default"}}]})
+        if path == "/api/v1":
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]},
+                {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
+                 "verbs": ["get", "list"]}]})
+        if path == "/apis/authorization.k8s.io/v1":
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authorization.k8s.io/v1", "resources": [
+                {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
+                 "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]})
+        if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and self.command == "POST":
+            try:
+                spec = json.loads(self.body() or b"{}").get("spec", {})
+            except ValueError:
+                spec = {}
+            return self.send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                                        "metadata": {}, "spec": spec, "status": {"allowed": True}})
+        self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
+
+    do_GET = do_POST = handle_any
+
+
+def ca_b64():
+    with open(os.path.join(DIR, "ca.pem"), "rb") as f:
+        return base64.b64encode(f.read()).decode()
+
+
+class Eks(Base):
+    name = "eks"
+
+    def do_GET(self):
+        eks = CONFIG["eks"]
+        path = urllib.parse.urlsplit(self.path).path
+        if path != f"/clusters/{eks['cluster']}":
+            return self.send_json(404, {"message": f"No cluster found for name: {path.rsplit('/', 1)[-1]}."},
+                                  {"x-amzn-ErrorType": "ResourceNotFoundException"})
+        self.send_json(200, {"cluster": {
+            "name": eks["cluster"],
+            "arn": f"arn:aws:eks:{eks['region']}:111122223333:cluster/{eks['cluster']}",
+            "endpoint": f"https://127.0.0.1:{PORTS['k8s']}",
+            "status": "ACTIVE",
+            "version": "1.32",
+            "certificateAuthority": {"data": ca_b64()},
+        }})
+
+
+class Gke(Base):
+    name = "gke"
+
+    def do_GET(self):
+        gke = CONFIG["gke"]
+        if self.bearer() != gke["token"]:
+            return self.send_json(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.",
+                                                  "status": "UNAUTHENTICATED"}})
+        want = f"/v1/projects/{gke['project']}/locations/{gke['location']}/clusters/{gke['cluster']}"
+        if urllib.parse.urlsplit(self.path).path != want:
+            return self.send_json(404, {"error": {"code": 404, "message": "Not found: cluster.", "status": "NOT_FOUND"}})
+        self.send_json(200, {
+            "name": gke["cluster"],
+            "zone": gke["location"],
+            "location": gke["location"],
+            "endpoint": f"127.0.0.1:{PORTS['k8s']}",
+            "status": "RUNNING",
+            "currentMasterVersion": "1.32.0-gke.1",
+            "masterAuth": {"clusterCaCertificate": ca_b64()},
+        })
+
+
+class Azure(Base):
+    name = "aks"
+
+    def base(self):
+        return f"https://127.0.0.1:{PORTS['aks']}"
+
+    def do_GET(self):
+        az = CONFIG["aks"]
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/metadata/endpoints":
+            b = self.base()
+            return self.send_json(200, {
+                "galleryEndpoint": b + "/", "graphEndpoint": b + "/", "portalEndpoint": b + "/",
+                "graphAudience": b + "/", "name": "Fake", "batch": b + "/", "resourceManager": b + "/",
+                "vmImageAliasDoc": b + "/aliases.json", "media": b + "/", "sqlManagement": b + "/",
+                "microsoftGraphResourceId": b + "/", "appInsightsResourceId": b + "/",
+                "appInsightsTelemetryChannelResourceId": b + "/", "attestationResourceId": b + "/",
+                "synapseAnalyticsResourceId": b + "/", "logAnalyticsResourceId": b + "/",
+                "ossrDbmsResourceId": b + "/",
+                "authentication": {"loginEndpoint": b + "/", "audiences": [b + "/"], "tenant": "common",
+                                   "identityProvider": "AAD"},
+                "suffixes": {"azureDataLakeStoreFileSystem": "fake.net", "acrLoginServer": "fake.net",
+                             "sqlServerHostname": "fake.net", "azureDataLakeAnalyticsCatalogAndJob": "fake.net",
+                             "keyVaultDns": "fake.net", "storage": "fake.net", "azureFrontDoorEndpointSuffix": "fake.net",
+                             "storageSyncEndpointSuffix": "fake.net", "mhsmDns": "fake.net", "mysqlServerEndpoint": "fake.net",
+                             "postgresqlServerEndpoint": "fake.net", "mariadbServerEndpoint": "fake.net",
+                             "synapseAnalytics": "fake.net", "attestationEndpoint": "fake.net"},
+            })
+        if path.endswith("/v2.0/.well-known/openid-configuration"):
+            tenant = path.split("/")[1]
+            b = f"{self.base()}/{tenant}"
+            return self.send_json(200, {
+                "token_endpoint": b + "/oauth2/v2.0/token",
+                "authorization_endpoint": b + "/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": b + "/oauth2/v2.0/devicecode",
+                "issuer": b + "/v2.0",
+                "jwks_uri": b + "/discovery/v2.0/keys",
+                "response_types_supported": ["code", "id_token", "token"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+                "scopes_supported": ["openid"],
+                "tenant_region_scope": "EU",
+            })
+        if path.startswith("/msi/token"):
+            # App Service style managed identity (IDENTITY_ENDPOINT).
+            if self.headers.get("X-IDENTITY-HEADER") != az["identity_header"]:
+                return self.send_json(401, {"error": "invalid identity header"})
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            return self.send_json(200, {"access_token": fake_jwt(az, query.get("client_id", "system-assigned")), "expires_on": str(int(datetime.datetime.now().timestamp()) + 3600),
+                                        "resource": self.base() + "/", "token_type": "Bearer"})
+        if path == "/subscriptions" or path == "/subscriptions/":
+            if not self.bearer():
+                return self.send_json(401, {"error": {"code": "AuthenticationFailed"}})
+            return self.send_json(200, {"value": [{
+                "id": f"/subscriptions/{az['subscription']}", "subscriptionId": az["subscription"],
+                "tenantId": az["tenant"], "displayName": "Fake subscription", "state": "Enabled",
+                "subscriptionPolicies": {}, "authorizationSource": "RoleBased"}]})
+        if path == "/tenants":
+            return self.send_json(200, {"value": [{"id": f"/tenants/{az['tenant']}", "tenantId": az["tenant"]}]})
+        self.send_json(404, {"error": {"code": "NotFound", "message": path}})
+
+    def do_POST(self):
+        az = CONFIG["aks"]
+        path = urllib.parse.urlsplit(self.path).path
+        if path.endswith("/oauth2/v2.0/token"):
+            form = dict(urllib.parse.parse_qsl(self.body().decode()))
+            if form.get("client_id") != az["client_id"] or form.get("client_secret") != az["client_secret"]:
+                return self.send_json(401, {"error": "invalid_client",
+                                            "error_description": "AADSTS7000215: Invalid client secret provided.",
+                                            "error_codes": [7000215]})
+            return self.send_json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                        "access_token": "arm-access-token"})
+        want = (f"/subscriptions/{az['subscription']}/resourceGroups/{az['resource_group']}"
+                f"/providers/Microsoft.ContainerService/managedClusters/{az['cluster']}/listClusterUserCredential")
+        if path == want:
+            if not self.bearer():
+                return self.send_json(401, {"error": {"code": "AuthenticationFailed"}})
+            kubeconfig = aks_kubeconfig(az)
+            return self.send_json(200, {"kubeconfigs": [{"name": "clusterUser",
+                                                         "value": base64.b64encode(kubeconfig.encode()).decode()}]})
+        if "/managedClusters/" in path:
+            return self.send_json(404, {"error": {"code": "ResourceNotFound",
+                                                  "message": f"The Resource 'Microsoft.ContainerService/managedClusters/{path.split('/managedClusters/')[1].split('/')[0]}' was not found."}})
+        self.send_json(404, {"error": {"code": "NotFound", "message": path}})
+
+
+def fake_jwt(az, client_id):
+    """An unsigned JWT: az reads the tenant and object id out of a managed
+    identity's token."""
+    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    now = int(datetime.datetime.now().timestamp())
+    claims = {"tid": az["tenant"], "oid": "11111111-0000-0000-0000-000000000000", "appid": client_id,
+              "aud": f"https://127.0.0.1:{PORTS['aks']}/", "iat": now, "nbf": now, "exp": now + 3600}
+    return enc({"alg": "none", "typ": "JWT"}) + "." + enc(claims) + ".sig"
+
+
+def aks_kubeconfig(az):
+    """What AKS returns for an AAD-enabled cluster: a kubelogin exec user in
+    device-code mode, which `kubelogin convert-kubeconfig` rewrites."""
+    name = az["cluster"]
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    certificate-authority-data: {ca_b64()}
+    server: https://127.0.0.1:{PORTS['k8s']}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: clusterUser_{az['resource_group']}_{name}
+current-context: {name}
+users:
+- name: clusterUser_{az['resource_group']}_{name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args:
+      - get-token
+      - --login
+      - devicecode
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - {az['tenant']}
+      - --environment
+      - AzurePublicCloud
+      interactiveMode: IfAvailable
+      provideClusterInfo: false
+"""
+
+
+class Static(Base):
+    name = "static"
+
+    def do_GET(self):
+        name = urllib.parse.urlsplit(self.path).path.lstrip("/")
+        path = os.path.join(DIR, "static", name)
+        if "/" in name or name.startswith(".") or not os.path.isfile(path):
+            return self.send_json(404, {"error": "not found"})
+        with open(path, "rb") as f:
+            data = f.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        log(self.name, self, 200)
+
+
+def serve(name, handler, tls):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    PORTS[name] = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def main():
+    ca = make_certs()
+    serve("k8s", Kube, True)
+    serve("eks", Eks, False)
+    serve("gke", Gke, False)
+    serve("aks", Azure, True)
+    serve("static", Static, False)
+    print(json.dumps({"ports": PORTS, "ca": ca}), flush=True)
+    # Serve until the test closes stdin (or dies).
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
