@@ -11,7 +11,7 @@ specs/$TF_VAR_spacelift_stack_id.yaml (or specs/$SPACELIFT_STACK_ID.yaml), else 
 #[derive(Debug, Parser)]
 #[command(
     name = "stackhook",
-    version,
+    version = crate::VERSION,
     about = "Log kubectl in to a Kubernetes cluster from one reviewed spec, safely",
     long_about = "stackhook reads a committed YAML spec of provider steps (aws-eks, azure-aks, \
 gke, kubeconfig, run, verify), checks it, renders each step to POSIX sh commands with every \
@@ -32,6 +32,19 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+impl Color {
+    /// Whether to colour a stream: `auto` colours a terminal, unless
+    /// NO_COLOR is set or the run is Spacelift's (its log is plain text).
+    pub fn enabled(self, terminal: bool) -> bool {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => terminal && !set("NO_COLOR") && !set("TF_VAR_spacelift_run_id"),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,11 +80,62 @@ file is printed; exit 2 if there is any.",
     Validate(ValidateArgs),
 
     /// List the providers, or show one provider's parameters and example.
+    #[command(after_help = "Examples:\n  stackhook providers\n  stackhook providers gke\n  stackhook providers rancher --templates specs/providers")]
     Providers(ProvidersArgs),
 
+    /// Write a commented starter spec for a provider.
+    #[command(
+        long_about = "Write a commented starter spec for PROVIDER: its parameters with their \
+descriptions and defaults, and a verify step. Without PROVIDER, list the providers. An existing \
+file is never overwritten without --force.",
+        after_help = "Examples:\n  stackhook init                       # list providers\n  stackhook init gke -o specs/prod.yaml\n  stackhook init aws-eks -o -          # to stdout"
+    )]
+    Init(InitArgs),
+
+    /// Print the JSON Schema (draft 2020-12) of the spec, for editors and CI.
+    #[command(
+        long_about = "Print the JSON Schema of the spec, including each built-in provider's \
+parameters. yaml-language-server (VS Code, Neovim, ...) uses it for completion and checks when a \
+spec starts with `# yaml-language-server: $schema=PATH`.",
+        after_help = "Examples:\n  stackhook schema > schema/stackhook.schema.json\n  check-jsonschema --schemafile schema/stackhook.schema.json specs/*.yaml"
+    )]
+    Schema,
+
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  stackhook completions bash > /etc/bash_completion.d/stackhook\n  stackhook completions zsh > \"${fpath[1]}/_stackhook\"\n  stackhook completions fish > ~/.config/fish/completions/stackhook.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  stackhook man > /usr/local/share/man/man1/stackhook.1")]
+    Man,
+
     /// Check or install a kubeconfig (used by the kubeconfig and verify providers).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  stackhook kubeconfig check\n  stackhook kubeconfig install --from-env KUBECONFIG_CONTENT"
+    )]
     Kubeconfig(KubeconfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The provider of the first step; omit to list the providers.
+    pub provider: Option<String>,
+
+    /// Where to write the spec; `-` for stdout.
+    #[arg(short, long, value_name = "FILE", default_value = ".stackhook.yaml")]
+    pub output: PathBuf,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The schema reference written for editors, relative to FILE or a URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "stackhook.schema.json")]
+    pub schema: String,
 }
 
 #[derive(Debug, Args)]

@@ -58,18 +58,29 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Validate(args) => validate(&args),
         Command::Providers(args) => providers(&args),
         Command::Kubeconfig(k) => kubeconfig(k),
+        Command::Init(args) => init(&args),
+        Command::Schema => {
+            let schema = crate::schema::schema(&Catalog::builtin());
+            print(&(serde_json::to_string_pretty(&schema).expect("json") + "\n"));
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "stackhook", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out).expect("rendering to memory");
+            print(&String::from_utf8_lossy(&out));
+            Ok(())
+        }
     }
 }
 
 pub fn paint(color: Color) -> Paint {
-    Paint(match color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    })
+    Paint(color.enabled(std::io::stdout().is_terminal()))
 }
 
 fn spec_path(given: Option<&Path>) -> Result<PathBuf, Diag> {
@@ -109,19 +120,12 @@ fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
     if args.dry_run {
         return show(&spec, &plan, args.format, false, color);
     }
-    let stderr_paint = Paint(match color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => {
-            std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    });
     let opts = crate::execute::Options {
+        github_groups: std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
         verbose: args.verbose,
         quiet: args.quiet,
         env_file: args.env_file.clone(),
-        paint: stderr_paint,
+        paint: Paint(color.enabled(std::io::stderr().is_terminal())),
     };
     crate::execute::run(&spec, &plan, &opts)
 }
@@ -375,6 +379,47 @@ fn provider_page(
         }
     }
     Ok(out)
+}
+
+fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
+    let catalog = Catalog::builtin();
+    let Some(name) = &args.provider else {
+        let mut out = String::from("Providers (stackhook init PROVIDER [-o FILE]):\n");
+        let width = catalog.names().map(str::len).max().unwrap_or(0);
+        for p in catalog.providers.values() {
+            out.push_str(&format!("  {:width$}  {}\n", p.name, p.def.summary));
+        }
+        print(&out);
+        return Ok(());
+    };
+    let Some(p) = catalog.get(name) else {
+        let help = match crate::diagnostic::did_you_mean(name, catalog.names()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("providers: {}", catalog.names().collect::<Vec<_>>().join(", ")),
+        };
+        return Err(Diag::new("stackhook::init::provider", format!("unknown provider `{name}`")).help(help).into());
+    };
+    let text = crate::init::starter(p, &args.schema);
+    if args.output.as_os_str() == "-" {
+        print(&text);
+        return Ok(());
+    }
+    if args.output.exists() && !args.force {
+        return Err(Diag::new(
+            "stackhook::init::exists",
+            format!("{} already exists", args.output.display()),
+        )
+        .help("pass --force to replace it, or -o to write elsewhere")
+        .into());
+    }
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Diag::new("stackhook::init::write", format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&args.output, text)
+        .map_err(|e| Diag::new("stackhook::init::write", format!("cannot write {}: {e}", args.output.display())))?;
+    eprintln!("wrote {}; preview it with: stackhook plan {}", args.output.display(), args.output.display());
+    Ok(())
 }
 
 fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {

@@ -25,6 +25,8 @@ use crate::signals;
 use crate::spec::Spec;
 
 pub struct Options {
+    /// GitHub Actions: fold each step's output into a log group.
+    pub github_groups: bool,
     pub verbose: bool,
     pub quiet: bool,
     pub env_file: Option<PathBuf>,
@@ -212,11 +214,16 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
             } else {
                 String::new()
             };
-            out.note(
-                &out.paint
-                    .bold(&format!("==> [{}/{total}] {}{retry}", i + 1, step.name)),
-            );
-            match run_step(step, &step_env, &journal, &out) {
+            let title = format!("[{}/{total}] {}{retry}", i + 1, step.name);
+            if opts.github_groups {
+                println!("::group::{title}");
+            }
+            out.note(&out.paint.bold(&format!("==> {title}")));
+            let result = run_step(step, &step_env, &journal, &out);
+            if opts.github_groups {
+                println!("::endgroup::");
+            }
+            match result {
                 Ok(()) => {
                     for (name, value) in &step.exports {
                         let v = materialize(value, &step_env)?;

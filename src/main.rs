@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod diagnostic;
 mod execute;
+mod init;
 mod interpolate;
 mod kubeconfig;
 mod plan;
@@ -16,6 +17,7 @@ mod preview;
 mod provider;
 mod render;
 mod resolve;
+mod schema;
 mod rollback;
 mod secrets;
 mod shell;
@@ -25,6 +27,9 @@ mod spec;
 use std::io::IsTerminal;
 
 use clap::Parser;
+
+/// The version with the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("STACKHOOK_GIT_COMMIT"), ")");
 
 fn main() {
     let cli = cli::Cli::parse();
@@ -43,11 +48,7 @@ fn main() {
 /// fixed width.
 fn install_report_handler(color: cli::Color) {
     let tty = std::io::stderr().is_terminal();
-    let colored = match color {
-        cli::Color::Always => true,
-        cli::Color::Never => false,
-        cli::Color::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
+    let colored = color.enabled(tty);
     let _ = miette::set_hook(Box::new(move |_| {
         let theme = if colored {
             miette::GraphicalTheme::unicode()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
@@ -13,34 +14,74 @@ use crate::interpolate;
 
 pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
 
-#[derive(Debug, Deserialize)]
+/// A stackhook spec: the provider steps that log kubectl in to a cluster.
+/// The JSON Schema (`stackhook schema`) is generated from these types.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "stackhook spec")]
 pub struct Spec {
+    /// The spec format version: 1.
+    #[schemars(with = "Version")]
     pub version: Spanned<u32>,
+    /// The kubeconfig to write; relative to the spec file. Default: --kubeconfig, else the first entry of $KUBECONFIG, else ~/.kube/config.
+    #[schemars(with = "Option<String>")]
     pub kubeconfig: Option<Spanned<String>>,
+    /// Variables exported to every step. Values may use ${VAR}, ${VAR:-default}, ${VAR-default} and $$.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<EnvName, String>")]
     pub env: Map<String>,
+    /// Further variable names to treat as secret (names containing SECRET, TOKEN, PASSWORD, ... already are).
     #[serde(default)]
+    #[schemars(with = "Vec<EnvName>")]
     pub secrets: Vec<Spanned<String>>,
+    /// A directory of custom provider files, relative to the spec file.
+    #[schemars(with = "Option<String>")]
     pub templates: Option<Spanned<String>>,
+    /// The steps, run in order.
+    #[schemars(with = "Vec<Step>", length(min = 1))]
     pub steps: Spanned<Vec<Spanned<Step>>>,
     /// Filled in after parsing.
     #[serde(skip)]
     pub file: SpecFile,
 }
 
-#[derive(Debug, Deserialize)]
+/// One provider step.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// A built-in provider (aws-eks, azure-aks, gke, kubeconfig, run, verify) or one from `templates:`.
+    #[schemars(with = "String")]
     pub provider: Spanned<String>,
+    /// The step's name in logs; default: the provider name. Unique.
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
+    /// The provider's parameters (`stackhook providers NAME`).
     #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, serde_json::Value>>")]
     pub with: Option<Spanned<Map<serde_json::Value>>>,
+    /// Variables for this step only.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<EnvName, String>")]
     pub env: Map<String>,
+    /// How long the step may take (e.g. 30s, 5m, 1h); default 10m.
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
+    /// How many times to re-run the step after a failure (backoff 1s, 2s, 4s ... 30s).
+    #[schemars(with = "Option<u32>")]
     pub retries: Option<Spanned<u32>>,
 }
+
+/// The spec format version: 1.
+#[derive(JsonSchema)]
+#[schemars(extend("const" = 1))]
+#[allow(dead_code)]
+struct Version(u32);
+
+/// An environment variable name.
+#[derive(JsonSchema)]
+#[schemars(extend("pattern" = "^[A-Za-z_][A-Za-z0-9_]*$"))]
+#[allow(dead_code)]
+struct EnvName(String);
 
 #[derive(Debug, Default)]
 pub struct SpecFile {

@@ -1,0 +1,88 @@
+//! `stackhook init`: a commented starter spec for one provider.
+
+use std::fmt::Write;
+
+use crate::provider::{ParamKind, Provider};
+
+fn yaml_value(v: &serde_json::Value) -> String {
+    match v {
+        // JSON strings are valid YAML flow scalars, quotes and all; plain
+        // words read better.
+        serde_json::Value::String(s)
+            if !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                && !matches!(s.as_str(), "true" | "false" | "null" | "yes" | "no") =>
+        {
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The spec text. Parameters of the provider's example are set; other
+/// required ones read a variable; the rest are shown commented out.
+pub fn starter(p: &Provider, schema: &str) -> String {
+    let def = &p.def;
+    let mut out = String::new();
+    let _ = writeln!(out, "# yaml-language-server: $schema={schema}");
+    let _ = writeln!(out, "# stackhook spec: {}", def.summary);
+    let _ = writeln!(out, "#");
+    let _ = writeln!(out, "# Preview:   stackhook plan THIS_FILE");
+    let _ = writeln!(out, "# Hook line: stackhook run THIS_FILE");
+    let _ = writeln!(out, "# Editors:   `stackhook schema > {schema}` once, for completion and checks.");
+    let _ = writeln!(out, "# Reference: `stackhook providers {}`", p.name);
+    let _ = writeln!(out, "version: 1");
+    let _ = writeln!(out, "steps:");
+    let _ = writeln!(out, "  - provider: {}", p.name);
+    if !def.params.is_empty() {
+        let _ = writeln!(out, "    with:");
+    }
+    // Of each exactly-one-of group, the first member set in the example
+    // is kept; the others are shown commented out.
+    let chosen: Vec<&str> = def
+        .exactly_one_of
+        .iter()
+        .filter_map(|g| g.iter().find(|n| def.example.contains_key(*n)).or(g.first()).map(String::as_str))
+        .collect();
+    for (name, param) in &def.params {
+        let mut notes = Vec::new();
+        if param.required {
+            notes.push("required".to_string());
+        }
+        if let Some(w) = &param.when {
+            notes.push(format!("only when {w}"));
+        }
+        if !param.values.is_empty() {
+            notes.push(format!("one of: {}", param.values.join(", ")));
+        }
+        if param.kind == ParamKind::Bool {
+            notes.push("true or false".into());
+        }
+        let in_group = def.exactly_one_of.iter().find(|g| g.contains(name));
+        if let Some(g) = in_group {
+            notes.push(format!("exactly one of: {}", g.join(", ")));
+        }
+        let note = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+        let _ = writeln!(out, "      # {}{note}", param.description.trim_end_matches('.'));
+        let active = match in_group {
+            Some(_) => chosen.contains(&name.as_str()),
+            None => param.required || def.example.contains_key(name),
+        };
+        let value = match (def.example.get(name), &param.default) {
+            (Some(v), _) => yaml_value(v),
+            (None, Some(d)) => yaml_value(d),
+            (None, None) if param.kind == ParamKind::Var => "MY_VARIABLE".into(),
+            (None, None) => format!("${{{}}}", name.to_uppercase()),
+        };
+        if active {
+            let _ = writeln!(out, "      {name}: {value}");
+        } else {
+            let _ = writeln!(out, "      # {name}: {value}");
+        }
+    }
+    if p.name != "verify" {
+        let _ = writeln!(out, "  # Fail fast when the kubeconfig cannot reach the cluster.");
+        let _ = writeln!(out, "  - provider: verify");
+    }
+    out
+}
