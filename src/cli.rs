@@ -80,7 +80,9 @@ file is printed; exit 2 if there is any.",
     Validate(ValidateArgs),
 
     /// List the providers, or show one provider's parameters and example.
-    #[command(after_help = "Examples:\n  stackhook providers\n  stackhook providers gke\n  stackhook providers rancher --templates specs/providers")]
+    #[command(
+        after_help = "Examples:\n  stackhook providers\n  stackhook providers gke\n  stackhook providers rancher --templates specs/providers"
+    )]
     Providers(ProvidersArgs),
 
     /// Write a commented starter spec for a provider.
@@ -102,7 +104,9 @@ spec starts with `# yaml-language-server: $schema=PATH`.",
     Schema,
 
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  stackhook completions bash > /etc/bash_completion.d/stackhook\n  stackhook completions zsh > \"${fpath[1]}/_stackhook\"\n  stackhook completions fish > ~/.config/fish/completions/stackhook.fish")]
+    #[command(
+        after_help = "Examples:\n  stackhook completions bash > /etc/bash_completion.d/stackhook\n  stackhook completions zsh > \"${fpath[1]}/_stackhook\"\n  stackhook completions fish > ~/.config/fish/completions/stackhook.fish"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

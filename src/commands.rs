@@ -72,7 +72,9 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Man => {
             let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut out).expect("rendering to memory");
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .expect("rendering to memory");
             print(&String::from_utf8_lossy(&out));
             Ok(())
         }
@@ -322,15 +324,8 @@ fn provider_page(
         );
     }
     if !def.requires.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nNeeds on PATH: {}",
-            def.requires
-                .iter()
-                .map(|r| r.replace("{%", "(if").replace("%}", ")"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let needs: Vec<String> = def.requires.iter().map(|r| describe_template(r)).collect();
+        let _ = writeln!(out, "\nNeeds on PATH: {}", needs.join(", "));
     }
     if let Some(h) = &def.hint {
         let _ = writeln!(out, "  {}", h.trim_end());
@@ -354,11 +349,7 @@ fn provider_page(
             p.name
         );
         for (k, v) in &def.example {
-            let _ = writeln!(
-                out,
-                "        {k}: {}",
-                serde_json::to_string(v).expect("json")
-            );
+            let _ = writeln!(out, "        {k}: {}", crate::init::yaml_value(v));
         }
         let spec = spec::parse(Path::new("example.yaml"), &text)?;
         let mut vars = Vars::new(Default::default());
@@ -395,9 +386,17 @@ fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
     let Some(p) = catalog.get(name) else {
         let help = match crate::diagnostic::did_you_mean(name, catalog.names()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("providers: {}", catalog.names().collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "providers: {}",
+                catalog.names().collect::<Vec<_>>().join(", ")
+            ),
         };
-        return Err(Diag::new("stackhook::init::provider", format!("unknown provider `{name}`")).help(help).into());
+        return Err(Diag::new(
+            "stackhook::init::provider",
+            format!("unknown provider `{name}`"),
+        )
+        .help(help)
+        .into());
     };
     let text = crate::init::starter(p, &args.schema);
     if args.output.as_os_str() == "-" {
@@ -413,13 +412,53 @@ fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
         .into());
     }
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Diag::new("stackhook::init::write", format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Diag::new(
+                "stackhook::init::write",
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
     }
-    std::fs::write(&args.output, text)
-        .map_err(|e| Diag::new("stackhook::init::write", format!("cannot write {}: {e}", args.output.display())))?;
-    eprintln!("wrote {}; preview it with: stackhook plan {}", args.output.display(), args.output.display());
+    std::fs::write(&args.output, text).map_err(|e| {
+        Diag::new(
+            "stackhook::init::write",
+            format!("cannot write {}: {e}", args.output.display()),
+        )
+    })?;
+    eprintln!(
+        "wrote {}; preview it with: stackhook plan {}",
+        args.output.display(),
+        args.output.display()
+    );
     Ok(())
+}
+
+/// `{% if cond %}name{% endif %}` as `name (when cond)`, for docs.
+fn describe_template(t: &str) -> String {
+    if !t.contains("{%") && !t.contains("{{") {
+        return t.to_string();
+    }
+    let mut text = String::new();
+    let mut conditions = Vec::new();
+    let mut rest = t;
+    while let Some(i) = rest.find("{%") {
+        text.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("%}") else { break };
+        let tag = rest[i + 2..i + j].trim().trim_matches('-').trim();
+        if let Some(cond) = tag.strip_prefix("if ") {
+            conditions.push(cond.trim().to_string());
+        }
+        rest = &rest[i + j + 2..];
+    }
+    text.push_str(rest);
+    if let Some((_, expr)) = text.split_once("{{") {
+        let name = expr.split("}}").next().unwrap_or("").trim();
+        return format!("the CLIs named in `{name}`");
+    }
+    match conditions.as_slice() {
+        [] => text.trim().to_string(),
+        c => format!("{} (when {})", text.trim(), c.join(" and ")),
+    }
 }
 
 fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {

@@ -122,17 +122,24 @@ impl Diagnostic for Diag {
 }
 
 /// The closest of `candidates` to `word`, if any is close enough to be a
-/// likely typo.
+/// likely typo: a transposition or two (`gek` for `gke`), or a similar
+/// spelling of a longer word (`provder` for `provider`).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .filter(|(edits, similar, _)| (*edits <= 2 && *edits < word.len()) || *similar > 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -153,5 +160,7 @@ mod tests {
         assert_eq!(did_you_mean("wiht", keys), Some("with"));
         assert_eq!(did_you_mean("provder", keys), Some("provider"));
         assert_eq!(did_you_mean("zzz", keys), None);
+        assert_eq!(did_you_mean("gek", ["aws-eks", "gke", "run"]), Some("gke"));
+        assert_eq!(did_you_mean("spm", ["spn", "msi"]), Some("spn"));
     }
 }

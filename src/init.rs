@@ -4,13 +4,14 @@ use std::fmt::Write;
 
 use crate::provider::{ParamKind, Provider};
 
-fn yaml_value(v: &serde_json::Value) -> String {
+pub fn yaml_value(v: &serde_json::Value) -> String {
     match v {
         // JSON strings are valid YAML flow scalars, quotes and all; plain
         // words read better.
         serde_json::Value::String(s)
             if !s.is_empty()
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
                 && !matches!(s.as_str(), "true" | "false" | "null" | "yes" | "no") =>
         {
             s.clone()
@@ -29,7 +30,10 @@ pub fn starter(p: &Provider, schema: &str) -> String {
     let _ = writeln!(out, "#");
     let _ = writeln!(out, "# Preview:   stackhook plan THIS_FILE");
     let _ = writeln!(out, "# Hook line: stackhook run THIS_FILE");
-    let _ = writeln!(out, "# Editors:   `stackhook schema > {schema}` once, for completion and checks.");
+    let _ = writeln!(
+        out,
+        "# Editors:   `stackhook schema > {schema}` once, for completion and checks."
+    );
     let _ = writeln!(out, "# Reference: `stackhook providers {}`", p.name);
     let _ = writeln!(out, "version: 1");
     let _ = writeln!(out, "steps:");
@@ -42,7 +46,12 @@ pub fn starter(p: &Provider, schema: &str) -> String {
     let chosen: Vec<&str> = def
         .exactly_one_of
         .iter()
-        .filter_map(|g| g.iter().find(|n| def.example.contains_key(*n)).or(g.first()).map(String::as_str))
+        .filter_map(|g| {
+            g.iter()
+                .find(|n| def.example.contains_key(*n))
+                .or(g.first())
+                .map(String::as_str)
+        })
         .collect();
     for (name, param) in &def.params {
         let mut notes = Vec::new();
@@ -62,8 +71,16 @@ pub fn starter(p: &Provider, schema: &str) -> String {
         if let Some(g) = in_group {
             notes.push(format!("exactly one of: {}", g.join(", ")));
         }
-        let note = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
-        let _ = writeln!(out, "      # {}{note}", param.description.trim_end_matches('.'));
+        let note = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "      # {}{note}",
+            param.description.trim_end_matches('.')
+        );
         let active = match in_group {
             Some(_) => chosen.contains(&name.as_str()),
             None => param.required || def.example.contains_key(name),
@@ -81,7 +98,10 @@ pub fn starter(p: &Provider, schema: &str) -> String {
         }
     }
     if p.name != "verify" {
-        let _ = writeln!(out, "  # Fail fast when the kubeconfig cannot reach the cluster.");
+        let _ = writeln!(
+            out,
+            "  # Fail fast when the kubeconfig cannot reach the cluster."
+        );
         let _ = writeln!(out, "  - provider: verify");
     }
     out

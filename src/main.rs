@@ -17,8 +17,8 @@ mod preview;
 mod provider;
 mod render;
 mod resolve;
-mod schema;
 mod rollback;
+mod schema;
 mod secrets;
 mod shell;
 mod signals;
@@ -29,7 +29,12 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 /// The version with the commit it was built from (see build.rs).
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("STACKHOOK_GIT_COMMIT"), ")");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("STACKHOOK_GIT_COMMIT"),
+    ")"
+);
 
 fn main() {
     let cli = cli::Cli::parse();

@@ -30,7 +30,12 @@ fn provider_rule(p: &Provider) -> Json {
     for (name, param) in &def.params {
         properties.insert(name.clone(), param_schema(param));
     }
-    let required: Vec<&String> = def.params.iter().filter(|(_, p)| p.required).map(|(n, _)| n).collect();
+    let required: Vec<&String> = def
+        .params
+        .iter()
+        .filter(|(_, p)| p.required)
+        .map(|(n, _)| n)
+        .collect();
     let mut with = json!({
         "type": "object",
         "description": def.summary,
@@ -66,7 +71,9 @@ fn interpolated() -> Json {
 
 fn param_schema(p: &Param) -> Json {
     let mut s = match p.kind {
-        ParamKind::String if !p.values.is_empty() => json!({"anyOf": [{"enum": p.values}, interpolated()]}),
+        ParamKind::String if !p.values.is_empty() => {
+            json!({"anyOf": [{"enum": p.values}, interpolated()]})
+        }
         ParamKind::String => json!({"type": ["string", "number", "boolean"]}),
         ParamKind::Bool => json!({"anyOf": [{"type": "boolean"}, interpolated()]}),
         ParamKind::Args | ParamKind::Templates => {
@@ -96,10 +103,16 @@ mod tests {
         let s = schema(&Catalog::builtin());
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
         let rules = s["$defs"]["Step"]["allOf"].as_array().unwrap();
-        let gke = rules.iter().find(|r| r["if"]["properties"]["provider"]["const"] == "gke").unwrap();
+        let gke = rules
+            .iter()
+            .find(|r| r["if"]["properties"]["provider"]["const"] == "gke")
+            .unwrap();
         let with = &gke["then"]["properties"]["with"];
         assert_eq!(with["required"], json!(["cluster", "project"]));
         assert_eq!(with["additionalProperties"], false);
-        assert_eq!(with["properties"]["token"]["default"], "${GOOGLE_OAUTH_ACCESS_TOKEN}");
+        assert_eq!(
+            with["properties"]["token"]["default"],
+            "${GOOGLE_OAUTH_ACCESS_TOKEN}"
+        );
     }
 }

@@ -1,0 +1,553 @@
+//! Fitting the ecosystem: the JSON Schema (checked with a real validator,
+//! check-jsonschema), `init`, `providers NAME`, completions, the man page,
+//! `--version`, GitHub Actions log groups, and every example in examples/
+//! exercised as far as this machine allows (no Docker engine, no Spacelift).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A linter from the tools venv that .ci/run installs.
+fn tool(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("STACKHOOK_TOOLS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/stackhook/tools-venv")
+        });
+    let p = venv.join("bin").join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        skip_or_fail(&format!("{name} is not installed (.ci/run installs it)"));
+        None
+    }
+}
+
+fn check_jsonschema(args: &[&str], files: &[PathBuf]) -> Option<std::process::Output> {
+    let cj = tool("check-jsonschema")?;
+    Some(Command::new(cj).args(args).args(files).output().unwrap())
+}
+
+fn yaml(path: &Path) -> serde_json::Value {
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn schema_args() -> Vec<String> {
+    vec![
+        "--schemafile".into(),
+        root()
+            .join("schema/stackhook.schema.json")
+            .display()
+            .to_string(),
+    ]
+}
+
+#[test]
+fn the_checked_in_schema_is_what_the_binary_prints() {
+    let out = stackhook().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let checked_in = std::fs::read_to_string(root().join("schema/stackhook.schema.json")).unwrap();
+    assert!(
+        stdout(&out) == checked_in,
+        "schema/stackhook.schema.json is stale: run `cargo run -- schema > schema/stackhook.schema.json`"
+    );
+    let v: serde_json::Value = serde_json::from_str(&checked_in).unwrap();
+    assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+}
+
+#[test]
+fn every_shipped_spec_names_the_schema_and_validates_against_it() {
+    let mut files = shipped_specs();
+    for spec in &files {
+        let first = std::fs::read_to_string(spec)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            first, "# yaml-language-server: $schema=../schema/stackhook.schema.json",
+            "{spec:?}"
+        );
+    }
+    files.push(root().join("examples/custom-provider/spec.yaml"));
+    files.extend(
+        std::fs::read_dir(root().join("examples/spacelift-config/specs"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let args = schema_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some(out) = check_jsonschema(&args, &files) else {
+        return;
+    };
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn the_schema_rejects_what_stackhook_rejects() {
+    let args = schema_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for bad in [
+        "unknown-param",
+        "region-and-zone",
+        "neither-region-nor-zone",
+        "bad-enum-value",
+        "unknown-step-key",
+        "unknown-top-key",
+        "version-2",
+        "no-steps",
+        "missing-required-param",
+        "wrong-param-type",
+        "bad-env-name",
+    ] {
+        let file = root().join(format!("tests/specs/invalid/{bad}.yaml"));
+        let Some(out) = check_jsonschema(&args, &[file]) else {
+            return;
+        };
+        assert!(!out.status.success(), "the schema accepts {bad}.yaml");
+    }
+}
+
+#[test]
+fn init_writes_a_starter_that_validates_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = stackhook().arg("init").output().unwrap();
+    assert!(list.status.success());
+    for p in ["aws-eks", "azure-aks", "gke", "kubeconfig", "run", "verify"] {
+        assert!(stdout(&list).contains(p), "{}", stdout(&list));
+    }
+    let mut written = Vec::new();
+    for p in ["aws-eks", "azure-aks", "gke", "kubeconfig", "run", "verify"] {
+        let file = dir.path().join(format!("specs/{p}.yaml"));
+        stackhook()
+            .args(["init", p, "-o"])
+            .arg(&file)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema="),
+            "{text}"
+        );
+        stackhook().arg("validate").arg(&file).assert().success();
+        written.push(file);
+    }
+    // Never overwrite without --force.
+    let file = &written[0];
+    std::fs::write(file, "mine").unwrap();
+    let out = stackhook()
+        .args(["init", "gke", "-o"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(file).unwrap(), "mine");
+    stackhook()
+        .args(["init", "aws-eks", "--force", "-o"])
+        .arg(file)
+        .assert()
+        .success();
+    assert_ne!(std::fs::read_to_string(file).unwrap(), "mine");
+
+    let out = stackhook().args(["init", "gek"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean `gke`?"));
+
+    let args = schema_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some(out) = check_jsonschema(&args, &written) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[test]
+fn init_to_stdout() {
+    let out = stackhook()
+        .args(["init", "gke", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("init-gke", stdout(&out));
+}
+
+#[test]
+fn provider_pages_are_complete() {
+    for p in ["aws-eks", "azure-aks", "gke", "kubeconfig", "run", "verify"] {
+        let out = stackhook().args(["providers", p]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        insta::assert_snapshot!(format!("providers-{p}"), stdout(&out));
+    }
+    let gke = stdout(&stackhook().args(["providers", "gke"]).output().unwrap());
+    for want in [
+        "cluster (string; required)",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "Needs on PATH: gcloud, kubectl (when token_credentials)",
+        "Renders to:",
+        "--access-token-file",
+    ] {
+        assert!(gke.contains(want), "no {want:?} in:\n{gke}");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = stackhook().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        assert!(stdout(&out).contains("stackhook"), "{shell}");
+    }
+    let bash = stdout(&stackhook().args(["completions", "bash"]).output().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stackhook.bash");
+    std::fs::write(&file, &bash).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&file).status().unwrap();
+    assert!(check.success(), "the bash completion script does not parse");
+    for sub in ["plan", "run", "validate", "providers", "init", "schema"] {
+        assert!(bash.contains(sub), "bash completion lacks {sub}");
+    }
+    let man = stdout(&stackhook().arg("man").output().unwrap());
+    assert!(man.contains(".TH stackhook 1"), "{man}");
+    assert!(man.contains("plan"));
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = stackhook().arg("--version").output().unwrap();
+    let v = stdout(&out);
+    let (head, rest) = v.trim().split_once(" (").unwrap();
+    assert_eq!(head, format!("stackhook {}", env!("CARGO_PKG_VERSION")));
+    let commit = rest.trim_end_matches(')').trim_end_matches("-dirty");
+    let git = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root())
+        .output();
+    match git {
+        Ok(g) if g.status.success() => {
+            assert_eq!(commit, String::from_utf8_lossy(&g.stdout).trim())
+        }
+        _ => assert_eq!(commit, "unknown commit"),
+    }
+}
+
+#[test]
+fn help_texts_carry_examples() {
+    for sub in [
+        "plan",
+        "run",
+        "validate",
+        "providers",
+        "init",
+        "schema",
+        "completions",
+        "man",
+        "kubeconfig",
+    ] {
+        let out = stackhook().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{sub}");
+        assert!(
+            stdout(&out).contains("Example"),
+            "`stackhook {sub} --help` has no example"
+        );
+    }
+}
+
+#[test]
+fn github_actions_get_one_log_group_per_step() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    name: a\n    with: {commands: ['echo in a']}\n  - provider: run\n    name: b\n    with: {commands: ['echo in b']}\n");
+    let out = sb
+        .command()
+        .arg("run")
+        .arg(&spec)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "::group::[1/2] a\n[a] in a\n::endgroup::\n::group::[2/2] b\n[b] in b\n::endgroup::\n"
+    );
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let sb = Sandbox::new();
+    let spec =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let always = sb
+        .command()
+        .args(["--color", "always", "run"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(stderr(&always).contains("\x1b["), "{}", stderr(&always));
+    let never = sb
+        .command()
+        .args(["--color", "never", "run"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(!stderr(&never).contains("\x1b["));
+    // Not a terminal: no colour with auto.
+    let auto = sb
+        .command()
+        .arg("run")
+        .arg(&spec)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!stderr(&auto).contains("\x1b["));
+}
+
+// ------------------------------------------------------------- examples
+
+#[test]
+fn example_custom_provider_renders_the_token_as_a_reference() {
+    let out = stackhook()
+        .args(["plan", "examples/custom-provider/spec.yaml"])
+        .env("RANCHER_TOKEN", "CANARY-rancher")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("-H 'Authorization: Bearer '\"$RANCHER_TOKEN\""),
+        "{text}"
+    );
+    assert!(!text.contains("CANARY"));
+    let page = stdout(
+        &stackhook()
+            .args([
+                "providers",
+                "rancher",
+                "--templates",
+                "examples/custom-provider/providers",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(page.contains("rancher - Rancher-managed cluster"), "{page}");
+}
+
+#[test]
+fn example_spacelift_config_serves_each_stack_from_its_spec() {
+    let dir = root().join("examples/spacelift-config");
+    let config = yaml(&dir.join(".spacelift/config.yml"));
+    assert_eq!(config["version"], "1");
+    let hooks: Vec<&str> = config["stack_defaults"]["before_init"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(
+        hooks.iter().any(|h| h.contains("stackhook run --env-file")),
+        "{hooks:?}"
+    );
+    for h in &hooks {
+        assert!(
+            Command::new("sh")
+                .args(["-n", "-c", h])
+                .status()
+                .unwrap()
+                .success(),
+            "{h}"
+        );
+    }
+    for (id, stack) in config["stacks"].as_object().unwrap() {
+        // The hook finds specs/<stack id>.yaml from TF_VAR_spacelift_stack_id.
+        let mut cmd = stackhook();
+        cmd.current_dir(&dir)
+            .args(["plan", "--strict"])
+            .env("TF_VAR_spacelift_stack_id", id)
+            .env("GOOGLE_OAUTH_ACCESS_TOKEN", "CANARY");
+        for (k, v) in stack["environment"].as_object().unwrap() {
+            cmd.env(k, v.as_str().unwrap());
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{id}: {}", stderr(&out));
+        assert!(stdout(&out).contains(&format!("Plan for specs/{id}.yaml")));
+    }
+}
+
+#[test]
+fn example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context() {
+    let Some(python) = tool("python") else { return };
+    let parse = |file: &str| -> serde_json::Value {
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                "import hcl2, json, sys; print(json.dumps(hcl2.load(open(sys.argv[1]))))",
+            ])
+            .arg(root().join("examples/spacelift-terraform").join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file} does not parse as HCL: {}",
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let text = |v: &serde_json::Value| v.to_string();
+    let stack = parse("stack.tf");
+    let s = text(&stack);
+    assert!(
+        s.contains("spacelift_stack") && s.contains("before_init"),
+        "{s}"
+    );
+    assert!(
+        s.contains("stackhook run --env-file /mnt/workspace/.stackhook.env specs/k8s-prod.yaml"),
+        "{s}"
+    );
+    let context = parse("context.tf");
+    let c = text(&context);
+    assert!(
+        c.contains("spacelift_context") && c.contains("autoattach:kubernetes"),
+        "{c}"
+    );
+    assert!(c.contains("stackhook run --env-file"), "{c}");
+    assert!(
+        c.matches("\\\"kubernetes\\\"").count() >= 2 || c.matches("kubernetes").count() >= 3,
+        "{c}"
+    );
+}
+
+#[test]
+fn example_runner_images_lint_clean_and_install_stackhook() {
+    let Some(hadolint) = tool("hadolint") else {
+        return;
+    };
+    for (file, clis) in [
+        ("aws.Dockerfile", vec!["aws --version", "kubectl version"]),
+        (
+            "azure.Dockerfile",
+            vec!["az aks install-cli", "kubelogin --version"],
+        ),
+        (
+            "gcp.Dockerfile",
+            vec!["gcloud components install kubectl", "kubectl version"],
+        ),
+    ] {
+        let path = root().join("examples/runner-images").join(file);
+        let out = Command::new(&hadolint)
+            .args(["--no-color", "--failure-threshold", "error"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", stdout(&out));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("cargo build --release --locked"), "{file}");
+        assert!(
+            text.contains(
+                "COPY --from=stackhook /src/target/release/stackhook /usr/local/bin/stackhook"
+            ),
+            "{file}"
+        );
+        assert!(text.contains("stackhook --version"), "{file}");
+        for cli in clis {
+            assert!(text.contains(cli), "{file} lacks {cli}");
+        }
+    }
+}
+
+#[test]
+fn example_github_workflow_is_valid_and_its_script_comments_changed_specs() {
+    let wf = root().join("examples/github-actions/stackhook.yml");
+    let Some(out) = check_jsonschema(
+        &["--builtin-schema", "vendor.github-workflows"],
+        std::slice::from_ref(&wf),
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    // Run the workflow's "Render plans" script in a repository where one
+    // spec changed and one was added since the base commit.
+    let doc = yaml(&wf);
+    let script = doc["jobs"]["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Render plans")
+        .unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}: {}", stderr(&ok));
+        stdout(&ok)
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir(repo.path().join("specs")).unwrap();
+    for s in ["aws-eks.yaml", "gke-zone.yaml"] {
+        std::fs::copy(
+            root().join("specs").join(s),
+            repo.path().join("specs").join(s),
+        )
+        .unwrap();
+    }
+    git(&["add", "."]);
+    git(&["commit", "-qm", "base"]);
+    let base = git(&["rev-parse", "HEAD"]).trim().to_string();
+    std::fs::write(
+        repo.path().join("specs/aws-eks.yaml"),
+        std::fs::read_to_string(root().join("specs/aws-eks.yaml"))
+            .unwrap()
+            .replace("eu-west-1", "us-east-1"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("specs/kubeconfig-env.yaml"),
+        repo.path().join("specs/new.yaml"),
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "change"]);
+    let bin_dir = bin().parent().unwrap().to_path_buf();
+    let run = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(repo.path())
+        .env("BASE_SHA", &base)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    let md = std::fs::read_to_string(repo.path().join("plan.md")).unwrap();
+    assert!(md.starts_with("## stackhook plans\n"), "{md}");
+    assert!(
+        md.contains("### stackhook plan: `specs/aws-eks.yaml`"),
+        "{md}"
+    );
+    assert!(md.contains("### stackhook plan: `specs/new.yaml`"), "{md}");
+    assert!(
+        !md.contains("specs/gke-zone.yaml"),
+        "an unchanged spec was planned: {md}"
+    );
+    assert!(
+        md.contains("```sh\naws eks update-kubeconfig --region us-east-1"),
+        "{md}"
+    );
+}
