@@ -247,21 +247,7 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
         print(&out);
         return Ok(());
     };
-    let Some(p) = catalog.get(name) else {
-        let help = match crate::diagnostic::did_you_mean(name, catalog.names()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "providers: {}",
-                catalog.names().collect::<Vec<_>>().join(", ")
-            ),
-        };
-        return Err(Diag::new(
-            "stackhook::provider::unknown",
-            format!("unknown provider `{name}`"),
-        )
-        .help(help)
-        .into());
-    };
+    let p = catalog.require(name)?;
     print(&provider_page(p, args.templates.as_deref())?);
     Ok(())
 }
@@ -383,21 +369,7 @@ fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
         print(&out);
         return Ok(());
     };
-    let Some(p) = catalog.get(name) else {
-        let help = match crate::diagnostic::did_you_mean(name, catalog.names()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "providers: {}",
-                catalog.names().collect::<Vec<_>>().join(", ")
-            ),
-        };
-        return Err(Diag::new(
-            "stackhook::init::provider",
-            format!("unknown provider `{name}`"),
-        )
-        .help(help)
-        .into());
-    };
+    let p = catalog.require(name)?;
     let text = crate::init::starter(p, &args.schema);
     if args.output.as_os_str() == "-" {
         print(&text);

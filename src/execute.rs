@@ -97,14 +97,14 @@ fn materialize(value: &Value, env: &Env) -> Result<String, Diag> {
 /// What the run writes on screen, masked.
 struct Out {
     masker: Masker,
-    opts_quiet: bool,
+    quiet: bool,
     verbose: bool,
     paint: Paint,
 }
 
 impl Out {
     fn note(&self, text: &str) {
-        if !self.opts_quiet {
+        if !self.quiet {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}", self.masker.mask(text));
         }
@@ -142,7 +142,7 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
     let mut derived_secrets = Vec::new();
     for (name, entry) in &plan.env {
         let v = materialize(&entry.value, &process)?;
-        if entry.secret && entry.value.as_text().is_none() {
+        if entry.secret {
             derived_secrets.push(v.clone());
         }
         env.insert(name.clone(), v);
@@ -156,7 +156,7 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
     secret_values.extend(derived_secrets.iter().cloned());
     let out = Out {
         masker: Masker::new(secret_values),
-        opts_quiet: opts.quiet,
+        quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
     };
@@ -343,7 +343,7 @@ fn register_masks(values: &[String]) {
 
 fn summary(out: &Out, results: &[StepResult], total: usize) {
     let failed = results.iter().any(|r| r.status != "ok");
-    if out.opts_quiet && !failed {
+    if out.quiet && !failed {
         return;
     }
     let mut err = std::io::stderr().lock();
@@ -513,7 +513,7 @@ fn run_command(command: &str, env: &Env, step: &str, deadline: Instant, out: &Ou
             prefix.clone(),
             false,
             out.masker.clone(),
-            out.opts_quiet,
+            out.quiet,
             stdout_tail,
         ),
         pump(
@@ -521,7 +521,7 @@ fn run_command(command: &str, env: &Env, step: &str, deadline: Instant, out: &Ou
             prefix,
             true,
             out.masker.clone(),
-            out.opts_quiet,
+            out.quiet,
             stderr_tail.clone(),
         ),
     ];

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
 
-use crate::diagnostic::{Diag, did_you_mean};
+use crate::diagnostic::Diag;
 use crate::interpolate::{Part, Value};
 use crate::kubeconfig;
 use crate::provider::Catalog;
@@ -166,23 +166,13 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
     for (index, step) in spec.steps.value.iter().enumerate() {
         let name = &step.value.provider;
         let Some(provider) = catalog.get(&name.value) else {
-            let help = match did_you_mean(&name.value, catalog.names()) {
-                Some(s) => format!(
-                    "did you mean `{s}`? Providers: {}",
-                    catalog.names().collect::<Vec<_>>().join(", ")
-                ),
-                None => format!(
-                    "providers: {} (add your own in a `templates:` directory)",
-                    catalog.names().collect::<Vec<_>>().join(", ")
-                ),
-            };
             diags.push(
                 Diag::new(
                     "stackhook::spec::unknown_provider",
                     format!("unknown provider `{}`", name.value),
                 )
                 .at(src, spec::spanned(&src.text, name), "no such provider")
-                .help(help),
+                .help(catalog.suggest(&name.value)),
             );
             continue;
         };

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diag, Source};
+use crate::diagnostic::{Diag, Source, did_you_mean};
 use crate::spec;
 
 /// The built-in providers, embedded so the binary needs no files.
@@ -191,6 +191,26 @@ impl Catalog {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)
+    }
+
+    /// What to say about a provider name that is not here.
+    pub fn suggest(&self, name: &str) -> String {
+        let all = self.names().collect::<Vec<_>>().join(", ");
+        match did_you_mean(name, self.names()) {
+            Some(s) => format!("did you mean `{s}`? Providers: {all}"),
+            None => format!("providers: {all} (add your own in a `templates:` directory)"),
+        }
+    }
+
+    /// The provider, or a diagnostic that names the close ones.
+    pub fn require(&self, name: &str) -> Result<&Provider, Diag> {
+        self.get(name).ok_or_else(|| {
+            Diag::new(
+                "stackhook::provider::unknown",
+                format!("unknown provider `{name}`"),
+            )
+            .help(self.suggest(name))
+        })
     }
 }
 

@@ -177,14 +177,11 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-fn interrupted_run(signals: &[i32], expected: i32) {
-    let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
-    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+/// Starts `stackhook run` on a spec whose step `wait` writes a secret temp
+/// file, prints `ready <pid of its sh>` and sleeps; returns once it is ready.
+fn start_waiting(sb: &Sandbox, before: &str) -> (Child, String) {
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{{{ tempfile(\"tok\", env.MY_TOKEN) }}}} && echo ready && sleep 600\n"
+        "version: 1\nsteps:\n{before}  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{{{ tempfile(\"tok\", env.MY_TOKEN) }}}} && echo ready $$ && sleep 600\n"
     ));
     let mut child = sb
         .command()
@@ -196,7 +193,17 @@ fn interrupted_run(signals: &[i32], expected: i32) {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    wait_for_line(&mut stdout, "[wait] ready");
+    let lines = wait_for_line(&mut stdout, "[wait] ready");
+    (child, lines.last().unwrap().clone())
+}
+
+fn interrupted_run(signals: &[i32], expected: i32) {
+    let sb = Sandbox::new();
+    if !sb.with_real_kubectl() {
+        return;
+    }
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let (mut child, _) = start_waiting(&sb, EDIT_KUBECONFIG);
     // Mid-step: the token file exists, private.
     let run_dir = sb.tmp().join(&sb.tmp_entries()[0]);
     assert_eq!(mode(&run_dir), 0o700);
@@ -239,28 +246,8 @@ fn sighup_mid_step_rolls_back_and_exits_129() {
 #[test]
 fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let sb = Sandbox::new();
-    let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{ tempfile(\"tok\", env.MY_TOKEN) }} && echo ready $$ && sleep 600\n",
-    );
-    let mut child = sb
-        .command()
-        .args(["run", spec.to_str().unwrap()])
-        .env("MY_TOKEN", "CANARY-token-123")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let lines = wait_for_line(&mut stdout, "[wait] ready");
-    let group: i32 = lines
-        .last()
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (mut child, ready) = start_waiting(&sb, "");
+    let group: i32 = ready.split_whitespace().last().unwrap().parse().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     // SIGKILL leaves the command's own process group running: end it too.
