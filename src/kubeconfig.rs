@@ -217,6 +217,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Writes `content` to `dest` atomically (a 0600 file in the same
 /// directory, synced, then renamed), creating the directory 0700.
 pub fn write_atomic(dest: &Path, content: &[u8]) -> std::io::Result<()> {
+    // A symlinked kubeconfig (a mounted file) is written through, not replaced.
+    let resolved;
+    let dest = if dest.is_symlink() {
+        resolved = std::fs::canonicalize(dest)?;
+        resolved.as_path()
+    } else {
+        dest
+    };
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -315,6 +323,18 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(GOOD);
         assert_eq!(decode(b64.as_bytes()).unwrap(), GOOD);
         assert_eq!(decode(GOOD.as_bytes()).unwrap(), GOOD);
+    }
+
+    #[test]
+    fn a_symlinked_kubeconfig_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("mounted");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
     }
 
     #[test]

@@ -269,6 +269,16 @@ pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<D
             )));
         }
     }
+    for name in def.exports.keys() {
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            diags.push(bad(format!("export `{name}` is not a valid variable name")));
+        }
+    }
     if def.commands.is_empty() {
         diags.push(bad("it has no `commands`".into()));
     }
