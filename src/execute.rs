@@ -147,10 +147,11 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
         }
         env.insert(name.clone(), v);
     }
+    // plan.secrets holds every secret name the environment had when the
+    // plan was made, by name, by the spec's `secrets:` or by a provider.
     let mut secret_values: Vec<String> = plan
         .secrets
         .iter()
-        .chain(process.keys().filter(|k| secrets::is_secret_name(k)))
         .filter_map(|name| env.get(name).cloned())
         .collect();
     secret_values.extend(derived_secrets.iter().cloned());

@@ -166,6 +166,13 @@ struct Parser<'a> {
     pos: usize,
 }
 
+/// Whether `name` is a valid variable name: letters, digits and `_`, not
+/// starting with a digit.
+pub fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
 fn is_name_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }

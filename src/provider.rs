@@ -270,12 +270,7 @@ pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<D
         }
     }
     for name in def.exports.keys() {
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !crate::interpolate::is_var_name(name) {
             diags.push(bad(format!("export `{name}` is not a valid variable name")));
         }
     }

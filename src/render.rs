@@ -551,12 +551,7 @@ fn convert(
             Ok(Jv::from(words))
         }
         (ParamKind::Var, Json::String(s)) => {
-            let valid = s
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            if !crate::interpolate::is_var_name(s) {
                 return Err(Diag::new(
                     "stackhook::spec::param_value",
                     format!("`{name}` must name an environment variable, not `{s}`"),

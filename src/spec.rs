@@ -259,14 +259,6 @@ fn short_label(message: &str) -> String {
     }
 }
 
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn check(spec: &Spec) -> Vec<Diag> {
     let src = spec.source();
     let text = &src.text;
@@ -285,7 +277,7 @@ fn check(spec: &Spec) -> Vec<Diag> {
 
     check_env_names(src, &spec.env, "env", &mut diags);
     for name in &spec.secrets {
-        if !is_env_name(&name.value) {
+        if !interpolate::is_var_name(&name.value) {
             diags.push(bad_name(src, name, "secrets"));
         }
     }
@@ -434,7 +426,7 @@ pub fn interpolation_error(
 
 fn check_env_names(src: &Source, env: &Map<String>, _what: &str, diags: &mut Vec<Diag>) {
     for key in env.keys() {
-        if !is_env_name(&key.value) {
+        if !interpolate::is_var_name(&key.value) {
             diags.push(bad_name(src, key, "env"));
         }
         if key.value == "KUBECONFIG" || key.value == "STACKHOOK_TMPDIR" || key.value == "STACKHOOK"
