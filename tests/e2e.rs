@@ -389,6 +389,10 @@ fn gke(location: &str) -> Option<E2e> {
 
 fn gke_flow(spec_name: &str, location: &str) {
     let Some(e) = gke(location) else { return };
+    gke_flow_in(e, spec_name, location);
+}
+
+fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
     let (code, _, err) = e.stackhook(&["run", &spec(spec_name)]);
     assert_eq!(code, 0, "{err}");
     // The fake answered 200 only for the right bearer token: the temp
@@ -432,6 +436,16 @@ fn gke_region_token_swap() {
 #[test]
 fn gke_zone_token_swap() {
     gke_flow("gke-zone.yaml", "europe-west1-b");
+}
+
+/// Runner images are Alpine: the commands must work in busybox's sh, not
+/// only in dash or bash.
+#[test]
+fn gke_token_swap_under_busybox_sh() {
+    let Some(busybox) = cli("busybox") else { return };
+    let Some(e) = gke("europe-west1") else { return };
+    std::os::unix::fs::symlink(busybox, e.sb.bin().join("sh")).unwrap();
+    gke_flow_in(e, "gke-region.yaml", "europe-west1");
 }
 
 #[test]
