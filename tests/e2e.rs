@@ -442,7 +442,9 @@ fn gke_zone_token_swap() {
 /// only in dash or bash.
 #[test]
 fn gke_token_swap_under_busybox_sh() {
-    let Some(busybox) = cli("busybox") else { return };
+    let Some(busybox) = cli("busybox") else {
+        return;
+    };
     let Some(e) = gke("europe-west1") else { return };
     std::os::unix::fs::symlink(busybox, e.sb.bin().join("sh")).unwrap();
     gke_flow_in(e, "gke-region.yaml", "europe-west1");
