@@ -202,13 +202,17 @@ fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diag>> {
 /// Validates without the environment: every variable counts as unset, which
 /// is not an error here.
 pub fn validate_one(path: &Path, templates: Option<&Path>) -> Result<(), Vec<Diag>> {
-    let spec = spec::load(path)?;
-    let mut vars = Vars::new(Default::default());
+    static_plan(&spec::load(path)?, templates).map(|_| ())
+}
+
+/// A plan made without any environment: every variable counts as unset
+/// (a reference, not an error) and the kubeconfig is `$KUBECONFIG`.
+fn static_plan(spec: &Spec, templates: Option<&Path>) -> Result<Plan, Vec<Diag>> {
     let opts = plan::Options {
         kubeconfig: Some(Path::new("$KUBECONFIG")),
         templates,
     };
-    plan::build(&spec, &mut vars, &opts).map(|_| ())
+    plan::build(spec, &mut Vars::new(Default::default()), &opts)
 }
 
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {
@@ -233,16 +237,7 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
         catalog.add_dir(dir)?;
     }
     let Some(name) = &args.name else {
-        let width = catalog.names().map(str::len).max().unwrap_or(0);
-        let mut out = String::new();
-        for p in catalog.providers.values() {
-            let origin = if p.origin == "built-in" {
-                String::new()
-            } else {
-                format!(" ({})", p.origin)
-            };
-            out.push_str(&format!("{:width$}  {}{origin}\n", p.name, p.def.summary));
-        }
+        let mut out = provider_list(&catalog, "");
         out.push_str("\nShow one in full: stackhook providers NAME\n");
         print(&out);
         return Ok(());
@@ -250,6 +245,25 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
     let p = catalog.require(name)?;
     print(&provider_page(p, args.templates.as_deref())?);
     Ok(())
+}
+
+/// One line per provider: name, summary, and where it comes from unless
+/// it is built in.
+fn provider_list(catalog: &Catalog, indent: &str) -> String {
+    let width = catalog.names().map(str::len).max().unwrap_or(0);
+    let mut out = String::new();
+    for p in catalog.providers.values() {
+        let origin = if p.origin == "built-in" {
+            String::new()
+        } else {
+            format!(" ({})", p.origin)
+        };
+        out.push_str(&format!(
+            "{indent}{:width$}  {}{origin}\n",
+            p.name, p.def.summary
+        ));
+    }
+    out
 }
 
 fn provider_page(
@@ -338,12 +352,7 @@ fn provider_page(
             let _ = writeln!(out, "        {k}: {}", crate::init::yaml_value(v));
         }
         let spec = spec::parse(Path::new("example.yaml"), &text)?;
-        let mut vars = Vars::new(Default::default());
-        let opts = plan::Options {
-            kubeconfig: Some(Path::new("$KUBECONFIG")),
-            templates,
-        };
-        let plan = plan::build(&spec, &mut vars, &opts)?;
+        let plan = static_plan(&spec, templates)?;
         let _ = writeln!(out, "\nRenders to:");
         for step in &plan.steps {
             for c in &step.commands {
@@ -362,10 +371,7 @@ fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
     let catalog = Catalog::builtin();
     let Some(name) = &args.provider else {
         let mut out = String::from("Providers (stackhook init PROVIDER [-o FILE]):\n");
-        let width = catalog.names().map(str::len).max().unwrap_or(0);
-        for p in catalog.providers.values() {
-            out.push_str(&format!("  {:width$}  {}\n", p.name, p.def.summary));
-        }
+        out.push_str(&provider_list(&catalog, "  "));
         print(&out);
         return Ok(());
     };

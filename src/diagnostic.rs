@@ -39,7 +39,6 @@ impl Source {
 pub struct Diag {
     pub code: &'static str,
     pub message: String,
-    pub source: Option<Source>,
     named: Option<NamedSource<Arc<str>>>,
     pub labels: Vec<(SourceSpan, String)>,
     pub help: Option<String>,
@@ -50,7 +49,6 @@ impl Diag {
         Diag {
             code,
             message: message.into(),
-            source: None,
             named: None,
             labels: Vec::new(),
             help: None,
@@ -64,7 +62,6 @@ impl Diag {
         span: impl Into<SourceSpan>,
         label: impl Into<String>,
     ) -> Self {
-        self.source = Some(source.clone());
         self.named =
             Some(NamedSource::new(&source.name, source.text.clone()).with_language("yaml"));
         self.labels.push((span.into(), label.into()));
@@ -75,6 +72,11 @@ impl Diag {
     pub fn and(mut self, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
         self.labels.push((span.into(), label.into()));
         self
+    }
+
+    /// Whether the diagnostic points into a file.
+    pub fn has_source(&self) -> bool {
+        self.named.is_some()
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {

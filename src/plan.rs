@@ -125,7 +125,7 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
     if let Some(dir) = &spec.templates {
         let path = spec.dir().join(&dir.value);
         catalog.add_dir(&path).map_err(|mut d| {
-            if let Some(first) = d.first_mut().filter(|d| d.source.is_none()) {
+            if let Some(first) = d.first_mut().filter(|d| !d.has_source()) {
                 let src = spec.source();
                 *first = Diag::new(first.code, first.message.clone())
                     .at(src, spec::spanned(&src.text, dir), "this directory")
