@@ -3,36 +3,9 @@
 
 use std::fmt::Write;
 
+use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
-
-/// ANSI styling, off unless the output is a colour terminal.
-#[derive(Clone, Copy)]
-pub struct Paint(pub bool);
-
-impl Paint {
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    pub fn bold(self, s: &str) -> String {
-        self.wrap("1", s)
-    }
-    pub fn dim(self, s: &str) -> String {
-        self.wrap("2", s)
-    }
-    pub fn red(self, s: &str) -> String {
-        self.wrap("31", s)
-    }
-    pub fn green(self, s: &str) -> String {
-        self.wrap("32", s)
-    }
-    pub fn yellow(self, s: &str) -> String {
-        self.wrap("33", s)
-    }
-}
+use crate::render::TempFile;
 
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan serialises") + "\n"
@@ -53,7 +26,7 @@ fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
         .join(", ")
 }
 
-fn tempfile_line(t: &crate::plan::TempFile) -> String {
+fn tempfile_line(t: &TempFile) -> String {
     let content = match &t.content {
         Some(c) => format!(" <- {c}"),
         None => " (written by a command)".into(),
@@ -78,7 +51,8 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     }
     for (i, step) in plan.steps.iter().enumerate() {
         let _ = writeln!(out);
-        let mut extra = format!("provider {}, timeout {}", step.provider, step.timeout);
+        let timeout = humantime::format_duration(step.timeout);
+        let mut extra = format!("provider {}, timeout {timeout}", step.provider);
         if step.retries > 0 {
             let _ = write!(extra, ", {} retries", step.retries);
         }
@@ -180,7 +154,7 @@ pub fn markdown(plan: &Plan) -> String {
             md_cell(&s.name),
             s.provider,
             needs,
-            s.timeout,
+            humantime::format_duration(s.timeout),
             s.retries
         );
     }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::kubeconfig;
+use crate::atomic_file;
 
 const RUN_DIR_PREFIX: &str = "stackhook-";
 const LOCK: &str = ".lock";
@@ -139,7 +139,7 @@ impl Journal {
         self.remove_run_dir();
         if let Some(s) = self.kubeconfig.take() {
             let restored = match &s.before {
-                Some((bytes, mode)) => kubeconfig::write_atomic(&s.path, bytes)
+                Some((bytes, mode)) => atomic_file::write(&s.path, bytes)
                     .and_then(|_| fs::set_permissions(&s.path, fs::Permissions::from_mode(*mode))),
                 None => match fs::remove_file(&s.path) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

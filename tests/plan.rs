@@ -1,6 +1,7 @@
 //! `stackhook plan` on every shipped spec, as a user runs it: snapshots of
 //! the text, JSON and markdown previews under a fixed environment.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -30,15 +31,18 @@ fn plan(spec: &std::path::Path, format: &str, env: &[(&str, &str)]) -> String {
 
 #[test]
 fn every_shipped_spec_previews_in_every_format() {
+    let mut failed = Vec::new();
     for spec in shipped_specs() {
         let name = spec.file_stem().unwrap().to_string_lossy().to_string();
-        insta::assert_snapshot!(format!("{name}.text"), plan(&spec, "text", FULL_ENV));
-        insta::assert_snapshot!(
-            format!("{name}.markdown"),
-            plan(&spec, "markdown", FULL_ENV)
-        );
-        insta::assert_snapshot!(format!("{name}.json"), plan(&spec, "json", FULL_ENV));
+        for format in ["text", "markdown", "json"] {
+            check_snapshot!(
+                failed,
+                format!("{name}.{format}"),
+                plan(&spec, format, FULL_ENV)
+            );
+        }
     }
+    all_snapshots_match(&failed);
 }
 
 #[test]

@@ -1,5 +1,30 @@
 //! Helpers shared by the integration tests, which drive the built binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// Checks one snapshot of a loop without stopping it: a mismatch (shown
+/// by insta with its diff) is added to `$failed`, so that a loop can report
+/// every mismatch at once with [`all_snapshots_match`]. A macro, so that
+/// insta names the snapshot after the calling test file.
+macro_rules! check_snapshot {
+    ($failed:expr, $name:expr, $value:expr) => {{
+        let name: String = $name.into();
+        let value: String = $value;
+        let matched = std::panic::catch_unwind(|| insta::assert_snapshot!(name.clone(), value));
+        if matched.is_err() {
+            $failed.push(name);
+        }
+    }};
+}
+
+/// Fails naming every snapshot of a loop that did not match.
+pub fn all_snapshots_match(failed: &[String]) {
+    assert!(
+        failed.is_empty(),
+        "{} snapshots differ (diffs above): {}",
+        failed.len(),
+        failed.join(", ")
+    );
+}
 
 use std::path::{Path, PathBuf};
 
