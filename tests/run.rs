@@ -9,7 +9,42 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 
+use common::harness::{self, Need, case};
 use common::*;
+
+fn main() {
+    harness::main(vec![
+        case!(
+            success_edits_the_kubeconfig_and_leaves_no_temp_files,
+            Need::Kubectl
+        ),
+        case!(
+            failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte,
+            Need::Kubectl
+        ),
+        case!(
+            a_kubeconfig_that_did_not_exist_is_removed_with_its_directory,
+            Need::Kubectl
+        ),
+        case!(a_timeout_kills_the_whole_process_group),
+        case!(sigint_mid_step_rolls_back_and_exits_130, Need::Kubectl),
+        case!(a_second_sigint_does_not_skip_the_rollback, Need::Kubectl),
+        case!(sigterm_mid_step_rolls_back_and_exits_143, Need::Kubectl),
+        case!(sighup_mid_step_rolls_back_and_exits_129, Need::Kubectl),
+        case!(the_next_run_sweeps_the_directory_of_a_killed_run),
+        case!(retries_rerun_the_step_and_succeed_on_the_second_attempt),
+        case!(secret_values_never_reach_output_or_disk),
+        case!(spacelift_gets_derived_secrets_registered_with_its_masker),
+        case!(env_file_exports_values_and_secret_references),
+        case!(no_env_file_after_a_failure),
+        case!(preflight_stops_before_anything_runs_or_is_written),
+        case!(preflight_names_the_runner_image_for_missing_azure_clis),
+        case!(output_streams_live_before_the_command_ends),
+        case!(dry_run_is_plan),
+        case!(kubeconfig_from_env_is_validated_and_installed),
+        case!(quiet_prints_only_failures_and_verbose_echoes_commands),
+    ]);
+}
 
 /// Reads the child's stdout until a line contains `needle`; returns the
 /// lines read.
@@ -63,16 +98,17 @@ const EDIT_KUBECONFIG: &str = r#"  - provider: run
         - kubectl config use-context hook
 "#;
 
-#[test]
 fn success_edits_the_kubeconfig_and_leaves_no_temp_files() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o644)).unwrap();
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: verify\n    with: {{server: false}}\n"
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: verify
+    with: {{server: false}}
+"#
     ));
     let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
@@ -90,16 +126,25 @@ fn success_edits_the_kubeconfig_and_leaves_no_temp_files() {
     );
 }
 
-#[test]
 fn failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let marker = sb.path("work/step-three-ran");
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: broken\n    with:\n      commands:\n        - \"echo 'garbage: [' >> $KUBECONFIG\"\n        - \"echo 'cluster prod not found' >&2; exit 3\"\n  - provider: run\n    name: three\n    with:\n      commands: ['touch {}']\n",
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: run
+    name: broken
+    with:
+      commands:
+        - "echo 'garbage: [' >> $KUBECONFIG"
+        - "echo 'cluster prod not found' >&2; exit 3"
+  - provider: run
+    name: three
+    with:
+      commands: ['touch {}']
+"#,
         marker.display()
     ));
     let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
@@ -124,14 +169,18 @@ fn failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte() {
     assert!(err.contains("spec.yaml:"), "{err}");
 }
 
-#[test]
 fn a_kubeconfig_that_did_not_exist_is_removed_with_its_directory() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     let kube = sb.path("kube/new/dir/config");
-    let spec = sb.write_spec(&format!("version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: fail\n    with: {{commands: [exit 1]}}\n"));
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: run
+    name: fail
+    with: {{commands: [exit 1]}}
+"#
+    ));
     let (code, _, err) = run(
         &sb,
         &["run", spec.to_str().unwrap()],
@@ -141,12 +190,19 @@ fn a_kubeconfig_that_did_not_exist_is_removed_with_its_directory() {
     assert!(!sb.path("kube/new").exists());
 }
 
-#[test]
 fn a_timeout_kills_the_whole_process_group() {
     let sb = Sandbox::new();
     let pidfile = sb.path("work/grandchild.pid");
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    name: slow\n    timeout: 1s\n    with:\n      commands:\n        - sh -c 'sleep 600 & echo $! > \"$PIDFILE\"; wait'\n",
+        r#"version: 1
+steps:
+  - provider: run
+    name: slow
+    timeout: 1s
+    with:
+      commands:
+        - sh -c 'sleep 600 & echo $! > "$PIDFILE"; wait'
+"#,
     );
     let (code, _, err) = run(
         &sb,
@@ -181,7 +237,14 @@ fn alive(pid: i32) -> bool {
 /// file, prints `ready <pid of its sh>` and sleeps; returns once it is ready.
 fn start_waiting(sb: &Sandbox, before: &str) -> (Child, String) {
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{before}  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{{{ tempfile(\"tok\", env.MY_TOKEN) }}}} && echo ready $$ && sleep 600\n"
+        r#"version: 1
+steps:
+{before}  - provider: run
+    name: wait
+    with:
+      commands:
+        - test -s {{{{ tempfile("tok", env.MY_TOKEN) }}}} && echo ready $$ && sleep 600
+"#
     ));
     let mut child = sb
         .command()
@@ -199,9 +262,7 @@ fn start_waiting(sb: &Sandbox, before: &str) -> (Child, String) {
 
 fn interrupted_run(signals: &[i32], expected: i32) {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let (mut child, _) = start_waiting(&sb, EDIT_KUBECONFIG);
     // Mid-step: the token file exists, private.
@@ -223,27 +284,22 @@ fn interrupted_run(signals: &[i32], expected: i32) {
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 
-#[test]
 fn sigint_mid_step_rolls_back_and_exits_130() {
     interrupted_run(&[libc::SIGINT], 130);
 }
 
-#[test]
 fn a_second_sigint_does_not_skip_the_rollback() {
     interrupted_run(&[libc::SIGINT, libc::SIGINT], 130);
 }
 
-#[test]
 fn sigterm_mid_step_rolls_back_and_exits_143() {
     interrupted_run(&[libc::SIGTERM], 143);
 }
 
-#[test]
 fn sighup_mid_step_rolls_back_and_exits_129() {
     interrupted_run(&[libc::SIGHUP], 129);
 }
 
-#[test]
 fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let sb = Sandbox::new();
     let (mut child, ready) = start_waiting(&sb, "");
@@ -255,8 +311,13 @@ fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let stale = sb.tmp_entries();
     assert_eq!(stale.len(), 1, "a killed run cannot clean up");
 
-    let ok =
-        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let ok = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['true']}
+"#,
+    );
     let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -266,12 +327,19 @@ fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 
-#[test]
 fn retries_rerun_the_step_and_succeed_on_the_second_attempt() {
     let sb = Sandbox::new();
     let mark = sb.path("work/first-attempt-done");
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    name: flaky\n    retries: 2\n    with:\n      commands:\n        - 'if [ -e \"$MARK\" ]; then echo second try; else touch \"$MARK\"; echo first try fails >&2; exit 1; fi'\n",
+        r#"version: 1
+steps:
+  - provider: run
+    name: flaky
+    retries: 2
+    with:
+      commands:
+        - 'if [ -e "$MARK" ]; then echo second try; else touch "$MARK"; echo first try fails >&2; exit 1; fi'
+"#,
     );
     let (code, out, err) = run(
         &sb,
@@ -285,7 +353,6 @@ fn retries_rerun_the_step_and_succeed_on_the_second_attempt() {
     assert!(out.contains("[flaky] second try"), "{out}");
 }
 
-#[test]
 fn secret_values_never_reach_output_or_disk() {
     let sb = Sandbox::new();
     let canary = "CANARY-s3cr3t-value";
@@ -337,11 +404,16 @@ steps:
     assert!(sb.tmp_entries().is_empty());
 }
 
-#[test]
 fn spacelift_gets_derived_secrets_registered_with_its_masker() {
     let sb = Sandbox::new();
     let spec = sb.write_spec(
-        "version: 1\nenv:\n  AUTH_HEADER: \"Bearer ${MY_TOKEN}\"\nsteps:\n  - provider: run\n    with: {commands: ['echo \"$AUTH_HEADER\"']}\n",
+        r#"version: 1
+env:
+  AUTH_HEADER: "Bearer ${MY_TOKEN}"
+steps:
+  - provider: run
+    with: {commands: ['echo "$AUTH_HEADER"']}
+"#,
     );
     let (code, out, err) = run(
         &sb,
@@ -386,12 +458,19 @@ esac
     sb.script("kubelogin", "#!/bin/sh\nexit 0\n");
 }
 
-#[test]
 fn env_file_exports_values_and_secret_references() {
     let sb = Sandbox::new();
     stub_azure(&sb);
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: spn}\n  - provider: run\n    name: later\n    with:\n      commands: ['test \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\" = \"$ARM_CLIENT_SECRET\" && echo later step sees the export']\n",
+        r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn}
+  - provider: run
+    name: later
+    with:
+      commands: ['test "$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET" = "$ARM_CLIENT_SECRET" && echo later step sees the export']
+"#,
     );
     let env_file = sb.path("work/out/stackhook.env");
     let secret = "CANARY-arm-secret";
@@ -430,11 +509,15 @@ fn env_file_exports_values_and_secret_references() {
     );
 }
 
-#[test]
 fn no_env_file_after_a_failure() {
     let sb = Sandbox::new();
-    let spec =
-        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['exit 4']}\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['exit 4']}
+"#,
+    );
     let env_file = sb.path("work/stackhook.env");
     let (code, _, _) = run(
         &sb,
@@ -450,13 +533,24 @@ fn no_env_file_after_a_failure() {
     assert!(!env_file.exists());
 }
 
-#[test]
 fn preflight_stops_before_anything_runs_or_is_written() {
     let sb = Sandbox::new();
     let marker = sb.path("work/ran");
     let kube = sb.path("kube/not-yet/config");
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n  - provider: run\n    with:\n      commands: ['touch {}']\n  - provider: run\n    name: needs-cli\n    with:\n      requires: [definitely-not-a-cli]\n      commands: ['definitely-not-a-cli']\n  - provider: gke\n    with: {{cluster: c, project: p, zone: z}}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands: ['touch {}']
+  - provider: run
+    name: needs-cli
+    with:
+      requires: [definitely-not-a-cli]
+      commands: ['definitely-not-a-cli']
+  - provider: gke
+    with: {{cluster: c, project: p, zone: z}}
+"#,
         marker.display()
     ));
     let (code, _, err) = run(
@@ -478,10 +572,15 @@ fn preflight_stops_before_anything_runs_or_is_written() {
     assert!(sb.tmp_entries().is_empty());
 }
 
-#[test]
 fn preflight_names_the_runner_image_for_missing_azure_clis() {
     let sb = Sandbox::new();
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: msi}\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: msi}
+"#,
+    );
     let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
@@ -491,7 +590,6 @@ fn preflight_names_the_runner_image_for_missing_azure_clis() {
     assert!(err.contains("custom runner"), "{err}");
 }
 
-#[test]
 fn output_streams_live_before_the_command_ends() {
     let sb = Sandbox::new();
     let fifo = sb.path("work/release");
@@ -500,7 +598,15 @@ fn output_streams_live_before_the_command_ends() {
         .status()
         .unwrap();
     assert!(made.success());
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    name: live\n    with:\n      commands: ['echo first; read x < \"$RELEASE\"; echo \"second $x\"']\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: live
+    with:
+      commands: ['echo first; read x < "$RELEASE"; echo "second $x"']
+"#,
+    );
     let mut child = sb
         .command()
         .args(["run", spec.to_str().unwrap()])
@@ -520,11 +626,14 @@ fn output_streams_live_before_the_command_ends() {
     assert!(child.wait().unwrap().success());
 }
 
-#[test]
 fn dry_run_is_plan() {
     let sb = Sandbox::new();
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['touch should-not-exist']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['touch should-not-exist']}
+"#,
     );
     let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
     let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
@@ -533,12 +642,15 @@ fn dry_run_is_plan() {
     assert!(!sb.path("work/should-not-exist").exists());
 }
 
-#[test]
 fn kubeconfig_from_env_is_validated_and_installed() {
     let sb = Sandbox::new();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {from: env, var: KC}\n",
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KC}
+"#,
     );
     let bad = "apiVersion: v1\ncurrent-context: nope\n";
     let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
@@ -557,11 +669,14 @@ fn kubeconfig_from_env_is_validated_and_installed() {
     assert!(!err.contains("alice-token"));
 }
 
-#[test]
 fn quiet_prints_only_failures_and_verbose_echoes_commands() {
     let sb = Sandbox::new();
     let ok = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo hello']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['echo hello']}
+"#,
     );
     let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
@@ -576,7 +691,11 @@ fn quiet_prints_only_failures_and_verbose_echoes_commands() {
     assert_eq!(out, "[run] hello\n");
 
     let bad = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo noisy; exit 2']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['echo noisy; exit 2']}
+"#,
     );
     let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);

@@ -26,6 +26,8 @@ pub fn all_snapshots_match(failed: &[String]) {
     );
 }
 
+pub mod harness;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -195,29 +197,49 @@ impl Sandbox {
         std::fs::write(&p, body).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    /// Puts a real kubectl first on PATH; false (after saying why) when
-    /// this machine has none and e2e tests are not required.
-    pub fn with_real_kubectl(&self) -> bool {
-        match real_kubectl() {
-            Some(k) => {
-                std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
-                true
-            }
-            None => {
-                skip_or_fail("kubectl is not on PATH");
-                false
-            }
-        }
+    /// Puts the real kubectl first on PATH (tests that call this need
+    /// `Need::Kubectl`).
+    pub fn with_real_kubectl(&self) {
+        let k = real_kubectl().expect("the harness checked that kubectl is here");
+        std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
     }
 }
 
-/// Where no CLI can run, a test is skipped with one line, unless
-/// STACKHOOK_E2E=require (as in CI), where that is a failure.
-pub fn skip_or_fail(why: &str) {
-    if std::env::var("STACKHOOK_E2E").as_deref() == Ok("require") {
-        panic!("{why}, and STACKHOOK_E2E=require");
-    }
-    eprintln!("skipped: {why}");
+/// A program on this process's PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// A venv that .ci/run installs under ~/.cache/stackhook, or where the
+/// variable says.
+fn venv(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/stackhook")
+            .join(default)
+    })
+}
+
+/// The venv that holds the Azure CLI.
+pub fn az_venv() -> PathBuf {
+    venv("STACKHOOK_AZ_VENV", "az-venv")
+}
+
+/// The venv that holds the linters and validators.
+pub fn tools_venv() -> PathBuf {
+    venv("STACKHOOK_TOOLS_VENV", "tools-venv")
+}
+
+/// The Python that runs tests/fakes/fake_cloud.py: the az venv's has
+/// `cryptography` (an az dependency); else python3.
+pub fn fake_cloud_python() -> PathBuf {
+    Some(az_venv().join("bin/python"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "python3".into())
 }
 
 /// The real kubectl binary: the Google Cloud SDK's `kubectl` is a version
