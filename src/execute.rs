@@ -19,7 +19,7 @@ use crate::report::{self, Console, StepResult, StepStatus};
 use crate::resolve::{self, ProcessEnv};
 use crate::rollback::{self, Journal};
 use crate::signals;
-use crate::spec::Spec;
+use crate::spec::{RESERVED_ENV, Spec};
 use crate::value::Value;
 
 pub struct Options {
@@ -175,9 +175,11 @@ impl<'a> Runner<'a> {
         let self_exe = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "stackhook".into());
-        env.insert("KUBECONFIG".into(), plan.kubeconfig.clone());
-        env.insert("STACKHOOK_TMPDIR".into(), run_dir.display().to_string());
-        env.insert("STACKHOOK".into(), self_exe);
+        // The names a spec may not set itself.
+        let [kubeconfig_var, tmpdir_var, self_var] = RESERVED_ENV;
+        env.insert(kubeconfig_var.into(), plan.kubeconfig.clone());
+        env.insert(tmpdir_var.into(), run_dir.display().to_string());
+        env.insert(self_var.into(), self_exe);
         Ok(Runner {
             plan,
             opts,

@@ -111,3 +111,42 @@ fn files_and_functions_stay_small() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn the_readme_layout_is_the_real_one() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README.md has a Layout section with a code block");
+    let mut listed: Vec<(String, Vec<String>)> = Vec::new();
+    for line in layout.lines() {
+        if let Some(rest) = line.strip_prefix("src/") {
+            let module = rest.split(".rs").next().unwrap().to_string();
+            listed.push((module, Vec::new()));
+        } else if let Some(uses) = line.trim_start().strip_prefix("uses ") {
+            let last = listed.last_mut().expect("a `uses` line follows a file");
+            last.1 = uses.split(", ").map(str::to_string).collect();
+        }
+    }
+    let real: Vec<(String, Vec<String>)> = modules()
+        .into_iter()
+        .map(|m| {
+            let mut uses = imports(&source(&m));
+            uses.sort();
+            (m, uses)
+        })
+        .collect();
+    let listed: Vec<(String, Vec<String>)> = listed
+        .into_iter()
+        .map(|(m, mut u)| {
+            u.sort();
+            (m, u)
+        })
+        .collect();
+    assert_eq!(
+        listed, real,
+        "README.md's Layout is stale: list every module of src/lib.rs in its order, with what it uses"
+    );
+}
