@@ -43,6 +43,7 @@ fn main() {
         case!(dry_run_is_plan),
         case!(kubeconfig_from_env_is_validated_and_installed),
         case!(quiet_prints_only_failures_and_verbose_echoes_commands),
+        case!(temp_files_go_after_their_last_use_exactly),
     ]);
 }
 
@@ -702,4 +703,41 @@ steps:
     assert_eq!(out, "");
     assert!(!err.contains("==>"), "{err}");
     assert!(err.contains("step `run` failed"), "{err}");
+}
+
+/// A temp file is removed right after the last command that uses it, and
+/// a file named like the prefix of another (`tok`, `tok2`) is not kept
+/// alive by the other's use.
+fn temp_files_go_after_their_last_use_exactly() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: files
+    with:
+      commands:
+        - test -s {{ tempfile("tok", env.MY_TOKEN) }}
+        - test -s {{ tempfile("tok2", env.MY_TOKEN) }} && test ! -e "$STACKHOOK_TMPDIR/tok" && echo tok gone
+        - test ! -e "$STACKHOOK_TMPDIR/tok2" && echo tok2 gone
+"#,
+    );
+    let (code, out, err) = run(
+        &sb,
+        &["run", spec.to_str().unwrap()],
+        &[("MY_TOKEN", "CANARY-tok")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[files] tok gone\n[files] tok2 gone\n");
+    let (_, plan, _) = run(
+        &sb,
+        &["plan", "--format", "json", spec.to_str().unwrap()],
+        &[("MY_TOKEN", "CANARY-tok")],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let files = &plan["steps"][0]["tempfiles"];
+    assert_eq!(files[0]["name"], "tok");
+    assert_eq!(files[0]["remove_after"], 1);
+    assert_eq!(files[1]["name"], "tok2");
+    assert_eq!(files[1]["remove_after"], 2);
 }
