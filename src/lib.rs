@@ -45,6 +45,8 @@ pub mod schema;
 pub mod kubeconfig;
 pub mod masker;
 pub mod signals;
+pub mod reaper;
+pub mod guardian;
 pub mod process;
 pub mod report;
 pub mod rollback;

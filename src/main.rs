@@ -1,13 +1,28 @@
 //! The `stackhook` binary: parse arguments, run the command, map failures
 //! to exit codes. Everything else is in the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::Parser;
-use stackhook::{cli, commands};
+use stackhook::{cli, commands, guardian};
 
 fn main() {
+    // `--version` alone is answered before building the whole parser.
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(arg), None) = (args.next(), args.next())
+        && (arg == "--version" || arg == "-V")
+    {
+        let _ = writeln!(std::io::stdout(), "stackhook {}", cli::VERSION);
+        return;
+    }
     let cli = cli::Cli::parse();
+    // A run's commands must end with it: the process the caller started
+    // stays their guardian (forked while this process has one thread).
+    if let cli::Command::Run(args) = &cli.command
+        && !args.dry_run
+    {
+        guardian::start();
+    }
     install_report_handler(cli.color);
     if let Err(failure) = commands::run(cli.command, cli.color) {
         let code = failure.exit_code();

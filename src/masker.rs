@@ -1,47 +1,257 @@
-//! Replacing secret values in output with `***`.
+//! Replacing secret values in output with `***`, in text and in streams.
+//!
+//! Output is masked one line at a time: a pattern never holds a newline,
+//! so masking a block of whole lines at once is the same as masking each
+//! line, and a stream is masked exactly however its writes were chunked.
+//! A multi-line secret is masked through each of its lines; a secret read
+//! from a file (`tok\n`, `tok\r\n`) through its trimmed forms.
+
+use std::collections::VecDeque;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// Shorter values would mask ordinary text (a secret `1` would hide every
 /// digit) while hiding next to nothing.
 pub const MIN_MASKED_LEN: usize = 3;
+/// What a secret is replaced with.
+pub const MASK: &str = "***";
+/// Lines longer than this are cut (bytes): a command printing hundreds of
+/// megabytes without a newline must not hold them all in memory.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Shown where a line was cut; the rest of that line is not shown.
+pub const CUT_MARKER: &str = " [stackhook: line cut, longer than 64 KiB]";
 
 #[derive(Clone, Debug, Default)]
 pub struct Masker {
-    /// Longest first, so a secret that contains another is masked whole.
-    values: Vec<String>,
+    /// One-line patterns, longest first, so a secret that contains
+    /// another is masked whole.
+    lines: Vec<String>,
+    /// Multi-line values whole, for text that holds newlines.
+    whole: Vec<String>,
+    /// Leftmost-longest over `lines`: one pass over a block finds them all.
+    matcher: Option<AhoCorasick>,
+    /// The longest pattern, in bytes.
+    longest: usize,
+}
+
+fn long_enough(s: &str) -> bool {
+    s.chars().count() >= MIN_MASKED_LEN
 }
 
 impl Masker {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut all: Vec<String> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        let mut whole: Vec<String> = Vec::new();
         for v in values {
-            // A multi-line secret (a kubeconfig) is masked line by line too,
-            // since output is masked a line at a time.
-            let lines: Vec<String> = v
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.len() >= 8)
-                .map(str::to_string)
-                .collect();
-            if lines.len() > 1 {
-                all.extend(lines);
+            // Each line as printed (a CRLF line loses its `\r`), and
+            // trimmed, as a command that reads the value may print it.
+            for line in v.split('\n') {
+                for form in [line.trim_end_matches('\r'), line.trim()] {
+                    if long_enough(form) {
+                        lines.push(form.to_string());
+                    }
+                }
             }
-            if v.len() >= MIN_MASKED_LEN {
-                all.push(v);
+            let trimmed = v.trim_end_matches(['\n', '\r']);
+            if trimmed.contains('\n') && long_enough(trimmed) {
+                whole.push(trimmed.to_string());
             }
         }
-        all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        all.dedup();
-        Masker { values: all }
+        for list in [&mut lines, &mut whole] {
+            list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            list.dedup();
+        }
+        let matcher = (!lines.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&lines)
+                .expect("a few secrets fit an automaton")
+        });
+        Masker {
+            longest: lines.first().map_or(0, String::len),
+            lines,
+            whole,
+            matcher,
+        }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// `text` with every secret masked; `text` may hold newlines.
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for v in &self.values {
+        for v in &self.whole {
             if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "***");
+                out = out.replace(v.as_str(), MASK);
             }
         }
-        out
+        match &self.matcher {
+            Some(m) => m.replace_all(&out, &vec![MASK; self.lines.len()]),
+            None => out,
+        }
+    }
+
+    /// Appends `block` to `out` with every one-line secret masked.
+    fn mask_bytes_into(&self, block: &[u8], out: &mut Vec<u8>) {
+        match &self.matcher {
+            Some(m) => m.replace_all_with_bytes(block, out, |_, _, dst| {
+                dst.extend_from_slice(MASK.as_bytes());
+                true
+            }),
+            None => out.extend_from_slice(block),
+        }
+    }
+
+    /// Masks the head of a line that is cut: everything up to a point
+    /// where no secret can start and continue past the end of `line`.
+    /// Secrets that start before that point are whole inside `line` and
+    /// masked; the rest is dropped, so no part of a secret is printed.
+    fn mask_cut_into(&self, line: &[u8], out: &mut Vec<u8>) {
+        let safe = line.len() + 1 - self.longest.max(1);
+        let mut end = safe;
+        if let Some(m) = &self.matcher {
+            for found in m.find_iter(line) {
+                if found.start() >= safe {
+                    break;
+                }
+                end = end.max(found.end());
+            }
+        }
+        self.mask_bytes_into(&line[..end], out);
+    }
+}
+
+/// A stream of output (one command's stdout or stderr) written as
+/// prefixed, masked lines, in blocks.
+pub struct Stream<'m> {
+    masker: &'m Masker,
+    prefix: Vec<u8>,
+    /// The line being read, not yet ended.
+    pending: Vec<u8>,
+    /// The current line was cut: drop the rest of it.
+    cutting: bool,
+    /// Lines longer than this are cut.
+    limit: usize,
+    /// Masked lines, reused between blocks.
+    masked: Vec<u8>,
+    /// The last lines, kept when `keep` is not zero (for reports).
+    tail: VecDeque<String>,
+    keep: usize,
+}
+
+impl<'m> Stream<'m> {
+    pub fn new(masker: &'m Masker, prefix: &str, keep: usize) -> Self {
+        Stream {
+            masker,
+            prefix: prefix.as_bytes().to_vec(),
+            pending: Vec::new(),
+            cutting: false,
+            // Room for the longest secret twice, so a cut can keep one whole.
+            limit: MAX_LINE.max(2 * masker.longest),
+            masked: Vec::new(),
+            tail: VecDeque::new(),
+            keep,
+        }
+    }
+
+    /// Reads `chunk` (any part of the output) and appends to `out` the
+    /// lines it ends, masked and prefixed, each ending in `\n`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
+        if self.cutting {
+            match memchr::memchr(b'\n', chunk) {
+                Some(i) => {
+                    self.cutting = false;
+                    chunk = &chunk[i + 1..];
+                }
+                None => return,
+            }
+        }
+        let Some(last) = memchr::memrchr(b'\n', chunk) else {
+            self.pending.extend_from_slice(chunk);
+            return self.cut_if_long(out);
+        };
+        let (lines, rest) = chunk.split_at(last + 1);
+        let lines = if self.pending.is_empty() {
+            lines
+        } else {
+            let first = memchr::memchr(b'\n', lines).expect("lines ends in a newline");
+            let mut line = std::mem::take(&mut self.pending);
+            line.extend_from_slice(&lines[..=first]);
+            self.emit(&line, out);
+            line.clear();
+            self.pending = line;
+            &lines[first + 1..]
+        };
+        self.emit(lines, out);
+        // The rest starts a new line.
+        self.push(rest, out);
+    }
+
+    /// The end of the output: a last line without a newline is written.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if !self.pending.is_empty() {
+            let mut line = std::mem::take(&mut self.pending);
+            line.push(b'\n');
+            self.emit(&line, out);
+        }
+        self.cutting = false;
+    }
+
+    /// The last lines written, masked, oldest first.
+    pub fn tail(&self) -> Vec<String> {
+        self.tail.iter().cloned().collect()
+    }
+
+    /// Masks whole lines (each ending in `\n`) and appends them prefixed.
+    fn emit(&mut self, lines: &[u8], out: &mut Vec<u8>) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut masked = std::mem::take(&mut self.masked);
+        masked.clear();
+        self.masker.mask_bytes_into(lines, &mut masked);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &masked) {
+            let mut line = &masked[start..end];
+            while let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            self.write_line(line, b"", out);
+            start = end + 1;
+        }
+        self.masked = masked;
+    }
+
+    /// A line too long to hold: its safe head is written with a marker,
+    /// the rest of it is dropped as it comes.
+    fn cut_if_long(&mut self, out: &mut Vec<u8>) {
+        if self.pending.len() <= self.limit {
+            return;
+        }
+        let mut head = std::mem::take(&mut self.masked);
+        head.clear();
+        self.masker.mask_cut_into(&self.pending, &mut head);
+        self.write_line(&head, CUT_MARKER.as_bytes(), out);
+        self.masked = head;
+        self.pending.clear();
+        self.cutting = true;
+    }
+
+    fn write_line(&mut self, line: &[u8], marker: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(line);
+        out.extend_from_slice(marker);
+        out.push(b'\n');
+        if self.keep > 0 {
+            if self.tail.len() == self.keep {
+                self.tail.pop_front();
+            }
+            let mut text = String::from_utf8_lossy(line).into_owned();
+            text.push_str(std::str::from_utf8(marker).unwrap_or_default());
+            self.tail.push_back(text);
+        }
     }
 }
 
@@ -49,19 +259,87 @@ impl Masker {
 mod tests {
     use super::*;
 
+    fn masker(values: &[&str]) -> Masker {
+        Masker::new(values.iter().map(|s| s.to_string()))
+    }
+
+    /// Feeds `text` in chunks of `size` bytes; returns what was written.
+    fn stream(m: &Masker, text: &str, size: usize) -> String {
+        let mut s = Stream::new(m, "[p] ", 0);
+        let mut out = Vec::new();
+        for chunk in text.as_bytes().chunks(size.max(1)) {
+            s.push(chunk, &mut out);
+        }
+        s.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn masks_every_occurrence_longest_first() {
-        let m = Masker::new([
-            "hunter2".to_string(),
-            "hunter2-extended".to_string(),
-            "ab".to_string(),
-        ]);
+        let m = masker(&["hunter2", "hunter2-extended", "ab"]);
         assert_eq!(m.mask("x hunter2-extended y hunter2 ab"), "x *** y *** ab");
     }
 
     #[test]
-    fn masks_lines_of_multi_line_secrets() {
-        let m = Masker::new(["line-one-secret\nline-two-secret\n".to_string()]);
-        assert_eq!(m.mask("got line-two-secret here"), "got *** here");
+    fn masks_lines_of_multi_line_secrets_however_short() {
+        let pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAK\nxyz=\n-----END KEY-----\n";
+        let m = masker(&[pem]);
+        assert_eq!(m.mask("got MIIBOgIBAAJBAK here"), "got *** here");
+        assert_eq!(m.mask("xyz="), "***");
+        assert_eq!(m.mask(pem.trim_end()), "***");
+        assert_eq!(stream(&m, pem, 5), "[p] ***\n[p] ***\n[p] ***\n[p] ***\n");
+    }
+
+    #[test]
+    fn a_secret_ending_in_a_newline_is_masked_trimmed() {
+        for v in ["tok-123\n", "tok-123\r\n", "  tok-123 \n"] {
+            let m = masker(&[v]);
+            assert_eq!(stream(&m, "a tok-123 b\r\n", 3), "[p] a *** b\n", "{v:?}");
+        }
+    }
+
+    #[test]
+    fn streams_are_masked_across_chunks_and_crlf_is_dropped() {
+        let m = masker(&["s3cr3t-value"]);
+        let text = "one s3cr3t-value\r\ntwo\nthree s3cr3t-value";
+        for size in 1..text.len() + 1 {
+            assert_eq!(
+                stream(&m, text, size),
+                "[p] one ***\n[p] two\n[p] three ***\n",
+                "chunks of {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_without_a_partial_secret() {
+        let secret = "S".repeat(10) + "ecret-tail";
+        let m = masker(&[&secret]);
+        // The secret straddles the cut point, in every position around it.
+        for shift in 0..secret.len() + 2 {
+            let text = format!(
+                "{}{secret}{}\nnext\n",
+                "x".repeat(MAX_LINE - shift),
+                "y".repeat(MAX_LINE)
+            );
+            let out = stream(&m, &text, 4096);
+            assert!(!out.contains("ecret"), "shift {shift}");
+            assert!(!out.contains("SSSS"), "shift {shift}");
+            assert!(
+                out.ends_with(&format!("{CUT_MARKER}\n[p] next\n")),
+                "shift {shift}"
+            );
+            assert_eq!(out.lines().count(), 2);
+        }
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_masked_lines() {
+        let m = masker(&["secret-1"]);
+        let mut s = Stream::new(&m, "", 2);
+        let mut out = Vec::new();
+        s.push(b"a\nb secret-1\nc", &mut out);
+        s.finish(&mut out);
+        assert_eq!(s.tail(), ["b ***", "c"]);
     }
 }

@@ -1,26 +1,37 @@
 //! One command of a step: `sh -c` in its own process group, stdin closed,
-//! output streamed line by line with secrets masked, a deadline, and
-//! signals forwarded to the group.
+//! output streamed in blocks with secrets masked, a deadline, signals
+//! forwarded, and nothing of it left running when it ends.
+//!
+//! One loop per command waits on both output pipes and the signal pipe
+//! (SIGCHLD included): no thread, no timer. `sh` is spawned by its
+//! absolute path, which lets std use posix_spawn.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::sync::{Arc, Mutex, mpsc};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::masker::Masker;
+use crate::masker::{Masker, Stream};
+use crate::reaper;
 use crate::signals;
+use crate::which;
 
 /// Environment variables, as the runner hands them to commands.
 pub type Env = BTreeMap<String, String>;
 
-/// How long a command's process group gets between SIGTERM and SIGKILL.
+/// How long a command's processes get between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
 /// How long output may stay open after the command exits (a background
-/// process holding the pipe) before its process group is killed.
+/// process holding the pipe) before what is left of it is killed.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Lines of stderr kept for the failure report.
 const STDERR_TAIL: usize = 20;
+/// Bytes read from a pipe at once.
+const BLOCK: usize = 64 * 1024;
 
 /// How a command ended.
 #[derive(Debug)]
@@ -50,55 +61,82 @@ pub struct Output<'a> {
     pub quiet: bool,
 }
 
+/// The `sh` that PATH names, looked up once per PATH: an absolute path
+/// lets std spawn with posix_spawn instead of fork and an exec per PATH
+/// entry.
+fn shell(env: &Env) -> PathBuf {
+    static LAST: Mutex<Option<(String, PathBuf)>> = Mutex::new(None);
+    let path = env
+        .get("PATH")
+        .cloned()
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, sh)) = last.as_ref()
+        && *p == path
+    {
+        return sh.clone();
+    }
+    let sh = which::find_on_path("sh", &path).unwrap_or_else(|| PathBuf::from("/bin/sh"));
+    *last = Some((path, sh.clone()));
+    sh
+}
+
 /// Runs `command` with `sh -c` until it ends, `deadline` passes or a
-/// signal arrives.
+/// signal arrives; then ends whatever it left running.
 pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outcome {
     let spawn_error = |e: std::io::Error| Outcome::not_started(format!("could not start sh: {e}"));
-    let (out_r, out_w) = match os_pipe::pipe() {
+    let pipes = os_pipe::pipe().and_then(|o| Ok((o, os_pipe::pipe()?)));
+    let ((out_r, out_w), (err_r, err_w)) = match pipes {
         Ok(p) => p,
         Err(e) => return spawn_error(e),
     };
-    let (err_r, err_w) = match os_pipe::pipe() {
-        Ok(p) => p,
-        Err(e) => return spawn_error(e),
-    };
-    let handle = duct::cmd("sh", ["-c", command])
-        .full_env(env)
-        .stdin_null()
-        .stdout_file(out_w)
-        .stderr_file(err_w)
-        .unchecked()
+    let mut cmd = Command::new(shell(env));
+    cmd.arg("-c")
+        .arg(command)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(out_w)
+        .stderr(err_w)
         // Its own process group, so that a timeout or a signal reaches
         // everything the command started.
-        .before_spawn(|cmd| {
-            cmd.process_group(0);
-            Ok(())
-        })
-        .start();
-    let handle = match handle {
-        Ok(h) => h,
+        .process_group(0);
+    let spawned = cmd.spawn();
+    // The write ends go with `cmd`: output ends when the command's
+    // processes close theirs.
+    drop(cmd);
+    let mut child = match spawned {
+        Ok(c) => c,
         Err(e) => return spawn_error(e),
     };
-    let group = handle.pids().first().copied().unwrap_or(0) as i32;
+    let group = child.id() as i32;
     signals::set_child_group(group);
     // A signal that came before the group was known is forwarded now.
     if let Some(sig) = signals::received() {
         signals::signal_group(group, sig);
     }
-    let stderr_tail = Arc::new(Mutex::new(Vec::new()));
-    let pumps = [
-        pump(out_r, Stream::Stdout, output, Arc::default()),
-        pump(err_r, Stream::Stderr, output, stderr_tail.clone()),
-    ];
-    let (status, timed_out) = wait(&handle, group, deadline);
+    let mut io = Io::new(out_r, err_r, output);
+    let mut watch = Watch::new(group, deadline);
+    while !watch.done(io.open()) {
+        io.poll(watch.until());
+        watch.check(io.open());
+    }
     signals::clear_child_group();
-    drain(pumps, group);
-    let stderr = stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+    // Whatever is left of the command is killed while its zombie still
+    // holds the group's id, then reaped, with every orphan it left.
+    signals::signal_group(group, libc::SIGKILL);
+    let status = child.wait();
+    reaper::end_children();
+    let stderr = io.finish();
+    outcome(status, &watch, stderr)
+}
 
+fn outcome(status: std::io::Result<ExitStatus>, watch: &Watch, stderr: Vec<String>) -> Outcome {
     if let Some(sig) = signals::received() {
         return Outcome::Interrupted(sig);
     }
-    if timed_out {
+    if watch.timed_out {
         return Outcome::TimedOut { stderr };
     }
     match status {
@@ -118,98 +156,195 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
     }
 }
 
-/// Waits for the command; on the deadline or a signal, SIGTERM (signals
-/// are forwarded by the handler) and then SIGKILL after a grace period.
-fn wait(
-    handle: &duct::Handle,
+/// The command's life: its exit, the deadline, signals, and when the
+/// waiting ends.
+struct Watch {
+    /// The command's pid, which is also its process group.
     group: i32,
     deadline: Instant,
-) -> (std::io::Result<std::process::ExitStatus>, bool) {
-    let mut timed_out = false;
-    let mut escalate_at: Option<Instant> = None;
-    loop {
-        match handle.wait_timeout(Duration::from_millis(50)) {
-            Ok(Some(output)) => return (Ok(output.status), timed_out),
-            Ok(None) => {}
-            Err(e) => return (Err(e), timed_out),
+    exited_at: Option<Instant>,
+    timed_out: bool,
+    /// A received signal has been passed to the leftovers too.
+    forwarded: bool,
+    /// When SIGKILL follows SIGTERM (or a forwarded signal).
+    kill_at: Option<Instant>,
+    killed: bool,
+}
+
+impl Watch {
+    fn new(group: i32, deadline: Instant) -> Self {
+        Watch {
+            group,
+            deadline,
+            exited_at: None,
+            timed_out: false,
+            forwarded: false,
+            kill_at: None,
+            killed: false,
         }
+    }
+
+    /// How long output may still be read after the command exited.
+    fn drain_until(&self) -> Option<Instant> {
+        let drain = self.exited_at? + DRAIN_GRACE;
+        Some(self.kill_at.map_or(drain, |k| k.min(drain)))
+    }
+
+    /// The next moment something is due, if any.
+    fn until(&self) -> Option<Instant> {
+        let deadline = (!self.timed_out).then_some(self.deadline);
+        let kill = self.kill_at.filter(|_| !self.killed);
+        [deadline, kill, self.drain_until()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn done(&self, output_open: bool) -> bool {
+        self.exited_at.is_some()
+            && (!output_open || self.drain_until().is_some_and(|t| Instant::now() >= t))
+    }
+
+    /// Looks at what changed after a wake-up and acts on it.
+    fn check(&mut self, output_open: bool) {
         let now = Instant::now();
-        if !timed_out && now >= deadline {
-            timed_out = true;
-            signals::signal_group(group, libc::SIGTERM);
-            escalate_at = Some(now + KILL_GRACE);
+        if self.exited_at.is_none() && reaper::has_exited(self.group) {
+            self.exited_at = Some(now);
         }
-        if escalate_at.is_none() && signals::received().is_some() {
-            escalate_at = Some(now + KILL_GRACE);
+        let finished = self.exited_at.is_some() && !output_open;
+        if !self.timed_out && !finished && now >= self.deadline {
+            self.timed_out = true;
+            self.terminate(libc::SIGTERM, now);
         }
-        if escalate_at.is_some_and(|t| now >= t) {
-            signals::signal_group(group, libc::SIGKILL);
+        if let Some(sig) = signals::received()
+            && !self.forwarded
+        {
+            // The handler signalled the group; the leftovers get it here.
+            self.terminate(sig, now);
         }
+        if !self.killed && self.kill_at.is_some_and(|t| now >= t) {
+            self.killed = true;
+            signals::signal_group(self.group, libc::SIGKILL);
+            reaper::signal_children(libc::SIGKILL, self.group);
+        }
+    }
+
+    /// Asks the command and everything it left to end; SIGKILL follows.
+    fn terminate(&mut self, sig: i32, now: Instant) {
+        self.forwarded |= signals::received().is_some();
+        signals::signal_group(self.group, sig);
+        reaper::signal_children(sig, self.group);
+        self.kill_at.get_or_insert(now + KILL_GRACE);
     }
 }
 
-/// Output may still be held open by a background process of the group:
-/// give it a moment, then end the group.
-fn drain(pumps: [std::thread::JoinHandle<()>; 2], group: i32) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        for p in pumps {
-            let _ = p.join();
-        }
-        let _ = done_tx.send(());
-    });
-    if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
-        signals::signal_group(group, libc::SIGKILL);
-    }
-    let _ = waiter.join();
+/// The command's two output pipes, read as they become readable.
+struct Io<'a> {
+    pipes: [Option<os_pipe::PipeReader>; 2],
+    streams: [Stream<'a>; 2],
+    quiet: bool,
+    buf: Vec<u8>,
+    out: Vec<u8>,
 }
 
-#[derive(Clone, Copy)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Reads one output stream line by line, masks, prefixes and writes it;
-/// keeps the last lines for the error report.
-fn pump(
-    reader: os_pipe::PipeReader,
-    stream: Stream,
-    output: &Output,
-    tail: Arc<Mutex<Vec<String>>>,
-) -> std::thread::JoinHandle<()> {
-    let prefix = output.prefix.clone();
-    let masker = output.masker.clone();
-    let quiet = output.quiet;
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+impl<'a> Io<'a> {
+    fn new(stdout: os_pipe::PipeReader, stderr: os_pipe::PipeReader, output: &Output<'a>) -> Self {
+        for p in [&stdout, &stderr] {
+            // SAFETY: fcntl on a descriptor we own.
+            unsafe {
+                let fd = p.as_raw_fd();
+                libc::fcntl(
+                    fd,
+                    libc::F_SETFL,
+                    libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+                );
             }
-            let line = String::from_utf8_lossy(&buf);
-            let line = masker.mask(line.trim_end_matches(['\n', '\r']));
-            if !quiet {
-                let text = format!("{prefix}{line}\n");
-                match stream {
-                    Stream::Stderr => {
-                        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+        Io {
+            pipes: [Some(stdout), Some(stderr)],
+            streams: [
+                Stream::new(output.masker, &output.prefix, 0),
+                Stream::new(output.masker, &output.prefix, STDERR_TAIL),
+            ],
+            quiet: output.quiet,
+            buf: vec![0; BLOCK],
+            out: Vec::new(),
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.pipes.iter().any(Option::is_some)
+    }
+
+    /// Waits for output, a signal (SIGCHLD too) or `until`; reads what
+    /// came and writes it.
+    fn poll(&mut self, until: Option<Instant>) {
+        let mut fds: Vec<libc::pollfd> = self
+            .pipes
+            .iter()
+            .flatten()
+            .map(|p| libc::pollfd {
+                fd: p.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        signals::poll(&mut fds, until);
+        for i in 0..2 {
+            if self.pipes[i].is_some() {
+                self.read(i);
+            }
+        }
+    }
+
+    /// Reads pipe `i` until it would block; closes it at its end.
+    fn read(&mut self, i: usize) {
+        let Some(pipe) = self.pipes[i].as_mut() else {
+            return;
+        };
+        loop {
+            match pipe.read(&mut self.buf) {
+                Ok(0) => {
+                    self.pipes[i] = None;
+                    return;
+                }
+                Ok(n) => {
+                    if self.quiet && i == 0 {
+                        continue;
                     }
-                    Stream::Stdout => {
-                        let mut o = std::io::stdout().lock();
-                        let _ = o.write_all(text.as_bytes());
-                        let _ = o.flush();
-                    }
+                    self.streams[i].push(&self.buf[..n], &mut self.out);
+                    write(i, self.quiet, &mut self.out);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.pipes[i] = None;
+                    return;
                 }
             }
-            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-            t.push(line);
-            if t.len() > STDERR_TAIL {
-                t.remove(0);
-            }
         }
-    })
+    }
+
+    /// Reads what is left without waiting, writes last lines without a
+    /// newline, and returns the stderr tail.
+    fn finish(mut self) -> Vec<String> {
+        for i in 0..2 {
+            self.read(i);
+            self.streams[i].finish(&mut self.out);
+            write(i, self.quiet, &mut self.out);
+        }
+        let _ = std::io::stdout().lock().flush();
+        self.streams[1].tail()
+    }
+}
+
+/// Writes what stream `i` (stdout, stderr) produced, in one block.
+fn write(i: usize, quiet: bool, out: &mut Vec<u8>) {
+    if !quiet && !out.is_empty() {
+        let _ = match i {
+            0 => std::io::stdout().lock().write_all(out),
+            _ => std::io::stderr().lock().write_all(out),
+        };
+    }
+    out.clear();
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("verify", include_str!("../templates/verify.yaml")),
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     /// One line for `stackhook providers`.
@@ -117,7 +118,7 @@ impl ParamKind {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Provider {
     pub name: String,
     pub origin: Origin,
@@ -156,15 +157,24 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The built-in providers. They are parsed once per process: `validate`
+    /// of many specs would otherwise spend most of its time re-parsing them.
     pub fn builtin() -> Self {
-        let mut catalog = Catalog::default();
-        for (name, text) in BUILTIN {
-            let source = Source::new(format!("templates/{name}.yaml (built-in)"), *text);
-            let provider =
-                parse(name, Origin::BuiltIn, source).expect("built-in providers parse (tested)");
-            catalog.providers.insert(name.to_string(), provider);
+        static PARSED: OnceLock<IndexMap<String, Provider>> = OnceLock::new();
+        let providers = PARSED.get_or_init(|| {
+            BUILTIN
+                .iter()
+                .map(|(name, text)| {
+                    let source = Source::new(format!("templates/{name}.yaml (built-in)"), *text);
+                    let provider = parse(name, Origin::BuiltIn, source)
+                        .expect("built-in providers parse (tested)");
+                    (name.to_string(), provider)
+                })
+                .collect()
+        });
+        Catalog {
+            providers: providers.clone(),
         }
-        catalog
     }
 
     /// Adds every `*.yaml` provider of `dir`, replacing built-ins of the

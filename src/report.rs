@@ -2,6 +2,7 @@
 //! outcomes, and the diagnostic of a failure with hints for common causes.
 //! Everything goes through the masker.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -24,10 +25,17 @@ pub struct Console {
 impl Console {
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.masker.mask(text));
+            let mut line = self.masker.mask(text);
+            line.push('\n');
+            write_stderr(&line);
         }
     }
+}
+
+/// One write for a whole message: stderr is unbuffered, and `writeln!`
+/// on it makes a system call per piece.
+fn write_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +80,7 @@ pub fn summary(console: &Console, results: &[StepResult], total: usize) {
         return;
     }
     let paint = console.paint;
-    let mut err = std::io::stderr().lock();
+    let mut err = String::new();
     let _ = writeln!(err, "\n{}", paint.bold("Summary:"));
     for (i, r) in results.iter().enumerate() {
         let label = r.status.label();
@@ -90,6 +98,7 @@ pub fn summary(console: &Console, results: &[StepResult], total: usize) {
             r.duration.as_secs_f64()
         );
     }
+    write_stderr(&err);
 }
 
 /// Hints for failures whose cause is common and recognisable.

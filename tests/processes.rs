@@ -1,0 +1,350 @@
+//! No process started for a run outlives it, and no step outlives its
+//! timeout: descendants that escape the command's process group (setsid,
+//! a double fork) are ended on a timeout, on a signal, and when stackhook
+//! itself is SIGKILLed; a line of hundreds of megabytes does not grow
+//! stackhook's memory; secrets read from files (trailing newline) and
+//! short lines of multi-line secrets are masked. Every wait is on an
+//! observable event (a line of output, a pipe's end, a process exit).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+
+use common::harness::{self, case};
+use common::*;
+
+fn main() {
+    harness::main(vec![
+        case!(an_escaped_grandchild_holding_output_ends_at_the_timeout),
+        case!(sigterm_ends_an_escaped_grandchild_holding_output),
+        case!(sigkill_of_stackhook_ends_every_descendant_and_rolls_back),
+        case!(sigkill_of_the_worker_still_ends_every_descendant),
+        case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
+        case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
+    ]);
+}
+
+/// Alive and not a zombie waiting for its (adoptive) parent.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `pid` (not a child of this process) has exited.
+fn wait_for_exit(pid: i32) {
+    // SAFETY: pidfd_open and poll on a descriptor this function owns.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return; // already gone
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        libc::poll(&mut p, 1, -1);
+        libc::close(fd);
+    }
+}
+
+/// A run that is killed if the test fails before it ends: a failing test
+/// leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(sb: &Sandbox, spec: &std::path::Path, env: &[(&str, &str)]) -> Child {
+    sb.command()
+        .args(["run", spec.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads lines until one contains `needle`; returns that line.
+fn line_with(reader: &mut impl BufRead, needle: &str) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "no {needle:?}");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+/// The numbers of a `ready` line: `[step] ready 12 34 56`.
+fn pids(line: &str) -> Vec<i32> {
+    line.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+fn fifo(sb: &Sandbox, name: &str) -> String {
+    let p = sb.path(&format!("work/{name}"));
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success()
+    );
+    p.display().to_string()
+}
+
+/// A command that starts a grandchild in a new session which keeps the
+/// step's stdout open, and prints its pid.
+/// Had it run to its end, it would leave the file `$DONE`.
+const ESCAPE_SETSID: &str =
+    r#"setsid sh -c 'echo $$ > "$FIFO"; sleep 60; touch "$DONE"' & read escaped < "$FIFO""#;
+
+fn an_escaped_grandchild_holding_output_ends_at_the_timeout() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    name: escape\n    timeout: 2s\n    with:\n      commands:\n        - |\n          {ESCAPE_SETSID}; echo \"ready $escaped\"\n"
+    ));
+    let done = sb.path("work/done");
+    let env = [("FIFO", &*fifo(&sb, "f")), ("DONE", done.to_str().unwrap())];
+    let child = spawn(&sb, &spec, &env);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // The command itself exited at once; its grandchild held the output
+    // until the step's deadline, and was ended there.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("step `escape` timed out after 2s"),
+        "{stderr}"
+    );
+    let escaped = pids(&line_with(&mut stdout.as_bytes(), "ready"))[0];
+    assert!(!alive(escaped), "the escaped sleep {escaped} survived");
+    assert!(
+        !done.exists(),
+        "the run waited for the escaped command to end"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+fn sigterm_ends_an_escaped_grandchild_holding_output() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    name: escape\n    with:\n      commands:\n        - |\n          {ESCAPE_SETSID}; echo \"ready $escaped\"; wait\n"
+    ));
+    let done = sb.path("work/done");
+    let env = [("FIFO", &*fifo(&sb, "f")), ("DONE", done.to_str().unwrap())];
+    let mut child = Running(spawn(&sb, &spec, &env));
+    let child = &mut child.0;
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let escaped = pids(&line_with(&mut stdout, "[escape] ready"))[0];
+    assert!(alive(escaped));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(!alive(escaped), "the escaped sleep {escaped} survived");
+    assert!(
+        !done.exists(),
+        "the run waited for the escaped command to end"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// A step that changes the kubeconfig, then one that leaves three kinds of
+/// descendants: one in its process group, one in a new session, one
+/// double-forked (an orphan); each would append to the kubeconfig later.
+/// It prints `ready <sh> <stackhook worker> <three descendants>`.
+fn start_family(sb: &Sandbox) -> (Running, BufReader<std::process::ChildStdout>, Vec<i32>) {
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let late = r#"sleep 600; echo late >> "$KUBECONFIG""#;
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+steps:
+  - provider: run
+    name: edit
+    with:
+      commands: ['echo "changed: true" >> "$KUBECONFIG"']
+  - provider: run
+    name: family
+    with:
+      commands:
+        - |
+          sh -c 'echo $$ > "$F1"; {late}' &
+          read inner < "$F1"
+          setsid sh -c 'echo $$ > "$F2"; {late}' &
+          read session < "$F2"
+          (sh -c 'echo $$ > "$F3"; {late}' &)
+          read orphan < "$F3"
+          echo "ready $$ $PPID $inner $session $orphan"
+          wait
+"#
+    ));
+    // One fifo each: a writer may still hold one open when it is read
+    // again.
+    let fifos = ["f1", "f2", "f3"].map(|f| fifo(sb, f));
+    let env = [("F1", &*fifos[0]), ("F2", &fifos[1]), ("F3", &fifos[2])];
+    let mut child = Running(spawn(sb, &spec, &env));
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let ready = line_with(&mut stdout, "[family] ready");
+    let pids = pids(&ready);
+    assert_eq!(pids.len(), 5, "{ready}");
+    for &p in &pids {
+        assert!(alive(p), "{p} of {pids:?} is not running yet");
+    }
+    (child, stdout, pids)
+}
+
+fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
+    let sb = Sandbox::new();
+    let (mut child, mut stdout, pids) = start_family(&sb);
+    let child = &mut child.0;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The worker holds stderr until it has ended everything and rolled
+    // back; then it exits.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    wait_for_exit(pids[1]);
+    for p in &pids {
+        assert!(!alive(*p), "{p} of {pids:?} survived: {err}");
+    }
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS,
+        "rolled back"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+fn sigkill_of_the_worker_still_ends_every_descendant() {
+    let sb = Sandbox::new();
+    let (mut child, _stdout, pids) = start_family(&sb);
+    let child = &mut child.0;
+    let worker = pids[1];
+    assert_ne!(worker, child.id() as i32, "the worker is a child process");
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGKILL));
+    for p in &pids {
+        assert!(!alive(*p), "{p} of {pids:?} survived");
+    }
+    // Nobody could roll back: the next run sweeps the directory (run.rs).
+    assert_eq!(sb.tmp_entries().len(), 1);
+}
+
+fn a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret() {
+    let sb = Sandbox::new();
+    let secret = "CANARY-huge-line-secret";
+    // 65,530 bytes, the secret across the 64 KiB cut, then 300 MB, no
+    // newline; then the worker's peak memory, read from /proc.
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: big
+    with:
+      commands:
+        - |
+          head -c 65530 /dev/zero | tr '\0' x
+          printf '%s' "$MY_TOKEN"
+          head -c 300000000 /dev/zero | tr '\0' y
+          echo
+          grep VmHWM "/proc/$PPID/status"
+"#,
+    );
+    let child = spawn(&sb, &spec, &[("MY_TOKEN", secret)]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.len() < 200_000,
+        "{} bytes printed",
+        out.stdout.len()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[big] xxxx"), "the head is shown");
+    assert!(stdout.contains("[stackhook: line cut, longer than 64 KiB]"));
+    for part in ["CANARY", "huge-line", "line-secret"] {
+        assert!(!stdout.contains(part), "part of the secret printed");
+    }
+    let hwm: u64 = line_with(&mut stdout.as_bytes(), "VmHWM")
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap();
+    assert!(hwm < 32 * 1024, "stackhook grew to {hwm} kB");
+}
+
+fn secrets_with_trailing_newlines_and_short_pem_lines_are_masked() {
+    let sb = Sandbox::new();
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0B\nQ0Ax\n-----END PRIVATE KEY-----\n";
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: show
+    with:
+      commands:
+        - printf '%s' "$MY_TOKEN"
+        - printf '%s' "$API_TOKEN"
+        - echo "trimmed $(printf '%s' "$MY_TOKEN" | tr -d '\r\n') end"
+        - printf '%s' "$MY_PRIVATE_KEY"
+        - printf '%s' "$MY_PRIVATE_KEY" >&2
+"#,
+    );
+    let child = spawn(
+        &sb,
+        &spec,
+        &[
+            ("MY_TOKEN", "CANARY-nl-7f3a\n"),
+            ("API_TOKEN", "CANARY-crlf-9b2c\r\n"),
+            ("MY_PRIVATE_KEY", pem),
+        ],
+    );
+    let out = child.wait_with_output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    for leak in ["CANARY", "MIIBVQ", "Q0Ax"] {
+        assert!(!all.contains(leak), "{leak} printed: {all}");
+    }
+    assert!(all.contains("[show] trimmed *** end"), "{all}");
+    assert_eq!(all.matches("[show] ***\n").count(), 2 + 2 * 4, "{all}");
+}
