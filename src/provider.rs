@@ -25,7 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("verify", include_str!("../templates/verify.yaml")),
 ];
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     /// One line for `stackhook providers`.
@@ -118,7 +118,7 @@ impl ParamKind {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Provider {
     pub name: String,
     pub origin: Origin,
@@ -153,27 +153,47 @@ pub fn json_text(v: &serde_json::Value) -> String {
 /// All providers a spec can use, by name.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    pub providers: IndexMap<String, Provider>,
+    providers: IndexMap<String, Entry>,
+}
+
+/// A provider of a catalog: a built-in one is parsed when first used.
+#[derive(Debug)]
+enum Entry {
+    BuiltIn(usize),
+    File(Provider),
+}
+
+/// Built-in provider `i`, parsed once per process and only if used: a
+/// plan needs one or two of them, and `validate` of many specs would
+/// otherwise spend most of its time re-parsing them.
+fn builtin(i: usize) -> &'static Provider {
+    static PARSED: [OnceLock<Provider>; BUILTIN.len()] = [const { OnceLock::new() }; BUILTIN.len()];
+    PARSED[i].get_or_init(|| {
+        let (name, text) = BUILTIN[i];
+        let source = Source::new(format!("templates/{name}.yaml (built-in)"), text);
+        parse(name, Origin::BuiltIn, source).expect("built-in providers parse (tested)")
+    })
 }
 
 impl Catalog {
-    /// The built-in providers. They are parsed once per process: `validate`
-    /// of many specs would otherwise spend most of its time re-parsing them.
     pub fn builtin() -> Self {
-        static PARSED: OnceLock<IndexMap<String, Provider>> = OnceLock::new();
-        let providers = PARSED.get_or_init(|| {
-            BUILTIN
-                .iter()
-                .map(|(name, text)| {
-                    let source = Source::new(format!("templates/{name}.yaml (built-in)"), *text);
-                    let provider = parse(name, Origin::BuiltIn, source)
-                        .expect("built-in providers parse (tested)");
-                    (name.to_string(), provider)
-                })
-                .collect()
-        });
-        Catalog {
-            providers: providers.clone(),
+        let providers = BUILTIN
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.to_string(), Entry::BuiltIn(i)))
+            .collect();
+        Catalog { providers }
+    }
+
+    /// Every provider, in order: built-ins, then added ones.
+    pub fn all(&self) -> impl Iterator<Item = &Provider> {
+        self.providers.values().map(Self::resolve)
+    }
+
+    fn resolve(entry: &Entry) -> &Provider {
+        match entry {
+            Entry::BuiltIn(i) => builtin(*i),
+            Entry::File(p) => p,
         }
     }
 
@@ -209,7 +229,7 @@ impl Catalog {
             let source = Source::new(path.display().to_string(), text);
             match parse(&name, Origin::File(path), source) {
                 Ok(p) => {
-                    self.providers.insert(name, p);
+                    self.providers.insert(name, Entry::File(p));
                 }
                 Err(d) => diags.extend(d),
             }
@@ -218,7 +238,7 @@ impl Catalog {
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {
-        self.providers.get(name)
+        self.providers.get(name).map(Self::resolve)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -333,6 +353,6 @@ mod tests {
         let built: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
         assert_eq!(files, built);
         let catalog = Catalog::builtin();
-        assert_eq!(catalog.providers.len(), BUILTIN.len());
+        assert_eq!(catalog.all().count(), BUILTIN.len());
     }
 }

@@ -74,7 +74,7 @@ pub fn yaml_value(v: &serde_json::Value) -> String {
 pub fn list(catalog: &Catalog, indent: &str) -> String {
     let width = catalog.names().map(str::len).max().unwrap_or(0);
     let mut out = String::new();
-    for p in catalog.providers.values() {
+    for p in catalog.all() {
         let origin = match &p.origin {
             Origin::BuiltIn => String::new(),
             other => format!(" ({other})"),

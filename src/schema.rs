@@ -19,7 +19,7 @@ pub fn schema(catalog: &Catalog) -> Json {
             {"type": "string", "description": "a provider from the spec's `templates:` directory"}
         ]
     });
-    let rules: Vec<Json> = catalog.providers.values().map(provider_rule).collect();
+    let rules: Vec<Json> = catalog.all().map(provider_rule).collect();
     step["allOf"] = Json::Array(rules);
     root
 }
