@@ -26,9 +26,13 @@ fn main() {
     install_report_handler(cli.color);
     if let Err(failure) = commands::run(cli.command, cli.color) {
         let code = failure.exit_code();
+        // One write: stderr is unbuffered, and the report would otherwise
+        // go out a few bytes per system call.
+        let mut text = String::new();
         for diag in failure.into_diags() {
-            eprintln!("{:?}", miette::Report::new(diag));
+            text.push_str(&format!("{:?}\n", miette::Report::new(diag)));
         }
+        let _ = std::io::stderr().write_all(text.as_bytes());
         std::process::exit(code);
     }
 }
