@@ -156,6 +156,13 @@ impl<'m> Stream<'m> {
         }
     }
 
+    /// Cuts lines at `limit` bytes instead of [`MAX_LINE`] (at least twice
+    /// the longest secret), so that tests and fuzzing reach the cut.
+    pub fn line_limit(mut self, limit: usize) -> Self {
+        self.limit = limit.max(2 * self.masker.longest).max(1);
+        self
+    }
+
     /// Reads `chunk` (any part of the output) and appends to `out` the
     /// lines it ends, masked and prefixed, each ending in `\n`.
     pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
@@ -210,16 +217,25 @@ impl<'m> Stream<'m> {
             return;
         }
         let mut masked = std::mem::take(&mut self.masked);
-        masked.clear();
-        self.masker.mask_bytes_into(lines, &mut masked);
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', &masked) {
-            let mut line = &masked[start..end];
-            while let [rest @ .., b'\r'] = line {
-                line = rest;
+        let block = if self.masker.is_empty() {
+            lines
+        } else {
+            masked.clear();
+            self.masker.mask_bytes_into(lines, &mut masked);
+            &masked
+        };
+        if self.keep == 0 {
+            prefix_lines(block, &self.prefix, out);
+        } else {
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', block) {
+                let mut line = &block[start..end];
+                while let [rest @ .., b'\r'] = line {
+                    line = rest;
+                }
+                self.write_line(line, b"", out);
+                start = end + 1;
             }
-            self.write_line(line, b"", out);
-            start = end + 1;
         }
         self.masked = masked;
     }
@@ -253,6 +269,30 @@ impl<'m> Stream<'m> {
             self.tail.push_back(text);
         }
     }
+}
+
+/// Appends `block` (whole lines) to `out` with `prefix` before each line
+/// and the `\r` before each `\n` dropped. A byte at a time: output lines
+/// are short, and a call per line (search, copies) costs more than the
+/// line itself.
+fn prefix_lines(block: &[u8], prefix: &[u8], out: &mut Vec<u8>) {
+    out.reserve(block.len() + prefix.len() * (block.len() / 8 + 1));
+    let mut line_start = out.len();
+    out.extend_from_slice(prefix);
+    for &b in block {
+        if b == b'\n' {
+            while out.len() > line_start + prefix.len() && out.last() == Some(&b'\r') {
+                out.pop();
+            }
+            out.push(b'\n');
+            line_start = out.len();
+            out.extend_from_slice(prefix);
+        } else {
+            out.push(b);
+        }
+    }
+    // The block ends with a newline: no line follows its last prefix.
+    out.truncate(line_start);
 }
 
 #[cfg(test)]
