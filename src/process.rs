@@ -31,7 +31,11 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Lines of stderr kept for the failure report.
 const STDERR_TAIL: usize = 20;
 /// Bytes read from a pipe at once.
-const BLOCK: usize = 64 * 1024;
+const BLOCK: usize = 128 * 1024;
+/// The size asked for the output pipes (Linux allows 1 MiB unprivileged):
+/// a command that prints fast runs ahead instead of waking stackhook for
+/// every 4 KiB it writes.
+const PIPE_SIZE: i32 = 1 << 20;
 
 /// How a command ended.
 #[derive(Debug)]
@@ -238,6 +242,11 @@ impl Watch {
     }
 }
 
+thread_local! {
+    /// The read buffer, zeroed once per process rather than per command.
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = std::cell::Cell::new(vec![0; BLOCK]);
+}
+
 /// The command's two output pipes, read as they become readable.
 struct Io<'a> {
     pipes: [Option<os_pipe::PipeReader>; 2],
@@ -258,6 +267,7 @@ impl<'a> Io<'a> {
                     libc::F_SETFL,
                     libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
                 );
+                libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE);
             }
         }
         Io {
@@ -267,7 +277,9 @@ impl<'a> Io<'a> {
                 Stream::new(output.masker, &output.prefix, STDERR_TAIL),
             ],
             quiet: output.quiet,
-            buf: vec![0; BLOCK],
+            buf: Some(READ_BUFFER.take())
+                .filter(|b| b.len() == BLOCK)
+                .unwrap_or_else(|| vec![0; BLOCK]),
             out: Vec::new(),
         }
     }
@@ -334,6 +346,7 @@ impl<'a> Io<'a> {
             write(i, self.quiet, &mut self.out);
         }
         let _ = std::io::stdout().lock().flush();
+        READ_BUFFER.set(std::mem::take(&mut self.buf));
         self.streams[1].tail()
     }
 }
