@@ -83,39 +83,39 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
     let mut env: Env = process.clone();
     // The spec's env, resolved against the process environment.
-    let mut derived_secrets = Vec::new();
+    let mut derived = Vec::new();
     for (name, entry) in &plan.env {
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
-        if entry.secret {
-            derived_secrets.push(v.clone());
+        if plan.secrets.contains(name) {
+            derived.push(v.clone());
         }
         env.insert(name.clone(), v);
     }
-    // plan.secrets holds every secret name the environment had when the
-    // plan was made, by name, by the spec's `secrets:` or by a provider.
-    let mut secret_values: Vec<String> = plan
-        .secrets
-        .iter()
-        .filter_map(|name| env.get(name).cloned())
-        .collect();
-    secret_values.extend(derived_secrets.iter().cloned());
     let console = Console {
-        masker: Masker::new(secret_values),
+        masker: Masker::new(secret_values(plan, &env)),
         quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
     };
-    if process
+    let spacelift = process
         .get("TF_VAR_spacelift_run_id")
-        .is_some_and(|v| !v.is_empty())
-    {
-        register_masks(&derived_secrets);
+        .is_some_and(|v| !v.is_empty());
+    if spacelift {
+        register_masks(&derived);
     }
-    let mut runner = Runner::start(plan, opts, console, env)?;
+    let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
     match runner.steps() {
         None => runner.commit(),
         Some(stop) => Err(runner.roll_back(spec, stop)),
     }
+}
+
+/// The value of every variable of `env` that the plan decided is secret.
+fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
+    env.iter()
+        .filter(|(name, _)| plan.secrets.contains(name))
+        .map(|(_, value)| value.clone())
+        .collect()
 }
 
 /// Spacelift masks any value announced this way in its logs. Only values
@@ -141,6 +141,8 @@ struct Runner<'a> {
     journal: Journal,
     exported: IndexMap<String, Value>,
     results: Vec<StepResult>,
+    /// Announce derived secret values to Spacelift's masker.
+    spacelift: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -151,6 +153,7 @@ impl<'a> Runner<'a> {
         opts: &'a Options,
         console: Console,
         mut env: Env,
+        spacelift: bool,
     ) -> Result<Self, Failure> {
         let tmp_base = std::env::temp_dir();
         let kubeconfig = PathBuf::from(&plan.kubeconfig);
@@ -188,6 +191,7 @@ impl<'a> Runner<'a> {
             journal,
             exported: IndexMap::new(),
             results: Vec::new(),
+            spacelift,
         })
     }
 
@@ -221,12 +225,21 @@ impl<'a> Runner<'a> {
             outcome,
         };
         let mut step_env = self.env.clone();
+        let mut derived = Vec::new();
         for (name, entry) in &step.env {
             let v = entry
                 .value
                 .materialize(|n| self.env.get(n).cloned())
                 .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
             step_env.insert(name.clone(), v);
+        }
+        // The step's own secrets (its `env:`, earlier exports) are masked too.
+        self.console.masker = Masker::new(secret_values(self.plan, &step_env));
+        if self.spacelift {
+            register_masks(&derived);
         }
         let attempts = step.retries + 1;
         let mut backoff = Duration::from_secs(1);
@@ -268,12 +281,19 @@ impl<'a> Runner<'a> {
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
+        let mut derived = Vec::new();
         for (name, value) in &step.exports {
             let v = value
                 .materialize(|n| step_env.get(n).cloned())
                 .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
             self.env.insert(name.clone(), v);
             self.exported.insert(name.clone(), value.clone());
+        }
+        if self.spacelift {
+            register_masks(&derived);
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ pub mod discover;
 pub mod resolve;
 // Providers, binding and rendering.
 pub mod provider;
+pub mod secret_set;
 pub mod markers;
 pub mod bind;
 pub mod render;

@@ -63,28 +63,6 @@ fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
     }
 }
 
-fn output_of(child: Child) -> (i32, String, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn run(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
-    let child = sb
-        .command()
-        .args(args)
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    output_of(child)
-}
-
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -111,7 +89,7 @@ steps:
     with: {{server: false}}
 "#
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     let kube = std::fs::read_to_string(sb.kubeconfig()).unwrap();
     assert!(kube.contains("current-context: hook"), "{kube}");
@@ -148,7 +126,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
         std::fs::read_to_string(sb.kubeconfig()).unwrap(),
@@ -182,8 +160,7 @@ steps:
     with: {{commands: [exit 1]}}
 "#
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -205,8 +182,7 @@ steps:
         - sh -c 'sleep 600 & echo $! > "$PIDFILE"; wait'
 "#,
     );
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("PIDFILE", pidfile.to_str().unwrap())],
     );
@@ -319,7 +295,7 @@ steps:
     with: {commands: ['true']}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", ok.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
@@ -342,8 +318,7 @@ steps:
         - 'if [ -e "$MARK" ]; then echo second try; else touch "$MARK"; echo first try fails >&2; exit 1; fi'
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MARK", mark.to_str().unwrap())],
     );
@@ -379,11 +354,7 @@ steps:
         - echo "denied for $MY_TOKEN" >&2; exit 1
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
-        &["run", spec.to_str().unwrap()],
-        &[("MY_TOKEN", canary)],
-    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_TOKEN", canary)]);
     assert_eq!(code, 1, "{err}");
     let all = format!("{out}{err}");
     assert!(!all.contains(canary), "leaked: {all}");
@@ -416,8 +387,7 @@ steps:
     with: {commands: ['echo "$AUTH_HEADER"']}
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[
             ("MY_TOKEN", "tok-123456"),
@@ -475,8 +445,7 @@ steps:
     );
     let env_file = sb.path("work/out/stackhook.env");
     let secret = "CANARY-arm-secret";
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &[
             "run",
             "--env-file",
@@ -520,8 +489,7 @@ steps:
 "#,
     );
     let env_file = sb.path("work/stackhook.env");
-    let (code, _, _) = run(
-        &sb,
+    let (code, _, _) = sb.run(
         &[
             "run",
             "--env-file",
@@ -554,8 +522,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -582,7 +549,7 @@ steps:
     with: {cluster: c, resource_group: g, login: msi}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("`az` is not on PATH") && err.contains("`kubelogin` is not on PATH"),
@@ -636,8 +603,8 @@ steps:
     with: {commands: ['touch should-not-exist']}
 "#,
     );
-    let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
-    let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
+    let (code, out, _) = sb.run(&["run", "--dry-run", spec.to_str().unwrap()], &[]);
+    let (_, plan_out, _) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0);
     assert_eq!(out, plan_out);
     assert!(!sb.path("work/should-not-exist").exists());
@@ -654,7 +621,7 @@ steps:
 "#,
     );
     let bad = "apiVersion: v1\ncurrent-context: nope\n";
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", bad)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("names no context"), "{err}");
     assert_eq!(
@@ -663,7 +630,7 @@ steps:
     );
 
     let good = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", &good)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &good)]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), good);
     assert_eq!(mode(&sb.kubeconfig()), 0o600);
@@ -679,11 +646,10 @@ steps:
     with: {commands: ['echo hello']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", "--verbose", ok.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-x")],
     );
@@ -698,7 +664,7 @@ steps:
     with: {commands: ['echo noisy; exit 2']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
     assert_eq!(out, "");
     assert!(!err.contains("==>"), "{err}");
@@ -722,15 +688,13 @@ steps:
         - test ! -e "$STACKHOOK_TMPDIR/tok2" && echo tok2 gone
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "[files] tok gone\n[files] tok2 gone\n");
-    let (_, plan, _) = run(
-        &sb,
+    let (_, plan, _) = sb.run(
         &["plan", "--format", "json", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );

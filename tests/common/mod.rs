@@ -181,6 +181,20 @@ impl Sandbox {
             .current_dir(self.path("work"));
         c
     }
+    /// Runs the binary in the sandbox to its end: exit code, stdout, stderr.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+        let child = self
+            .command()
+            .args(args)
+            .envs(extra.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        output_of(child)
+    }
+
     /// Entries left in TMPDIR: a finished run leaves none.
     pub fn tmp_entries(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.tmp())
@@ -203,6 +217,17 @@ impl Sandbox {
         let k = real_kubectl().expect("the harness checked that kubectl is here");
         std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
     }
+}
+
+/// A finished child's exit code (-1 when killed by a signal), stdout and
+/// stderr.
+pub fn output_of(child: std::process::Child) -> (i32, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// A program on this process's PATH.
