@@ -14,9 +14,10 @@ use crate::failure::Failure;
 use crate::masker::{MIN_MASKED_LEN, Masker};
 use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
+use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
 use crate::report::{self, Console, StepResult, StepStatus};
-use crate::resolve::{self, ProcessEnv};
+use crate::resolve::ProcessEnv;
 use crate::rollback::{self, Journal};
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
@@ -31,44 +32,6 @@ pub struct Options {
     pub paint: Paint,
 }
 
-/// Checks that a run can start: no variable missing, every CLI on PATH.
-/// Nothing has run and nothing was written when this fails.
-pub fn preflight(spec: &Spec, plan: &Plan) -> Result<(), Failure> {
-    let mut diags = Vec::new();
-    if !plan.missing_env.is_empty() {
-        diags.push(resolve::missing_diag(spec.source(), &plan.missing_env));
-    }
-    let src = spec.source();
-    for tool in plan.tools.iter().filter(|t| !t.found) {
-        let mut d = Diag::new(
-            Code::PreflightMissingCli,
-            format!("`{}` is not on PATH", tool.name),
-        );
-        let needing = plan
-            .steps
-            .iter()
-            .filter(|s| s.requires.contains(&tool.name));
-        for (i, step) in needing.enumerate() {
-            let label = format!("step `{}` needs {}", step.name, tool.name);
-            d = if i == 0 {
-                d.at(src, step.span, label)
-            } else {
-                d.and(step.span, label)
-            };
-        }
-        let help = match &tool.hint {
-            Some(h) => format!("install {} or run on an image that has it: {h}", tool.name),
-            None => format!("install {} or add its directory to PATH", tool.name),
-        };
-        diags.push(d.help(help));
-    }
-    if diags.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Invalid(diags))
-    }
-}
-
 /// Where a run stopped.
 struct Stop {
     step: usize,
@@ -78,7 +41,7 @@ struct Stop {
 }
 
 pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
-    preflight(spec, plan)?;
+    let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
     signals::install()
         .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
     let mut env: Env = process.clone();
@@ -105,7 +68,7 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     }
     let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
     match runner.steps() {
-        None => runner.commit(),
+        None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
     }
 }
@@ -139,7 +102,6 @@ struct Runner<'a> {
     /// What every command gets; exports of finished steps are added.
     env: Env,
     journal: Journal,
-    exported: IndexMap<String, Value>,
     results: Vec<StepResult>,
     /// Announce derived secret values to Spacelift's masker.
     spacelift: bool,
@@ -189,7 +151,6 @@ impl<'a> Runner<'a> {
             console,
             env,
             journal,
-            exported: IndexMap::new(),
             results: Vec::new(),
             spacelift,
         })
@@ -290,7 +251,6 @@ impl<'a> Runner<'a> {
                 derived.push(v.clone());
             }
             self.env.insert(name.clone(), v);
-            self.exported.insert(name.clone(), value.clone());
         }
         if self.spacelift {
             register_masks(&derived);
@@ -354,28 +314,33 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Success: temp files go, the kubeconfig stays, the env file is written.
-    fn commit(self) -> Result<(), Failure> {
+    /// Success: the env file is written (a failure to write it still rolls
+    /// back), then temp files go and the kubeconfig stays.
+    fn commit(mut self, env_file: Option<IndexMap<String, Value>>) -> Result<(), Failure> {
+        if let (Some(path), Some(contents)) = (&self.opts.env_file, &env_file)
+            && let Err(e) = env_file::write(path, contents)
+        {
+            let problems = self.journal.rollback();
+            let help = if problems.is_empty() {
+                "every step succeeded, but the run was rolled back".to_string()
+            } else {
+                format!("rollback incomplete: {}", problems.join("; "))
+            };
+            let message = format!("cannot write the env file {}: {e}", path.display());
+            return Err(Failure::failed(
+                Diag::new(Code::RunEnvFile, message).help(help),
+            ));
+        }
         let Runner {
             plan,
-            opts,
             console,
             journal,
-            exported,
             results,
             ..
         } = self;
         journal.commit().map_err(|e| {
             Failure::failed(Diag::new(Code::RunCommit, format!("cannot finish: {e}")))
         })?;
-        if let Some(path) = &opts.env_file {
-            env_file::write(path, &exported).map_err(|e| {
-                Failure::failed(Diag::new(
-                    Code::RunEnvFile,
-                    format!("cannot write {}: {e}", path.display()),
-                ))
-            })?;
-        }
         report::summary(&console, &results, plan.steps.len());
         Ok(())
     }

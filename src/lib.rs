@@ -50,6 +50,7 @@ pub mod process;
 pub mod report;
 pub mod rollback;
 pub mod env_file;
+pub mod preflight;
 pub mod execute;
 // The command line.
 pub mod cli;

@@ -31,6 +31,9 @@ pub struct Plan {
     pub tools: Vec<Tool>,
     pub missing_env: Vec<MissingVar>,
     pub warnings: Vec<String>,
+    /// The spec's `env:` entries that `--env-file` exports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<String>,
     /// Variables whose values the runner masks in output, decided once.
     #[serde(skip)]
     pub secrets: SecretNames,
@@ -157,6 +160,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         tools,
         missing_env: missing,
         warnings,
+        export: spec.export.iter().map(|n| n.value.clone()).collect(),
         secrets: vars.into_secrets(),
     };
     finish(plan, diags)

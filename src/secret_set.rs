@@ -45,21 +45,39 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
             }
         }
     }
-    // An entry reading a secret is secret; spec env first, since step env
-    // entries may read it.
-    derive(&spec.env, &mut names);
-    for step in &spec.steps.value {
-        derive(&step.value.env, &mut names);
-    }
-    names
-}
-
-fn derive(env: &Map<String>, names: &mut SecretNames) {
-    for (key, value) in env {
-        if read_by(&value.value).iter().any(|v| names.contains(v)) {
-            names.insert(&key.value);
+    let envs: Vec<&Map<String>> = std::iter::once(&spec.env)
+        .chain(spec.steps.value.iter().map(|s| &s.value.env))
+        .collect();
+    // What a secret entry is made of is secret: `AZ_SECRET: ${SP_PW}` read
+    // by a secret parameter makes SP_PW secret, or its value would show
+    // wherever SP_PW is used. Step entries may read spec entries, so this
+    // runs until nothing changes.
+    loop {
+        let before = names.listed().count();
+        for env in envs.iter().rev() {
+            for (key, value) in env.iter() {
+                if names.contains(&key.value) {
+                    for var in read_by(&value.value) {
+                        names.insert(&var);
+                    }
+                }
+            }
+        }
+        if names.listed().count() == before {
+            break;
         }
     }
+    // An entry built from a secret is secret (spec env first: step
+    // entries may read it). Its other parts are not: `Bearer ${TOKEN}
+    // ${REGION}` does not hide the region everywhere.
+    for env in envs {
+        for (key, value) in env {
+            if read_by(&value.value).iter().any(|v| names.contains(v)) {
+                names.insert(&key.value);
+            }
+        }
+    }
+    names
 }
 
 /// Every variable an interpolated string may read, defaults included.
@@ -106,13 +124,18 @@ mod tests {
             r#"version: 1
 secrets: [LISTED]
 env:
-  HEADER: "Bearer ${SP_PW}"
+  HEADER: "Bearer ${SP_PW} ${REGION}"
   PLAIN: ${REGION}
+  AZ_SECRET: ${AZ_PARTS}
+  DB_PASSWORD: "${DB_USER}:${DB_PW}"
 steps:
   - provider: kubeconfig
     with: {from: env, var: KC_CONTENT}
   - provider: azure-aks
     with: {cluster: c, resource_group: g, login: spn, client_secret: "${SP_PW:-${FALLBACK}}"}
+  - provider: azure-aks
+    name: second
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${AZ_SECRET}"}
     env:
       STEP_COPY: ${HEADER}
       STEP_PLAIN: x
@@ -129,6 +152,10 @@ steps:
             "STEP_COPY",
             "GOOGLE_OAUTH_ACCESS_TOKEN",
             "ARM_CLIENT_SECRET",
+            "AZ_SECRET",
+            "AZ_PARTS",
+            "DB_USER",
+            "DB_PW",
         ] {
             assert!(names.contains(name), "{name}");
         }

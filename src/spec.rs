@@ -36,6 +36,10 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Vec<EnvName>")]
     pub secrets: Vec<Spanned<String>>,
+    /// Names of `env:` entries that `run --env-file` exports to the caller's shell too.
+    #[serde(default)]
+    #[schemars(with = "Vec<EnvName>")]
+    pub export: Vec<Spanned<String>>,
     /// A directory of custom provider files, relative to the spec file.
     #[serde(rename = "templates")]
     #[schemars(with = "Option<String>")]
@@ -168,6 +172,7 @@ const SPEC_KEYS: &[&str] = &[
     "kubeconfig",
     "env",
     "secrets",
+    "export",
     "templates",
     "steps",
     "provider",
@@ -193,6 +198,21 @@ fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
     for name in &spec.secrets {
         if !interpolate::is_var_name(&name.value) {
             diags.push(bad_name(src, name, "secrets"));
+        }
+    }
+    for name in &spec.export {
+        if !spec.env.keys().any(|k| k.value == name.value) {
+            diags.push(
+                Diag::new(
+                    Code::SpecExport,
+                    format!(
+                        "`export` names `{}`, which is not an `env:` entry",
+                        name.value
+                    ),
+                )
+                .at(src, spec.span(name), "not in env")
+                .help("`export` lists entries of the spec's `env:` to write to the env file"),
+            );
         }
     }
     if spec.steps.value.is_empty() {

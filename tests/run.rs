@@ -461,9 +461,12 @@ steps:
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("later step sees the export"), "{out}");
     let text = std::fs::read_to_string(&env_file).unwrap();
+    let kube = sb.kubeconfig().display().to_string();
     assert_eq!(
         text,
-        "# written by stackhook run; source it: . FILE\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+        format!(
+            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+        )
     );
     assert_eq!(mode(&env_file), 0o600);
     // Sourced as the hook line does, a later phase sees the values.

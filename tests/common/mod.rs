@@ -230,6 +230,15 @@ pub fn output_of(child: std::process::Child) -> (i32, String, String) {
     )
 }
 
+/// A diagnostic as one line: miette wraps long messages at 100 columns
+/// behind a `│` gutter.
+pub fn unwrapped(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A program on this process's PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     std::env::var("PATH")
