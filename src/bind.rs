@@ -377,10 +377,11 @@ fn convert(
         }
         (ParamKind::Var, Json::String(s)) => convert_var(&c, s, missing),
         (ParamKind::Commands, Json::String(s)) => Ok(Jinja::from(vec![s.clone()])),
-        (ParamKind::Commands, Json::Array(items)) if items.iter().all(Json::is_string) => {
-            let items: Vec<String> = items.iter().map(json_text).collect();
-            Ok(Jinja::from(items))
-        }
+        (ParamKind::Commands, Json::Array(items)) => match items.iter().find(|i| !i.is_string()) {
+            None => Ok(Jinja::from(items.iter().map(json_text).collect::<Vec<_>>())),
+            // `- true` is a YAML bool: say so, not just "a list".
+            Some(other) => Err(c.type_error(&format!("a list holding {}", json_kind(other)))),
+        },
         (_, other) => Err(c.type_error(json_kind(other))),
     }
 }

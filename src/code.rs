@@ -36,6 +36,7 @@ codes! {
     RunEnvFile => "stackhook::run::env_file",
     PreflightPath => "stackhook::preflight::path",
     RunInterrupted => "stackhook::run::interrupted",
+    RunLock => "stackhook::run::lock",
     RunSetup => "stackhook::run::setup",
     RunSignals => "stackhook::run::signals",
     RunStepFailed => "stackhook::run::step_failed",

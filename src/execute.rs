@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Code, Diag};
 use crate::env_file;
 use crate::failure::Failure;
+use crate::lock::LockError;
 use crate::masker::{MIN_MASKED_LEN, Masker};
 use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
@@ -30,6 +31,8 @@ pub struct Options {
     pub quiet: bool,
     pub env_file: Option<PathBuf>,
     pub paint: Paint,
+    /// How long to wait for another run that holds the kubeconfig.
+    pub lock_wait: Duration,
 }
 
 /// Where a run stopped.
@@ -126,17 +129,40 @@ impl<'a> Runner<'a> {
             ));
         }
         let mut journal = Journal::default();
-        let setup = (|| -> std::io::Result<PathBuf> {
-            let dir = journal.create_run_dir(&tmp_base)?;
-            journal.snapshot_kubeconfig(&kubeconfig)?;
-            Ok(dir)
-        })();
-        let run_dir = setup.map_err(|e| {
-            Failure::failed(Diag::new(
-                Code::RunSetup,
-                format!("cannot prepare the run: {e}"),
-            ))
-        })?;
+        let setup_failed = |e: std::io::Error| {
+            let message = format!("cannot prepare the run: {e}");
+            Failure::failed(Diag::new(Code::RunSetup, message))
+        };
+        let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
+        let waiting = |m: &str| console.note(m);
+        match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
+            Ok(()) => {}
+            Err(LockError::Io(e)) => return Err(setup_failed(e)),
+            Err(LockError::Busy { path, holder }) => {
+                let message = format!(
+                    "another stackhook run (pid {holder}) held {} for longer than {}",
+                    kubeconfig.display(),
+                    humantime::format_duration(opts.lock_wait)
+                );
+                let help = format!(
+                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
+                    path.display()
+                );
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
+            Err(LockError::Interrupted(sig)) => {
+                let message = format!(
+                    "interrupted by {} while waiting for the kubeconfig",
+                    signals::name(sig)
+                );
+                return Err(Failure::Interrupted(
+                    sig,
+                    vec![Diag::new(Code::RunInterrupted, message)],
+                ));
+            }
+        }
         let self_exe = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "stackhook".into());

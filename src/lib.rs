@@ -48,6 +48,8 @@ pub mod masker;
 pub mod signals;
 pub mod process;
 pub mod report;
+pub mod snapshot;
+pub mod lock;
 pub mod rollback;
 pub mod env_file;
 pub mod preflight;

@@ -47,22 +47,6 @@ fn main() {
     ]);
 }
 
-/// Reads the child's stdout until a line contains `needle`; returns the
-/// lines read.
-fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
-        let hit = line.contains(needle);
-        lines.push(line);
-        if hit {
-            return lines;
-        }
-    }
-}
-
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }

@@ -239,6 +239,22 @@ pub fn unwrapped(text: &str) -> String {
         .join(" ")
 }
 
+/// Reads the child's stdout until a line contains `needle`; returns the
+/// lines read.
+pub fn wait_for_line(reader: &mut impl std::io::BufRead, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
+        let hit = line.contains(needle);
+        lines.push(line);
+        if hit {
+            return lines;
+        }
+    }
+}
+
 /// A program on this process's PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     std::env::var("PATH")
