@@ -97,6 +97,14 @@ pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>
 
 fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
     let def = &cx.provider.def;
+    if let Some(instead) = def.removed.get(&key.value) {
+        return Diag::new(
+            Code::SpecRemovedParam,
+            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
+        )
+        .at(cx.src(), cx.span(key), "removed")
+        .help(instead.trim().to_string());
+    }
     let names = def.params.keys().map(String::as_str);
     let help = match did_you_mean(&key.value, names) {
         Some(s) => {
@@ -190,7 +198,7 @@ fn apply_defaults(
 }
 
 /// Where to point when something is missing from `with:`.
-fn with_anchor(cx: &Ctx) -> SourceSpan {
+pub fn with_anchor(cx: &Ctx) -> SourceSpan {
     let step = cx.step();
     step.with
         .as_ref()

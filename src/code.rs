@@ -23,6 +23,7 @@ macro_rules! codes {
 
 codes! {
     EnvMissing => "stackhook::env::missing",
+    ExecCredential => "stackhook::exec_credential",
     InitExists => "stackhook::init::exists",
     InitWrite => "stackhook::init::write",
     Kubeconfig => "stackhook::kubeconfig",
@@ -56,6 +57,7 @@ codes! {
     SpecParamType => "stackhook::spec::param_type",
     SpecParamValue => "stackhook::spec::param_value",
     SpecRead => "stackhook::spec::read",
+    SpecRemovedParam => "stackhook::spec::removed_param",
     SpecReservedEnv => "stackhook::spec::reserved_env",
     SpecStepName => "stackhook::spec::step_name",
     SpecTimeout => "stackhook::spec::timeout",

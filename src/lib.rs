@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod shell;
 pub mod atomic_file;
 pub mod which;
+pub mod jwt;
 pub mod kubeconfig_path;
 // Reading a spec.
 pub mod yaml;
@@ -33,6 +34,7 @@ pub mod resolve;
 // Providers, binding and rendering.
 pub mod provider;
 pub mod markers;
+pub mod template_functions;
 pub mod bind;
 pub mod render;
 // The plan, and what shows it.
@@ -43,6 +45,8 @@ pub mod init;
 pub mod schema;
 // Running it.
 pub mod kubeconfig;
+pub mod kubeconfig_edit;
+pub mod exec_credential;
 pub mod masker;
 pub mod signals;
 pub mod process;

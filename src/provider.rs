@@ -57,6 +57,10 @@ pub struct Definition {
     /// A `with:` that shows the provider off, for docs and `init`.
     #[serde(default)]
     pub example: IndexMap<String, serde_json::Value>,
+    /// Parameters the provider no longer has: NAME -> what replaces it,
+    /// so that a spec using one gets a clear error.
+    #[serde(default)]
+    pub removed: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone)]
@@ -243,6 +247,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "exports",
     "commands",
     "example",
+    "removed",
     "type",
     "required",
     "default",
@@ -280,6 +285,11 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
             diags.push(bad(format!(
                 "parameter `{pname}` is required and has a default"
             )));
+        }
+    }
+    for old in def.removed.keys() {
+        if def.params.contains_key(old) {
+            diags.push(bad(format!("`{old}` is both a parameter and removed")));
         }
     }
     for name in def.exports.keys() {

@@ -14,12 +14,13 @@ use minijinja::value::ValueKind;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as Jinja};
 use serde::Serialize;
 
-use crate::bind::{self, Ctx, Params};
+use crate::bind::{self, Ctx, Params, with_anchor};
 use crate::diagnostic::{Code, Diag, Source};
 use crate::markers::{self, mark, unmark, unmark_raw};
 use crate::provider::ParamKind;
 use crate::resolve::MissingVar;
 use crate::shell;
+use crate::template_functions::{self, Collected, FAIL, declare_tempfile, invalid, lock, var_name};
 use crate::value::Value;
 use crate::yaml;
 
@@ -76,10 +77,6 @@ fn format_value(
         .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
 }
 
-fn invalid(msg: impl Into<String>) -> minijinja::Error {
-    minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
-}
-
 fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> {
     if value.is_undefined() || value.is_none() {
         return Err(invalid(
@@ -119,13 +116,6 @@ fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> 
     }
 }
 
-/// The temp files and extra commands a render declares through functions.
-#[derive(Default)]
-struct Collected {
-    tempfiles: Vec<(String, Option<Value>)>,
-    extra_commands: Vec<String>,
-}
-
 fn environment(quoting: Quoting, collected: &Arc<Mutex<Collected>>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -137,6 +127,8 @@ fn environment(quoting: Quoting, collected: &Arc<Mutex<Collected>>) -> Environme
             .expect("valid syntax config"),
     );
     env.set_formatter(format_value);
+    env.add_filter("var_name", var_name);
+    env.add_function("fail", template_functions::fail);
     if quoting == Quoting::Plain {
         return env;
     }
@@ -164,47 +156,6 @@ fn environment(quoting: Quoting, collected: &Arc<Mutex<Collected>>) -> Environme
         },
     );
     env
-}
-
-fn lock(c: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `tempfile(NAME[, CONTENT])`: declares a private temp file of the step
-/// and stands for its path.
-fn declare_tempfile(
-    files: &Mutex<Collected>,
-    name: String,
-    content: Option<Jinja>,
-) -> Result<Jinja, minijinja::Error> {
-    let valid = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid {
-        return Err(invalid(format!(
-            "tempfile name `{name}` must use only letters, digits, `.`, `_` and `-`"
-        )));
-    }
-    let content = match content {
-        None => None,
-        Some(c) if c.is_none() || c.is_undefined() => {
-            return Err(invalid(format!("the content of tempfile `{name}` is none")));
-        }
-        Some(c) => Some(unmark(&c.to_string())),
-    };
-    let mut files = lock(files);
-    match files.tempfiles.iter().find(|(n, _)| *n == name) {
-        Some((_, prev)) if *prev != content => {
-            return Err(invalid(format!(
-                "tempfile `{name}` is declared twice with different content"
-            )));
-        }
-        Some(_) => {}
-        None => files.tempfiles.push((name.clone(), content)),
-    }
-    Ok(Jinja::from_safe_string(markers::tempfile(&name)))
 }
 
 /// The two environments of one step and what its templates collect.
@@ -392,6 +343,18 @@ fn template_error(
     let mut detail = e
         .detail()
         .map_or_else(|| e.kind().to_string(), str::to_string);
+    if let Some(msg) = detail.strip_prefix(FAIL) {
+        let step = cx.step();
+        return Diag::new(
+            Code::SpecParamValue,
+            format!("step `{}`: {msg}", step.name()),
+        )
+        .at(cx.src(), with_anchor(cx), "these parameters")
+        .help(format!(
+            "change the step's `with:` (`stackhook providers {}` documents it)",
+            cx.provider.name
+        ));
+    }
     if let Some(line) = e.line() {
         detail = format!("{detail} (line {line} of the template)");
     }

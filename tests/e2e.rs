@@ -64,6 +64,31 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            gke_exec_survives_a_resumed_run_with_a_new_token,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_token_credentials_write_a_static_token,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_plugin_credentials_work_through_gcloud,
+            Need::Cli("gcloud"),
+            Need::Cli("gke-gcloud-auth-plugin"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_token_credentials_parameter_names_its_replacement,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig,
             Need::Cli("gcloud"),
             Need::Kubectl,
@@ -319,6 +344,21 @@ impl E2e {
     }
 }
 
+/// The sandbox's PATH with some programs taken off it.
+fn filtered_path(e: &E2e, exclude: &[&str]) -> String {
+    let path = e.env.iter().find(|(k, _)| k == "PATH").unwrap().1.clone();
+    path.split(':')
+        .map(|d| {
+            if exclude.iter().any(|x| Path::new(d).join(x).exists()) {
+                filtered_copy(&e.sb, d, exclude)
+            } else {
+                d.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// A copy of a PATH directory as symlinks, without some programs.
 fn filtered_copy(sb: &Sandbox, dir: &str, exclude: &[&str]) -> String {
     let dest = sb.path(&format!("path{}", dir.replace('/', "_")));
@@ -429,8 +469,14 @@ fn eks_unknown_cluster_fails_with_a_hint() {
 fn gke(location: &str) -> E2e {
     let mut cfg = config();
     cfg["gke"]["location"] = json!(location);
-    // Token mode must not need the auth plugin: it is taken off PATH.
+    // Exec and token modes must not need the auth plugin: it is taken off
+    // PATH.
     let mut e = E2e::new(cfg, &["gcloud"], &["gke-gcloud-auth-plugin"]);
+    gke_env(&mut e);
+    e
+}
+
+fn gke_env(e: &mut E2e) {
     let endpoint = format!("http://127.0.0.1:{}/", e.fake.port("gke"));
     e.set("CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER", &endpoint);
     e.set(
@@ -445,7 +491,6 @@ fn gke(location: &str) -> E2e {
     e.set("GKE_CLUSTER_ZONE", "europe-west1-b");
     e.set("GCP_PROJECT_NAME", "acme-prod");
     e.set("GOOGLE_OAUTH_ACCESS_TOKEN", GKE_TOKEN);
-    e
 }
 
 fn gke_flow(spec_name: &str, location: &str) {
@@ -455,8 +500,8 @@ fn gke_flow(spec_name: &str, location: &str) {
 fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
     let (code, _, err) = e.stackhook(&["run", &spec(spec_name)]);
     assert_eq!(code, 0, "{err}");
-    // The fake answered 200 only for the right bearer token: the temp
-    // token file carried it.
+    // The fake answered 200 only for the right bearer token: gcloud got
+    // it through CLOUDSDK_AUTH_ACCESS_TOKEN.
     assert!(e.fake.saw(
         "gke",
         &format!("/v1/projects/acme-prod/locations/{location}/clusters/gke-prod"),
@@ -473,12 +518,14 @@ fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
         !kube.contains("gke-gcloud-auth-plugin"),
         "the user still runs the plugin: {kube}"
     );
+    assert!(!kube.contains(GKE_TOKEN), "no token in the kubeconfig");
     assert!(
-        kube.contains(GKE_TOKEN),
-        "the kubeconfig must hold the token"
+        kube.contains(&bin().display().to_string()) && kube.contains("exec-credential"),
+        "the user runs this stackhook by absolute path: {kube}"
     );
     assert!(e.fake.saw("k8s", "/version", 200));
-    // A later phase: kubectl with the token, without any auth plugin.
+    // A later phase: kubectl gets the token from stackhook, without any
+    // auth plugin.
     let later = e.kubectl_version();
     assert!(
         later.status.success(),
@@ -516,6 +563,127 @@ fn gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig() {
     assert!(e.fake.saw("gke", "/v1/projects/", 401));
     assert_eq!(e.kubeconfig(), TWO_CONTEXTS);
     assert_clean(&e);
+}
+
+/// Issue 9 item 4: the run resumes in a new container of the same image.
+/// Only the kubeconfig's directory is kept (new HOME, new TMPDIR, no
+/// gcloud state, gcloud not even on PATH), the platform sets a new token,
+/// and the fake API refuses the old one: kubectl still reaches the cluster.
+fn gke_exec_survives_a_resumed_run_with_a_new_token() {
+    let mut e = gke("europe-west1");
+    let (code, _, err) = e.stackhook(&["run", &spec("gke-region.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    let kept = e.kubeconfig();
+
+    // The new container: everything but the kubeconfig's directory is new.
+    for dir in ["work", "tmp"] {
+        std::fs::remove_dir_all(e.sb.path(dir)).unwrap();
+        std::fs::create_dir(e.sb.path(dir)).unwrap();
+    }
+    let no_gcloud = filtered_path(&e, &["gcloud", "gke-gcloud-auth-plugin"]);
+    e.set("PATH", &no_gcloud);
+    const NEW: &str = "ya29.CANARY-token-of-the-next-phase";
+    std::fs::write(
+        e.fake.dir.path().join("k8s_tokens.json"),
+        json!([NEW]).to_string(),
+    )
+    .unwrap();
+    e.set("GOOGLE_OAUTH_ACCESS_TOKEN", GKE_TOKEN);
+    let old = e.kubectl_version();
+    assert!(!old.status.success(), "the old token must be refused now");
+
+    e.set("GOOGLE_OAUTH_ACCESS_TOKEN", NEW);
+    let later = e.kubectl_version();
+    let stderr = String::from_utf8_lossy(&later.stderr).to_string();
+    assert!(later.status.success(), "{stderr}");
+    assert!(!stderr.contains(NEW));
+    assert_eq!(e.kubeconfig(), kept, "kubectl changed nothing");
+
+    // The variable unset: kubectl fails naming it, and no token shows.
+    e.env.retain(|(k, _)| k != "GOOGLE_OAUTH_ACCESS_TOKEN");
+    let unset = e.kubectl_version();
+    let stderr = String::from_utf8_lossy(&unset.stderr).to_string();
+    assert!(!unset.status.success());
+    assert!(
+        stderr.contains("GOOGLE_OAUTH_ACCESS_TOKEN is not set or empty"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(NEW) && !stderr.contains(GKE_TOKEN),
+        "{stderr}"
+    );
+}
+
+/// `credentials: token`: the static token, written by stackhook (no
+/// kubectl needed), with the expiry warning.
+fn gke_token_credentials_write_a_static_token() {
+    let e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, credentials: token}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains(&format!("token: {GKE_TOKEN}")), "{kube}");
+    assert!(!kube.contains("exec"), "{kube}");
+    let (_, plan, _) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert!(plan.contains("expires with the token"), "{plan}");
+    assert!(e.kubectl_version().status.success());
+}
+
+/// `credentials: plugin`: the real gke-gcloud-auth-plugin, which asks
+/// gcloud at each call; gcloud has a token from CLOUDSDK_AUTH_ACCESS_TOKEN,
+/// as the plan's warning says it must.
+fn gke_plugin_credentials_work_through_gcloud() {
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("europe-west1");
+    let mut e = E2e::new(cfg, &["gcloud", "gke-gcloud-auth-plugin"], &[]);
+    gke_env(&mut e);
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, credentials: plugin}
+  - provider: verify
+"#,
+    );
+    let (_, plan, _) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert!(
+        plan.contains("gcloud reads CLOUDSDK_AUTH_ACCESS_TOKEN"),
+        "{plan}"
+    );
+    e.set("CLOUDSDK_AUTH_ACCESS_TOKEN", GKE_TOKEN);
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("command: gke-gcloud-auth-plugin"), "{kube}");
+    assert!(!kube.contains(GKE_TOKEN), "{kube}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
+}
+
+/// `token_credentials` is gone, and the error names what replaces it.
+fn gke_token_credentials_parameter_names_its_replacement() {
+    let e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, token_credentials: false}
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`gke` no longer has `token_credentials`"),
+        "{err}"
+    );
+    assert!(err.contains("`credentials: plugin` is"), "{err}");
 }
 
 // ------------------------------------------------------------------ AKS

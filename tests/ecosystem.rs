@@ -211,9 +211,9 @@ fn provider_pages_are_complete() {
     for want in [
         "cluster (string; required)",
         "GOOGLE_OAUTH_ACCESS_TOKEN",
-        "Needs on PATH: gcloud, kubectl (when token_credentials)",
+        "Needs on PATH: gcloud, gke-gcloud-auth-plugin (when credentials == 'plugin'",
         "Renders to:",
-        "--access-token-file",
+        "set-user --exec-credential-from-env=GOOGLE_OAUTH_ACCESS_TOKEN",
     ] {
         assert!(gke.contains(want), "no {want:?} in:\n{gke}");
     }

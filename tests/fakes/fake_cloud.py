@@ -159,12 +159,23 @@ class Base(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
 
+def k8s_tokens():
+    """The tokens the fake API accepts: <dir>/k8s_tokens.json when a test
+    wrote one (to change them mid-test, e.g. a token that expired), else the
+    config's."""
+    try:
+        with open(os.path.join(DIR, "k8s_tokens.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return CONFIG.get("k8s_tokens", [])
+
+
 class Kube(Base):
     name = "k8s"
 
     def handle_any(self):
         token = self.bearer()
-        if token is None or not (token in CONFIG.get("k8s_tokens", []) or eks_token_valid(token)):
+        if token is None or not (token in k8s_tokens() or eks_token_valid(token)):
             return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
         path = urllib.parse.urlsplit(self.path).path
