@@ -134,9 +134,12 @@ fn environment(quoting: Quoting, collected: &Arc<Mutex<Collected>>) -> Environme
     }
     env.set_auto_escape_callback(|_| AutoEscape::Custom(SHELL.into()));
     let files = collected.clone();
-    env.add_function("tempfile", move |name: String, content: Option<Jinja>| {
-        declare_tempfile(&files, name, content)
-    });
+    env.add_function(
+        "tempfile",
+        move |name: String, content: Option<Jinja>, lifetime: Option<String>| {
+            declare_tempfile(&files, name, content, lifetime)
+        },
+    );
     let extra = collected.clone();
     env.add_function(
         "command",
@@ -230,11 +233,12 @@ impl<'a, 'c> Templates<'a, 'c> {
             return Err(self.diags);
         }
         let files = std::mem::take(&mut lock(&self.collected).tempfiles);
+        let for_step = std::mem::take(&mut lock(&self.collected).for_step);
         let mut finished = Vec::new();
         let mut last_use: BTreeMap<String, usize> = BTreeMap::new();
         for (i, command) in commands.iter().enumerate() {
             let (text, used) = markers::take_tempfiles(command);
-            for name in used {
+            for name in used.into_iter().filter(|n| !for_step.contains(n)) {
                 last_use.insert(name, i + 1);
             }
             finished.push(text);

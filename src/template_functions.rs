@@ -33,6 +33,10 @@ pub fn var_name(value: Jinja) -> Jinja {
 #[derive(Default)]
 pub struct Collected {
     pub tempfiles: Vec<(String, Option<Value>)>,
+    /// Temp files that live until the step ends: a CLI keeps reading them
+    /// after the command that names them (az reads its certificate at each
+    /// token request).
+    pub for_step: Vec<String>,
     pub extra_commands: Vec<String>,
 }
 
@@ -40,13 +44,24 @@ pub fn lock(c: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
     c.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `tempfile(NAME[, CONTENT])`: declares a private temp file of the step
-/// and stands for its path.
+/// `tempfile(NAME[, CONTENT[, "step"]])`: declares a private temp file of
+/// the step and stands for its path. It is removed after the last command
+/// that names it, or with "step" when the step ends.
 pub fn declare_tempfile(
     files: &Mutex<Collected>,
     name: String,
     content: Option<Jinja>,
+    lifetime: Option<String>,
 ) -> Result<Jinja, minijinja::Error> {
+    match lifetime.as_deref() {
+        None => {}
+        Some("step") => lock(files).for_step.push(name.clone()),
+        Some(other) => {
+            return Err(invalid(format!(
+                "tempfile `{name}`: the lifetime can only be \"step\", not `{other}`"
+            )));
+        }
+    }
     let valid = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -59,6 +74,8 @@ pub fn declare_tempfile(
     }
     let content = match content {
         None => None,
+        // `tempfile(NAME, none, "step")`: a command writes it.
+        Some(c) if c.is_none() && lifetime.is_some() => None,
         Some(c) if c.is_none() || c.is_undefined() => {
             return Err(invalid(format!("the content of tempfile `{name}` is none")));
         }

@@ -27,7 +27,25 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
-            eks_with_an_alias,
+            eks_with_a_context_user_alias_and_namespace,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_with_only_aws_on_path,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_oidc_web_identity_in_later_phases,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_assume_role_and_proxy_url,
             Need::Cli("aws"),
             Need::Kubectl,
             Need::FakeCloud
@@ -95,7 +113,32 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
-            aks_service_principal_with_env_file_for_later_kubectl,
+            aks_service_principal_needs_no_env_file_in_later_phases,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_service_principal_with_a_hostile_secret,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_oidc_federated_token,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_certificate_with_a_password,
+            Need::Az,
+            Need::Cli("openssl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_azure_cli_login_with_context_and_namespace,
             Need::Az,
             Need::Kubectl,
             Need::FakeCloud
@@ -124,6 +167,17 @@ fn main() {
             Need::FakeCloud
         ),
         case!(kubeconfig_mounted, Need::Kubectl, Need::FakeCloud),
+        case!(
+            kubeconfig_mounted_without_current_context_with_context_and_namespace,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_and_kubeconfig_env_with_context_and_namespace,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
         case!(
             kubeconfig_mounted_but_missing_fails_preflight_free_and_clear,
             Need::Kubectl,
@@ -163,6 +217,8 @@ struct Fake {
     dir: tempfile::TempDir,
     ports: Json,
     ca: PathBuf,
+    /// Files the fake made (a client certificate).
+    files: Json,
 }
 
 impl Fake {
@@ -190,6 +246,7 @@ impl Fake {
             dir,
             ports: hello["ports"].clone(),
             ca: PathBuf::from(hello["ca"].as_str().unwrap()),
+            files: hello["files"].clone(),
         }
     }
 
@@ -417,24 +474,25 @@ fn eks_logs_in_and_kubectl_reaches_the_api() {
     assert_clean(&e);
 }
 
-fn eks_with_an_alias() {
+/// `alias` became `context` (one name in every provider); the namespace
+/// and user alias go with it.
+fn eks_with_a_context_user_alias_and_namespace() {
     let e = eks(config());
     let spec = e.sb.write_spec(
         r#"version: 1
 steps:
   - provider: aws-eks
-    with: {cluster: eks-prod, region: eu-west-1, alias: prod}
+    with: {cluster: eks-prod, region: eu-west-1, context: prod, user_alias: eks-user, namespace: apps}
   - provider: verify
     with: {can_i: get pods -n default}
 "#,
     );
     let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(
-        e.kubeconfig().contains("current-context: prod"),
-        "{}",
-        e.kubeconfig()
-    );
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(kube.contains("user: eks-user"), "{kube}");
     assert!(e.fake.saw(
         "k8s",
         "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
@@ -453,6 +511,107 @@ fn eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back() {
     assert!(e.fake.saw("k8s", "/version", 401));
     assert_eq!(e.kubeconfig(), TWO_CONTEXTS);
     assert_clean(&e);
+}
+
+/// Issue 9 item 5: Spacelift's default runner image has the AWS CLI but no
+/// kubectl. The shipped spec passes preflight and succeeds there; verify
+/// says plainly that it did not call the API server.
+fn eks_with_only_aws_on_path() {
+    let mut e = eks(config());
+    std::fs::remove_file(e.sb.bin().join("kubectl")).unwrap();
+    let path = filtered_path(&e, &["kubectl"]);
+    e.set("PATH", &path);
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("[verify] warning: kubectl is not on PATH: the API server was not called"),
+        "{err}"
+    );
+    assert!(e.fake.saw("eks", "/clusters/eks-prod", 200));
+    assert!(e.kubeconfig().contains("get-token"));
+}
+
+/// Web identity: no keys anywhere. The AWS CLI assumes the role with the
+/// OIDC token through the fake STS (AWS_ENDPOINT_URL_STS); the kubeconfig
+/// carries the role and the token file, so a later phase without any stack
+/// variable gets a token that the fake API verifies.
+fn eks_oidc_web_identity_in_later_phases() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/spacelift";
+    let token = format!("{}.CANARY-aws-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["sts"] = json!({"role_arn": ROLE, "token": token});
+    let mut e = eks(cfg);
+    e.env
+        .retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    e.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap());
+    e.set("EKS_ROLE_ARN", ROLE);
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("sts", "/", 200));
+    assert!(e.fake.saw("k8s", "/version", 200));
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("AWS_ROLE_ARN") && kube.contains(ROLE),
+        "{kube}"
+    );
+    assert!(!kube.contains("CANARY"), "{kube}");
+
+    // A later phase in a new container: no stack variables at all, no AWS
+    // CLI cache (~/.aws/cli/cache holds assumed-role credentials).
+    e.env.retain(|(k, _)| {
+        ![
+            "EKS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "EKS_CLUSTER_NAME",
+        ]
+        .contains(&k.as_str())
+    });
+    let new_container = || {
+        let _ = std::fs::remove_dir_all(e.sb.path("work/.aws"));
+        e.kubectl_version()
+    };
+    let later = new_container();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    // The token file is what the kubeconfig names: a token STS refuses
+    // means no credentials.
+    std::fs::write(&file, "a-token-sts-refuses").unwrap();
+    assert!(!new_container().status.success());
+}
+
+/// Cross-account: update-kubeconfig assumes --assume-role-arn to read the
+/// cluster; --proxy-url lands in the kubeconfig.
+fn eks_assume_role_and_proxy_url() {
+    const ROLE: &str = "arn:aws:iam::444455556666:role/reader";
+    let mut cfg = config();
+    cfg["sts"] = json!({"assumable": [ROLE]});
+    let mut e = eks(cfg);
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let spec = e.sb.write_spec(&format!(
+        r#"version: 1
+steps:
+  - provider: aws-eks
+    with: {{cluster: eks-prod, region: eu-west-1, assume_role_arn: "{ROLE}", proxy_url: "http://proxy.internal:3128"}}
+"#
+    ));
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(e.fake.dir.path().join("sts.log")).unwrap();
+    assert!(log.contains("AssumeRole") && log.contains(ROLE), "{log}");
+    assert!(
+        e.kubeconfig()
+            .contains("proxy-url: http://proxy.internal:3128"),
+        "{}",
+        e.kubeconfig()
+    );
 }
 
 fn eks_unknown_cluster_fails_with_a_hint() {
@@ -689,8 +848,17 @@ steps:
 // ------------------------------------------------------------------ AKS
 
 fn aks() -> E2e {
-    let mut e = E2e::new(config(), &["az"], &[]);
+    aks_with(config())
+}
+
+fn aks_with(config: Json) -> E2e {
+    let mut e = E2e::new(config, &["az"], &[]);
     e.stub("kubelogin");
+    e.stub("kubelogin.py");
+    e.set(
+        "KUBELOGIN_STUB_PYTHON",
+        &fake_cloud_python().display().to_string(),
+    );
     let az_dir = e.sb.path("work/azure");
     e.set("AZURE_CONFIG_DIR", &az_dir.display().to_string());
     e.set("AZURE_CORE_INSTANCE_DISCOVERY", "false");
@@ -727,54 +895,151 @@ fn aks() -> E2e {
     e
 }
 
-fn aks_service_principal_with_env_file_for_later_kubectl() {
+/// Issue 9 item 2: no env file. kubelogin reads ARM_CLIENT_SECRET itself at
+/// kubectl time (--use-azurerm-env-vars, which stackhook adds because
+/// convert-kubeconfig does not write it), so a later phase with the
+/// integration's ARM_* variables just works.
+fn aks_service_principal_needs_no_env_file_in_later_phases() {
     let mut e = aks();
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
     e.set("ARM_CLIENT_SECRET", ARM_SECRET);
-    let env_file = e.sb.path("work/.stackhook.env");
-    let (code, _, err) = e.stackhook(&[
-        "run",
-        "--env-file",
-        env_file.to_str().unwrap(),
-        &spec("azure-aks-spn.yaml"),
-    ]);
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
     assert!(e.fake.saw("aks", &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod/listClusterUserCredential"), 200));
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
     assert!(
-        log.lines().any(|l| l == "convert-kubeconfig -l spn"),
+        log.lines()
+            .any(|l| l
+                == "convert-kubeconfig --login=spn --client-id=app-0001 --tenant-id=tenant-0001"),
         "{log}"
     );
-    // verify's kubectl ran kubelogin with the exported AAD_* variables.
-    assert!(e.fake.saw("k8s", "/version", 200));
-    let text = std::fs::read_to_string(&env_file).unwrap();
     assert!(
-        text.contains("export AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\""),
-        "{text}"
+        e.kubeconfig().contains("--use-azurerm-env-vars"),
+        "{}",
+        e.kubeconfig()
     );
-    assert!(!text.contains(ARM_SECRET));
+    // verify's kubectl ran kubelogin, which read ARM_CLIENT_SECRET.
+    assert!(e.fake.saw("k8s", "/version", 200));
 
-    // A later phase without the env file cannot log in; with it, it can.
-    let without = e.kubectl_version();
-    assert!(!without.status.success());
-    assert!(String::from_utf8_lossy(&without.stderr).contains("AAD_SERVICE_PRINCIPAL_CLIENT_ID"));
-    let with = e
-        .command("sh")
-        .arg("-c")
-        .arg(format!(
-            ". {} && kubectl get --raw /version",
-            env_file.display()
-        ))
+    // A later phase: nothing sourced, the integration's variables only.
+    let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    // Without the secret in the environment, kubelogin cannot log in: the
+    // kubeconfig holds no secret of its own.
+    e.env.retain(|(k, _)| k != "ARM_CLIENT_SECRET");
+    assert!(!e.kubectl_version().status.success());
+    assert!(!e.kubeconfig().contains(ARM_SECRET));
+    assert_clean(&e);
+}
+
+/// An Azure client secret may start with `-` (Azure generates such), hold
+/// spaces, quotes, `$(...)`: az reads it from a 0600 file (`@FILE`), so it
+/// is one value whatever it holds, and never in an argv.
+fn aks_service_principal_with_a_hostile_secret() {
+    const HOSTILE: &str = "-CANARY- 'q\" $(touch pwned) `x`";
+    let mut cfg = config();
+    cfg["aks"]["client_secret"] = json!(HOSTILE);
+    cfg["k8s_tokens"] = json!([spn_token("app-0001", HOSTILE)]);
+    let mut e = aks_with(cfg);
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_SECRET", HOSTILE);
+    let (code, out, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{err}");
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    assert!(!e.sb.path("work/pwned").exists());
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Workload identity federation: az logs in with the federated token
+/// (client_assertion), kubelogin's workloadidentity mode reads the token
+/// file at each call, and the next phase's fresh token keeps working.
+fn aks_oidc_federated_token() {
+    let token = format!("{}.CANARY-oidc-payload.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["aks"]["federated_token"] = json!(token);
+    let mut e = aks_with(cfg);
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_OIDC_TOKEN_FILE_PATH", file.to_str().unwrap());
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
+    assert!(log.contains("convert-kubeconfig --login=workloadidentity --client-id=app-0001 --tenant-id=tenant-0001 --federated-token-file="), "{log}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(!e.kubeconfig().contains("CANARY"));
+    assert!(e.kubectl_version().status.success());
+    // A wrong token in the file is refused by the fake API at kubectl time.
+    std::fs::write(&file, "not-the-token").unwrap();
+    assert!(!e.kubectl_version().status.success());
+}
+
+/// A client certificate: a PFX with its password. openssl converts it for
+/// az (the password read from the environment), kubelogin reads both
+/// variables itself at kubectl time.
+fn aks_certificate_with_a_password() {
+    let mut cfg = config();
+    cfg["aks"]["cert_password"] = json!("CANARY-pfx-password");
+    let mut e = aks_with(cfg);
+    let pfx = e.fake.files["client_pfx"].as_str().unwrap().to_string();
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_CERTIFICATE_PATH", &pfx);
+    e.set("ARM_CLIENT_CERTIFICATE_PASSWORD", "CANARY-pfx-password");
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-cert.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("CANARY"));
+    // The fake checked the assertion's signature against the certificate.
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
+    assert_clean(&e);
+}
+
+/// `login: azurecli`: az was logged in before stackhook (as a worker or an
+/// earlier hook does it); kubelogin asks the real az for a token at each
+/// call.
+fn aks_azure_cli_login_with_context_and_namespace() {
+    let mut cfg = config();
+    cfg["k8s_tokens"] = json!(["arm-access-token"]);
+    let e = aks_with(cfg);
+    let secret_file = e.sb.path("work/sp-secret");
+    std::fs::write(&secret_file, ARM_SECRET).unwrap();
+    let login = e
+        .command("az")
+        .args([
+            "login",
+            "--service-principal",
+            "--username=app-0001",
+            "--tenant=tenant-0001",
+        ])
+        .arg(format!("--password=@{}", secret_file.display()))
+        .args(["--output=none"])
         .output()
         .unwrap();
     assert!(
-        with.status.success(),
+        login.status.success(),
         "{}",
-        String::from_utf8_lossy(&with.stderr)
+        String::from_utf8_lossy(&login.stderr)
     );
-    assert_clean(&e);
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-azurecli.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: aks-prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(kube.contains("- azurecli"), "{kube}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
 }
 
 fn aks_service_principal_with_a_wrong_secret_fails_with_a_hint() {
@@ -807,10 +1072,12 @@ fn aks_managed_identity() {
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
     assert!(
         log.lines()
-            .any(|l| l == "convert-kubeconfig -l msi --client-id client-of-identity"),
+            .any(|l| l == "convert-kubeconfig --login=msi --client-id=client-of-identity"),
         "{log}"
     );
     assert!(e.fake.saw("k8s", "/version", 200));
+    // A later phase: kubelogin's msi mode needs nothing sourced.
+    assert!(e.kubectl_version().status.success());
     assert_clean(&e);
 }
 
@@ -863,6 +1130,77 @@ fn kubeconfig_from_url_checks_its_sha256() {
     assert!(e.fake.saw("static", "/prod.yaml", 200));
     assert!(e.kubectl_version().status.success());
     assert_clean(&e);
+}
+
+/// Issue 9 item 6: a mounted kubeconfig without a current-context (as
+/// Terraform users who set `config_context` have it) is accepted when
+/// `context:` names one of its contexts, which becomes current.
+fn kubeconfig_mounted_without_current_context_with_context_and_namespace() {
+    let e = E2e::new(config(), &[], &[]);
+    let kc = e
+        .fake
+        .static_kubeconfig()
+        .replace("current-context: fake\n", "");
+    std::fs::write(e.sb.kubeconfig(), &kc).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
+    assert_eq!(code, 1, "without context: it is refused: {err}");
+    assert!(err.contains("no current-context"), "{err}");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: mounted, context: fake, namespace: apps}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: fake"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(e.kubectl_version().status.success());
+}
+
+/// `context:` and `namespace:` for gke (renamed by stackhook) and for a
+/// kubeconfig from a variable without a current-context.
+fn gke_and_kubeconfig_env_with_context_and_namespace() {
+    let mut e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, context: prod, namespace: apps}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    // Renamed, not copied: one context (cluster and user keep their names).
+    assert_eq!(kube.matches("context:\n").count(), 1, "{kube}");
+
+    let kc = e
+        .fake
+        .static_kubeconfig()
+        .replace("current-context: fake\n", "");
+    e.set("KUBECONFIG_CONTENT", &base64_encode(kc.as_bytes()));
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KUBECONFIG_CONTENT, context: fake, namespace: team}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("current-context: fake") && kube.contains("namespace: team"),
+        "{kube}"
+    );
 }
 
 fn kubeconfig_mounted() {

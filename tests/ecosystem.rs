@@ -571,7 +571,7 @@ fn example_github_workflow_is_valid_and_its_script_comments_changed_specs() {
         "an unchanged spec was planned: {md}"
     );
     assert!(
-        md.contains("```sh\naws eks update-kubeconfig --region us-east-1"),
+        md.contains("```sh\naws eks update-kubeconfig --region=us-east-1"),
         "{md}"
     );
 }
