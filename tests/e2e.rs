@@ -101,6 +101,13 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            gke_oidc_workload_identity_federation,
+            Need::Cli("gcloud"),
+            Need::Cli("gke-gcloud-auth-plugin"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_token_credentials_parameter_names_its_replacement,
             Need::Cli("gcloud"),
             Need::Kubectl,
@@ -824,6 +831,65 @@ steps:
     assert!(!kube.contains(GKE_TOKEN), "{kube}");
     assert!(e.fake.saw("k8s", "/version", 200));
     assert!(e.kubectl_version().status.success());
+}
+
+/// Workload identity federation: gcloud reads an external-account file
+/// whose token URLs point at the fake Google STS and IAM credentials
+/// service (gcloud accepts them); the kubeconfig's gke-gcloud-auth-plugin
+/// does the same exchange at each call from GOOGLE_APPLICATION_CREDENTIALS.
+fn gke_oidc_workload_identity_federation() {
+    let oidc = format!("{}.CANARY-gcp-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/spacelift/providers/spacelift";
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("europe-west1");
+    cfg["google"] = json!({"oidc_token": oidc, "audience": audience});
+    let mut e = E2e::new(cfg, &["gcloud", "gke-gcloud-auth-plugin"], &[]);
+    gke_env(&mut e);
+    e.env.retain(|(k, _)| k != "GOOGLE_OAUTH_ACCESS_TOKEN");
+    let google = format!("http://127.0.0.1:{}", e.fake.port("google"));
+    let token_file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&token_file, &oidc).unwrap();
+    let creds = e.sb.path("kube/gcp-credentials.json");
+    let external = json!({
+        "type": "external_account",
+        "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{google}/v1/token"),
+        "service_account_impersonation_url": format!("{google}/v1/projects/-/serviceAccounts/spacelift@acme-prod.iam.gserviceaccount.com:generateAccessToken"),
+        "credential_source": {"file": token_file},
+    });
+    std::fs::write(&creds, external.to_string()).unwrap();
+    e.set("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap());
+    let (code, _, err) = e.stackhook(&["run", &spec("gke-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("google", "/v1/token", 200));
+    assert!(e.fake.saw(
+        "gke",
+        "/v1/projects/acme-prod/locations/europe-west1/clusters/gke-prod",
+        200
+    ));
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("--use_application_default_credentials"),
+        "{kube}"
+    );
+    assert!(
+        !kube.contains("CANARY") && !kube.contains(GKE_TOKEN),
+        "{kube}"
+    );
+    assert!(e.fake.saw("k8s", "/version", 200));
+    // A later phase in a new container: no gcloud state, gcloud not even on
+    // PATH; the plugin exchanges the token file again.
+    std::fs::remove_dir_all(e.sb.path("work")).unwrap();
+    std::fs::create_dir(e.sb.path("work")).unwrap();
+    let path = filtered_path(&e, &["gcloud"]);
+    e.set("PATH", &path);
+    let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
 }
 
 /// `token_credentials` is gone, and the error names what replaces it.

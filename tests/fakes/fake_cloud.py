@@ -301,6 +301,33 @@ class Sts(Base):
         return data
 
 
+class Google(Base):
+    """Google's STS token exchange (workload identity federation: the OIDC
+    token for a federated token) and IAM credentials generateAccessToken
+    (the federated token for the service account's access token, which
+    the fake GKE and Kubernetes APIs accept)."""
+    name = "google"
+
+    def do_POST(self):
+        g = CONFIG.get("google") or {}
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/v1/token":
+            form = dict(urllib.parse.parse_qsl(self.body().decode()))
+            if (form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+                    or form.get("subject_token") != g.get("oidc_token")
+                    or form.get("audience") != g.get("audience")):
+                return self.send_json(400, {"error": "invalid_grant", "error_description": "The token is invalid."})
+            return self.send_json(200, {"access_token": "federated-access-token", "token_type": "Bearer",
+                                        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                                        "expires_in": 3600})
+        if path.endswith(":generateAccessToken"):
+            if self.bearer() != "federated-access-token":
+                return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+            expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self.send_json(200, {"accessToken": CONFIG["gke"]["token"], "expireTime": expires})
+        self.send_json(404, {"error": {"code": 404, "message": path}})
+
+
 class Gke(Base):
     name = "gke"
 
@@ -575,6 +602,7 @@ def main():
     serve("eks", Eks, False)
     serve("sts", Sts, False)
     serve("gke", Gke, False)
+    serve("google", Google, False)
     serve("aks", Azure, True)
     serve("static", Static, False)
     print(json.dumps({"ports": PORTS, "ca": ca, "files": files}), flush=True)
