@@ -29,6 +29,7 @@ codes! {
     Kubeconfig => "stackhook::kubeconfig",
     KubeconfigPath => "stackhook::kubeconfig::path",
     PreflightMissingCli => "stackhook::preflight::missing_cli",
+    PreflightTokenExpired => "stackhook::preflight::token_expired",
     ProviderDir => "stackhook::provider::dir",
     ProviderInvalid => "stackhook::provider::invalid",
     ProviderRead => "stackhook::provider::read",

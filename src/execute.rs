@@ -62,6 +62,13 @@ pub fn preflight(spec: &Spec, plan: &Plan) -> Result<(), Failure> {
         };
         diags.push(d.help(help));
     }
+    for expired in &plan.expired_tokens {
+        diags.push(
+            Diag::new(Code::PreflightTokenExpired, expired.clone()).help(
+                "the platform writes a fresh OIDC token for each run and phase: run again, or check that the step reads the current token (its file or variable)",
+            ),
+        );
+    }
     if diags.is_empty() {
         Ok(())
     } else {

@@ -37,6 +37,7 @@ pub mod markers;
 pub mod template_functions;
 pub mod bind;
 pub mod render;
+pub mod token_expiry;
 // The plan, and what shows it.
 pub mod plan;
 pub mod preview;

@@ -52,6 +52,11 @@ pub struct Definition {
     /// An export whose value renders empty is not exported.
     #[serde(default)]
     pub exports: IndexMap<String, String>,
+    /// Templates naming the OIDC tokens (JWTs) the step uses, whose expiry
+    /// `plan` and `run` check: `file:PATH`, `google-credentials:PATH`, or
+    /// the token itself; an empty result is dropped.
+    #[serde(default)]
+    pub jwts: Vec<String>,
     /// Command templates, one command each; an empty result is dropped.
     pub commands: Vec<Spanned<String>>,
     /// A `with:` that shows the provider off, for docs and `init`.
@@ -245,6 +250,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "reads",
     "warnings",
     "exports",
+    "jwts",
     "commands",
     "example",
     "removed",

@@ -31,6 +31,8 @@ pub struct Rendered {
     pub exports: IndexMap<String, Value>,
     pub requires: Vec<String>,
     pub warnings: Vec<String>,
+    /// The OIDC tokens the step uses (see `Definition::jwts`).
+    pub jwts: Vec<Value>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -218,6 +220,11 @@ impl<'a, 'c> Templates<'a, 'c> {
         let cx = self.cx;
         let def = &cx.provider.def;
         let requires = self.render_plain_list("requires", &def.requires, &ctx);
+        let jwts = self
+            .render_plain_list("jwts", &def.jwts, &ctx)
+            .iter()
+            .map(|j| unmark(j))
+            .collect();
         let warnings = self
             .render_plain_list("warnings", &def.warnings, &ctx)
             .into_iter()
@@ -258,6 +265,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             exports,
             requires,
             warnings,
+            jwts,
         })
     }
 

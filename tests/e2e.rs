@@ -45,6 +45,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            an_expired_oidc_token_stops_the_run_before_any_command,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             eks_assume_role_and_proxy_url,
             Need::Cli("aws"),
             Need::Kubectl,
@@ -591,6 +597,46 @@ fn eks_oidc_web_identity_in_later_phases() {
     // means no credentials.
     std::fs::write(&file, "a-token-sts-refuses").unwrap();
     assert!(!new_container().status.success());
+}
+
+/// An unsigned JWT expiring at `exp` (seconds since the epoch).
+fn jwt_expiring(exp: u64) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.sig",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"exp":{exp},"sub":"CANARY-sub"}}"#))
+    )
+}
+
+/// Issue 10 item 5: an expired OIDC token fails preflight (exit 2) before
+/// any command runs; one that expires within the step's timeout is a
+/// warning in the plan.
+fn an_expired_oidc_token_stops_the_run_before_any_command() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut e = eks(config());
+    let file = e.sb.path("kube/spacelift.oidc");
+    e.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap());
+    e.set("EKS_ROLE_ARN", "arn:aws:iam::111122223333:role/spacelift");
+    std::fs::write(&file, jwt_expiring(now - 600)).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stackhook::preflight::token_expired"), "{err}");
+    assert!(
+        err.contains(&format!("the token file {} expired 10m", file.display())),
+        "{err}"
+    );
+    assert!(!err.contains("==> [1/2]"), "nothing ran: {err}");
+    assert!(e.fake.requests().is_empty(), "nothing was called");
+
+    std::fs::write(&file, jwt_expiring(now + 300)).unwrap();
+    let (code, out, err) = e.stackhook(&["plan", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("less than the step's timeout (10m)"), "{out}");
 }
 
 /// Cross-account: update-kubeconfig assumes --assume-role-arn to read the
