@@ -181,6 +181,11 @@ fn main() {
         ),
         case!(kubeconfig_mounted, Need::Kubectl, Need::FakeCloud),
         case!(
+            the_argv_check_sees_every_argument,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             kubeconfig_mounted_without_current_context_with_context_and_namespace,
             Need::Kubectl,
             Need::FakeCloud
@@ -294,6 +299,30 @@ impl Fake {
     }
 }
 
+impl Drop for E2e {
+    /// No secret in any child's argv: every secret of these tests holds
+    /// CANARY, and the wrappers (and the kubelogin stub) recorded every
+    /// argument the CLIs were given, by stackhook, kubectl or each other.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(leak) = self.argv_leak() {
+            panic!("a secret reached a child's argv: {leak}");
+        }
+    }
+}
+
+impl E2e {
+    /// The recorded argv that holds a secret, if any.
+    fn argv_leak(&self) -> Option<String> {
+        [self.argv_log(), self.sb.path("work/kubelogin.log")]
+            .iter()
+            .map(|log| std::fs::read_to_string(log).unwrap_or_default())
+            .find(|text| text.contains("CANARY"))
+    }
+}
+
 impl Drop for Fake {
     fn drop(&mut self) {
         // Closing stdin stops it; kill in case it is stuck.
@@ -361,7 +390,35 @@ impl E2e {
         } else if let Ok(home) = std::env::var("HOME") {
             env.push(("PYENV_ROOT".into(), format!("{home}/.pyenv")));
         }
-        E2e { sb, fake, env }
+        let e = E2e { sb, fake, env };
+        for name in clis.iter().copied().chain(["kubectl"]) {
+            e.record_argv(name);
+        }
+        e
+    }
+
+    /// Replaces the CLI in the sandbox's bin with a wrapper that appends
+    /// its argv to argv.log, then runs the real one: every e2e test checks,
+    /// when it ends, that no secret reached any child's argv (issue 13).
+    fn record_argv(&self, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let link = self.sb.bin().join(name);
+        let real = match std::fs::read_link(&link) {
+            Ok(target) => target,
+            Err(_) => which(name).unwrap_or_else(|| panic!("{name} is not on PATH")),
+        };
+        let _ = std::fs::remove_file(&link);
+        let script = format!(
+            "#!/bin/sh\nfor a in \"$0\" \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\nexec '{}' \"$@\"\n",
+            self.argv_log().display(),
+            real.display()
+        );
+        std::fs::write(&link, script).unwrap();
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn argv_log(&self) -> PathBuf {
+        self.sb.path("argv.log")
     }
 
     fn stub(&self, name: &str) {
@@ -1103,6 +1160,7 @@ fn aks_certificate_with_a_password() {
     let mut cfg = config();
     cfg["aks"]["cert_password"] = json!("CANARY-pfx-password");
     let mut e = aks_with(cfg);
+    e.record_argv("openssl");
     let pfx = e.fake.files["client_pfx"].as_str().unwrap().to_string();
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
@@ -1191,6 +1249,31 @@ fn aks_managed_identity() {
     // A later phase: kubelogin's msi mode needs nothing sourced.
     assert!(e.kubectl_version().status.success());
     assert_clean(&e);
+}
+
+// ------------------------------------------------------------- argv check
+
+/// The argv check of every e2e test is real: the wrappers record what the
+/// CLIs get (so a flow's own commands show up), and a command that does put
+/// a secret in an argv is caught.
+fn the_argv_check_sees_every_argument() {
+    let mut e = E2e::new(config(), &[], &[]);
+    e.set("MY_TOKEN", "CANARY-in-argv");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands: ['kubectl version --client --token="$MY_TOKEN" >/dev/null']
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(e.argv_log()).unwrap();
+    assert!(log.contains("--client"), "{log}");
+    assert!(e.argv_leak().is_some(), "the leak was not seen: {log}");
+    // Forget it, or the test's own check would (rightly) fail.
+    std::fs::remove_file(e.argv_log()).unwrap();
 }
 
 // ------------------------------------------------------------ kubeconfig
