@@ -74,7 +74,7 @@ expands at run time. Variables that are not set are listed (exit 0), or fail the
 commands with POSIX sh, streaming their output with secret values masked. Temp files live in a \
 private directory and are removed after their last command; if anything fails, times out or \
 is interrupted, the kubeconfig is restored byte for byte and nothing is left behind.",
-        after_help = "Examples:\n  stackhook run specs/gke-region.yaml\n  stackhook run --env-file /mnt/workspace/.stackhook.env && . /mnt/workspace/.stackhook.env\n  stackhook run --dry-run            # the same as `stackhook plan`\n\nExit codes: 0 success, 1 a step failed (rolled back), 2 invalid spec or failed preflight,\n128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."
+        after_help = "Examples:\n  stackhook run specs/gke-region.yaml\n  stackhook run                      # the spec of this Spacelift stack: the hook line\n  stackhook run --env-file /mnt/workspace/.stackhook.env && . /mnt/workspace/.stackhook.env\n  stackhook run --dry-run            # the same as `stackhook plan`\n\nExit codes: 0 success, 1 a step failed (rolled back), 2 invalid spec or failed preflight,\n128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."
     )]
     Run(RunArgs),
 
