@@ -220,6 +220,11 @@ pub struct RunArgs {
     /// Print only failures.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// How long to wait for another stackhook run using the same kubeconfig
+    /// (runs on one kubeconfig take turns), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -98,6 +98,7 @@ fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
         quiet: args.quiet,
         env_file: args.env_file.clone(),
         paint: Paint(color.enabled(std::io::stderr().is_terminal())),
+        lock_wait: args.lock_timeout,
     };
     execute::run(&spec, &plan, &process, &opts)
 }

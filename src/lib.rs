@@ -33,9 +33,11 @@ pub mod discover;
 pub mod resolve;
 // Providers, binding and rendering.
 pub mod provider;
+pub mod secret_set;
 pub mod markers;
-pub mod template_functions;
+pub mod env_view;
 pub mod bind;
+pub mod jinja;
 pub mod render;
 pub mod token_expiry;
 // The plan, and what shows it.
@@ -52,8 +54,11 @@ pub mod masker;
 pub mod signals;
 pub mod process;
 pub mod report;
+pub mod snapshot;
+pub mod lock;
 pub mod rollback;
 pub mod env_file;
+pub mod preflight;
 pub mod execute;
 // The command line.
 pub mod cli;

@@ -2,22 +2,21 @@
 //! and exports of each step. It is what `plan` prints (as JSON it is
 //! serialised as is) and exactly what `run` executes.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::bind::Ctx;
 use crate::diagnostic::{Diag, finish};
-use crate::provider::{Catalog, ParamKind, Provider};
+use crate::provider::{Catalog, Provider};
 use crate::render::{self, TempFile};
 use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
-use crate::secrets::is_secret_name;
-use crate::spec::{Spec, Step};
+use crate::secret_set;
+use crate::secrets::{SecretNames, is_secret_name};
+use crate::spec::Spec;
 use crate::token_expiry::{self, Finding, Source};
 use crate::value::Value;
 use crate::which::find_on_path;
@@ -36,9 +35,12 @@ pub struct Plan {
     /// OIDC tokens that have expired: a run stops in preflight.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expired_tokens: Vec<String>,
-    /// Variables whose values the runner masks in output.
+    /// The spec's `env:` entries that `--env-file` exports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<String>,
+    /// Variables whose values the runner masks in output, decided once.
     #[serde(skip)]
-    pub secrets: BTreeSet<String>,
+    pub secrets: SecretNames,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,7 +119,7 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
 /// Renders every step. Errors of all steps are reported together.
 pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
     let catalog = catalog(spec, opts.provider_dir)?;
-    let mut vars = Vars::new(process);
+    let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
     let mut missing = Vec::new();
     let mut diags = Vec::new();
     vars.load_spec(spec, &mut missing);
@@ -188,7 +190,8 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         missing_env: missing,
         warnings,
         expired_tokens,
-        secrets: vars.secret_names(),
+        export: spec.export.iter().map(|n| n.value.clone()).collect(),
+        secrets: vars.into_secrets(),
     };
     finish(plan, diags)
 }
@@ -203,7 +206,6 @@ fn plan_step(
 ) -> Result<(PlanStep, Vec<String>), Vec<Diag>> {
     let step = &spec.steps.value[index].value;
     let step_env = vars.step_env(spec, index, missing);
-    declare_named_secrets(provider, step, vars);
     let cx = Ctx {
         spec,
         index,
@@ -214,7 +216,7 @@ fn plan_step(
     let rendered = render::step(&cx, missing)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
-            secret: value.has_secret() || is_secret_name(name),
+            secret: value.has_secret() || vars.is_secret(name),
             value: value.clone(),
         };
         vars.exported.insert(name.clone(), entry);
@@ -233,18 +235,6 @@ fn plan_step(
         jwts: rendered.jwts,
     };
     Ok((plan_step, rendered.warnings))
-}
-
-/// Variables named by `type: var` parameters are secret everywhere: their
-/// value is read by the command, and it is a credential.
-fn declare_named_secrets(provider: &Provider, step: &Step, vars: &mut Vars) {
-    for (key, value) in step.with.iter().flat_map(|w| w.value.iter()) {
-        if let (Some(p), Json::String(s)) = (provider.def.params.get(&key.value), &value.value)
-            && p.kind == ParamKind::Var
-        {
-            vars.declare_secret(s);
-        }
-    }
 }
 
 fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {

@@ -158,6 +158,19 @@ pub fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// What kind of YAML value a parameter was given, for type errors.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as Json;
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
 /// All providers a spec can use, by name.
 #[derive(Debug, Default)]
 pub struct Catalog {

@@ -107,6 +107,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            env_file_carries_an_absolute_kube_config_path,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_oidc_workload_identity_federation,
             Need::Cli("gcloud"),
             Need::Cli("gke-gcloud-auth-plugin"),
@@ -988,6 +994,49 @@ fn gke_oidc_workload_identity_federation() {
     let path = filtered_path(&e, &["gcloud"]);
     e.set("PATH", &path);
     let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+}
+
+/// Issue 9 item 3: the env file carries KUBECONFIG and KUBE_CONFIG_PATH,
+/// both absolute (the run was given a relative path), which is what
+/// Terraform's kubernetes and helm providers read: a client that knows only
+/// KUBE_CONFIG_PATH reaches the cluster after sourcing it.
+fn env_file_carries_an_absolute_kube_config_path() {
+    let e = gke("europe-west1");
+    let env_file = e.sb.path("work/.stackhook.env");
+    let (code, _, err) = e.stackhook(&[
+        "run",
+        "--kubeconfig",
+        "../kube/config",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        &spec("gke-region.yaml"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let kube = e.sb.kubeconfig().display().to_string();
+    assert!(
+        text.contains(&format!("export KUBE_CONFIG_PATH={kube}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("export KUBECONFIG={kube}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("CANARY"), "{text}");
+    let later = e
+        .command("sh")
+        .arg("-c")
+        .arg(format!(
+            "unset KUBECONFIG; cd / && . {} && unset KUBECONFIG && kubectl --kubeconfig=\"$KUBE_CONFIG_PATH\" get --raw /version",
+            env_file.display()
+        ))
+        .output()
+        .unwrap();
     assert!(
         later.status.success(),
         "{}",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 
@@ -47,44 +47,6 @@ fn main() {
     ]);
 }
 
-/// Reads the child's stdout until a line contains `needle`; returns the
-/// lines read.
-fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
-        let hit = line.contains(needle);
-        lines.push(line);
-        if hit {
-            return lines;
-        }
-    }
-}
-
-fn output_of(child: Child) -> (i32, String, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn run(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
-    let child = sb
-        .command()
-        .args(args)
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    output_of(child)
-}
-
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -111,7 +73,7 @@ steps:
     with: {{server: false}}
 "#
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     let kube = std::fs::read_to_string(sb.kubeconfig()).unwrap();
     assert!(kube.contains("current-context: hook"), "{kube}");
@@ -148,7 +110,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
         std::fs::read_to_string(sb.kubeconfig()).unwrap(),
@@ -182,8 +144,7 @@ steps:
     with: {{commands: [exit 1]}}
 "#
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -205,8 +166,7 @@ steps:
         - sh -c 'sleep 600 & echo $! > "$PIDFILE"; wait'
 "#,
     );
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("PIDFILE", pidfile.to_str().unwrap())],
     );
@@ -319,7 +279,7 @@ steps:
     with: {commands: ['true']}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", ok.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
@@ -342,8 +302,7 @@ steps:
         - 'if [ -e "$MARK" ]; then echo second try; else touch "$MARK"; echo first try fails >&2; exit 1; fi'
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MARK", mark.to_str().unwrap())],
     );
@@ -379,11 +338,7 @@ steps:
         - echo "denied for $MY_TOKEN" >&2; exit 1
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
-        &["run", spec.to_str().unwrap()],
-        &[("MY_TOKEN", canary)],
-    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_TOKEN", canary)]);
     assert_eq!(code, 1, "{err}");
     let all = format!("{out}{err}");
     assert!(!all.contains(canary), "leaked: {all}");
@@ -416,8 +371,7 @@ steps:
     with: {commands: ['echo "$AUTH_HEADER"']}
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[
             ("MY_TOKEN", "tok-123456"),
@@ -475,8 +429,7 @@ steps:
     );
     let env_file = sb.path("work/out/stackhook.env");
     let secret = "CANARY-arm-secret";
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &[
             "run",
             "--env-file",
@@ -495,9 +448,12 @@ steps:
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("later step sees the export"), "{out}");
     let text = std::fs::read_to_string(&env_file).unwrap();
-    assert!(
-        text.contains("export ARM_CLIENT_SECRET=\"$SP_SECRET\"\n"),
-        "{text}"
+    let kube = sb.kubeconfig().display().to_string();
+    assert_eq!(
+        text,
+        format!(
+            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport ARM_CLIENT_SECRET=\"$SP_SECRET\"\n"
+        )
     );
     assert!(!text.contains(secret));
     assert_eq!(mode(&env_file), 0o600);
@@ -524,8 +480,7 @@ steps:
 "#,
     );
     let env_file = sb.path("work/stackhook.env");
-    let (code, _, _) = run(
-        &sb,
+    let (code, _, _) = sb.run(
         &[
             "run",
             "--env-file",
@@ -558,8 +513,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -586,7 +540,7 @@ steps:
     with: {cluster: c, resource_group: g, login: msi}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("`az` is not on PATH") && err.contains("`kubelogin` is not on PATH"),
@@ -640,8 +594,8 @@ steps:
     with: {commands: ['touch should-not-exist']}
 "#,
     );
-    let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
-    let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
+    let (code, out, _) = sb.run(&["run", "--dry-run", spec.to_str().unwrap()], &[]);
+    let (_, plan_out, _) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0);
     assert_eq!(out, plan_out);
     assert!(!sb.path("work/should-not-exist").exists());
@@ -658,7 +612,7 @@ steps:
 "#,
     );
     let bad = "apiVersion: v1\ncurrent-context: nope\n";
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", bad)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("names no context"), "{err}");
     assert_eq!(
@@ -667,7 +621,7 @@ steps:
     );
 
     let good = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", &good)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &good)]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), good);
     assert_eq!(mode(&sb.kubeconfig()), 0o600);
@@ -683,11 +637,10 @@ steps:
     with: {commands: ['echo hello']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", "--verbose", ok.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-x")],
     );
@@ -702,7 +655,7 @@ steps:
     with: {commands: ['echo noisy; exit 2']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
     assert_eq!(out, "");
     assert!(!err.contains("==>"), "{err}");
@@ -726,15 +679,13 @@ steps:
         - test ! -e "$STACKHOOK_TMPDIR/tok2" && echo tok2 gone
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "[files] tok gone\n[files] tok2 gone\n");
-    let (_, plan, _) = run(
-        &sb,
+    let (_, plan, _) = sb.run(
         &["plan", "--format", "json", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );

@@ -23,6 +23,8 @@ pub enum Need {
     Tool(&'static str),
     /// Python with `cryptography`, for tests/fakes/fake_cloud.py.
     FakeCloud,
+    /// Running as root (to give files to another owner).
+    Root,
 }
 
 impl Need {
@@ -37,6 +39,8 @@ impl Need {
                 .args(["-c", "import cryptography"])
                 .output()
                 .is_ok_and(|o| o.status.success()),
+            // SAFETY: geteuid has no preconditions.
+            Need::Root => (unsafe { libc::geteuid() }) == 0,
         };
         let why = match self {
             Need::Cli(name) => format!("{name} is not on PATH"),
@@ -44,6 +48,7 @@ impl Need {
             Need::Az => "the Azure CLI venv is missing (.ci/run installs it)".into(),
             Need::Tool(name) => format!("{name} is not installed (.ci/run installs it)"),
             Need::FakeCloud => "python3 with `cryptography` (for the fake cloud) is missing".into(),
+            Need::Root => "not running as root".into(),
         };
         (!found).then_some(why)
     }
