@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
 use crate::interpolate::{self, Lookup, is_var_name};
 use crate::markers::mark;
-use crate::provider::{Param, ParamKind, Provider, json_text};
+use crate::provider::{Param, ParamKind, Provider, json_kind, json_text};
 use crate::resolve::{Env, MissingVar, SpecKey, Vars, interpolate_spanned};
 use crate::spec::{Spec, Step, collect_strings};
 
@@ -97,6 +97,14 @@ pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>
 
 fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
     let def = &cx.provider.def;
+    if let Some(instead) = def.removed.get(&key.value) {
+        return Diag::new(
+            Code::SpecRemovedParam,
+            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
+        )
+        .at(cx.src(), cx.span(key), "removed")
+        .help(instead.trim().to_string());
+    }
     let names = def.params.keys().map(String::as_str);
     let help = match did_you_mean(&key.value, names) {
         Some(s) => {
@@ -190,7 +198,7 @@ fn apply_defaults(
 }
 
 /// Where to point when something is missing from `with:`.
-fn with_anchor(cx: &Ctx) -> SourceSpan {
+pub fn with_anchor(cx: &Ctx) -> SourceSpan {
     let step = cx.step();
     step.with
         .as_ref()
@@ -275,17 +283,6 @@ fn type_error(cx: &Ctx, name: &str, param: &Param, node: &Spanned<Json>, got: &s
         format!("expected a {}", param.kind.describe()),
     )
     .help_opt((!param.description.is_empty()).then(|| param.description.clone()))
-}
-
-fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
-    }
 }
 
 /// One parameter value being converted.

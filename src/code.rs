@@ -23,11 +23,13 @@ macro_rules! codes {
 
 codes! {
     EnvMissing => "stackhook::env::missing",
+    ExecCredential => "stackhook::exec_credential",
     InitExists => "stackhook::init::exists",
     InitWrite => "stackhook::init::write",
     Kubeconfig => "stackhook::kubeconfig",
     KubeconfigPath => "stackhook::kubeconfig::path",
     PreflightMissingCli => "stackhook::preflight::missing_cli",
+    PreflightTokenExpired => "stackhook::preflight::token_expired",
     ProviderDir => "stackhook::provider::dir",
     ProviderInvalid => "stackhook::provider::invalid",
     ProviderRead => "stackhook::provider::read",
@@ -61,6 +63,7 @@ codes! {
     SpecParamType => "stackhook::spec::param_type",
     SpecParamValue => "stackhook::spec::param_value",
     SpecRead => "stackhook::spec::read",
+    SpecRemovedParam => "stackhook::spec::removed_param",
     SpecReservedEnv => "stackhook::spec::reserved_env",
     SpecStepName => "stackhook::spec::step_name",
     SpecTimeout => "stackhook::spec::timeout",

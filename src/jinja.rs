@@ -1,7 +1,8 @@
 //! The minijinja environments templates render in: shell quoting of every
 //! `{{ }}` in commands (a secret comes out as `"$NAME"`), the template
 //! syntax of provider files and of spec-written commands, a bound on the
-//! work a template may do, and the `tempfile()` and `command()` functions.
+//! work a template may do, the `tempfile()`, `command()` and `fail()`
+//! functions and the `var_name` filter.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as 
 
 use crate::markers::{self, unmark, unmark_raw};
 use crate::shell;
-use crate::value::Value;
+use crate::value::{Part, Value};
 
 /// How `{{ }}` output is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,28 @@ fn format_value(
 
 fn invalid(msg: impl Into<String>) -> minijinja::Error {
     minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Starts the message of an error a template raises with `fail()`: the
+/// step's parameters are wrong, not the template.
+pub const FAIL: &str = "[with] ";
+
+/// `fail(MESSAGE)`: stops the render with an error about the step's
+/// parameters.
+fn fail(msg: String) -> Result<Jinja, minijinja::Error> {
+    Err(invalid(format!("{FAIL}{msg}")))
+}
+
+/// `{{ value | var_name }}`: the name of the one variable a value is (a
+/// secret or unset one: other values are text by now), or none.
+fn var_name(value: Jinja) -> Jinja {
+    let Some(s) = value.as_str() else {
+        return Jinja::from(());
+    };
+    match unmark(s).0.as_slice() {
+        [Part::Ref { name, .. }] => Jinja::from(name.clone()),
+        _ => Jinja::from(()),
+    }
 }
 
 fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> {
@@ -98,6 +121,10 @@ fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> 
 #[derive(Default)]
 pub struct Collected {
     pub tempfiles: Vec<(String, Option<Value>)>,
+    /// Temp files that live until the step ends: a CLI keeps reading them
+    /// after the command that names them (az reads its certificate at each
+    /// token request).
+    pub for_step: Vec<String>,
     pub extra_commands: Vec<String>,
 }
 
@@ -120,14 +147,19 @@ pub fn environment(
     }
     env.set_syntax(config.build().expect("valid syntax config"));
     env.set_formatter(format_value);
+    env.add_filter("var_name", var_name);
+    env.add_function("fail", fail);
     if quoting == Quoting::Plain {
         return env;
     }
     env.set_auto_escape_callback(|_| AutoEscape::Custom(SHELL.into()));
     let files = collected.clone();
-    env.add_function("tempfile", move |name: String, content: Option<Jinja>| {
-        declare_tempfile(&files, name, content)
-    });
+    env.add_function(
+        "tempfile",
+        move |name: String, content: Option<Jinja>, lifetime: Option<String>| {
+            declare_tempfile(&files, name, content, lifetime)
+        },
+    );
     let extra = collected.clone();
     env.add_function(
         "command",
@@ -153,13 +185,24 @@ pub fn lock(c: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
     c.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `tempfile(NAME[, CONTENT])`: declares a private temp file of the step
-/// and stands for its path.
+/// `tempfile(NAME[, CONTENT[, "step"]])`: declares a private temp file of
+/// the step and stands for its path. It is removed after the last command
+/// that names it, or with "step" when the step ends.
 fn declare_tempfile(
     files: &Mutex<Collected>,
     name: String,
     content: Option<Jinja>,
+    lifetime: Option<String>,
 ) -> Result<Jinja, minijinja::Error> {
+    match lifetime.as_deref() {
+        None => {}
+        Some("step") => lock(files).for_step.push(name.clone()),
+        Some(other) => {
+            return Err(invalid(format!(
+                "tempfile `{name}`: the lifetime can only be \"step\", not `{other}`"
+            )));
+        }
+    }
     let valid = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -172,6 +215,8 @@ fn declare_tempfile(
     }
     let content = match content {
         None => None,
+        // `tempfile(NAME, none, "step")`: a command writes it.
+        Some(c) if c.is_none() && lifetime.is_some() => None,
         Some(c) if c.is_none() || c.is_undefined() => {
             return Err(invalid(format!("the content of tempfile `{name}` is none")));
         }

@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod shell;
 pub mod atomic_file;
 pub mod which;
+pub mod jwt;
 pub mod kubeconfig_path;
 // Reading a spec.
 pub mod yaml;
@@ -38,6 +39,7 @@ pub mod env_view;
 pub mod bind;
 pub mod jinja;
 pub mod render;
+pub mod token_expiry;
 // The plan, and what shows it.
 pub mod plan;
 pub mod preview;
@@ -46,6 +48,8 @@ pub mod init;
 pub mod schema;
 // Running it.
 pub mod kubeconfig;
+pub mod kubeconfig_edit;
+pub mod exec_credential;
 pub mod masker;
 pub mod signals;
 pub mod process;

@@ -3,7 +3,7 @@
 //! serialised as is) and exactly what `run` executes.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
@@ -17,6 +17,7 @@ use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
 use crate::secret_set;
 use crate::secrets::{SecretNames, is_secret_name};
 use crate::spec::Spec;
+use crate::token_expiry::{self, Finding, Source};
 use crate::value::Value;
 use crate::which::find_on_path;
 
@@ -31,6 +32,9 @@ pub struct Plan {
     pub tools: Vec<Tool>,
     pub missing_env: Vec<MissingVar>,
     pub warnings: Vec<String>,
+    /// OIDC tokens that have expired: a run stops in preflight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_tokens: Vec<String>,
     /// The spec's `env:` entries that `--env-file` exports too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub export: Vec<String>,
@@ -55,6 +59,9 @@ pub struct PlanStep {
     /// Where the step is in the spec, for run-time errors.
     #[serde(skip)]
     pub span: SourceSpan,
+    /// The OIDC tokens the step uses, for the expiry check.
+    #[serde(skip)]
+    pub jwts: Vec<Value>,
 }
 
 fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -143,6 +150,28 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
             Err(d) => diags.extend(d),
         }
     }
+    let mut expired_tokens = Vec::new();
+    if opts.mode == Mode::Live {
+        let lookup = |n: &str| process.get(n).cloned();
+        for step in &steps {
+            for jwt in &step.jwts {
+                let Some(source) = Source::parse(jwt.clone(), &lookup) else {
+                    continue;
+                };
+                match token_expiry::check(
+                    &step.name,
+                    &source,
+                    step.timeout,
+                    &lookup,
+                    SystemTime::now(),
+                ) {
+                    Some(Finding::Expired(m)) => expired_tokens.push(m),
+                    Some(Finding::Short(m)) => warnings.push(m),
+                    None => {}
+                }
+            }
+        }
+    }
     let tools = match opts.mode {
         Mode::Live => tools(
             &catalog,
@@ -160,6 +189,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         tools,
         missing_env: missing,
         warnings,
+        expired_tokens,
         export: spec.export.iter().map(|n| n.value.clone()).collect(),
         secrets: vars.into_secrets(),
     };
@@ -202,6 +232,7 @@ fn plan_step(
         timeout: step.timeout(),
         retries: step.retries(),
         span: spec.span(&step.provider),
+        jwts: rendered.jwts,
     };
     Ok((plan_step, rendered.warnings))
 }

@@ -29,6 +29,13 @@ pub fn check(
         diags.push(resolve::missing_diag(spec.source(), &plan.missing_env));
     }
     missing_clis(spec, plan, &mut diags);
+    for expired in &plan.expired_tokens {
+        diags.push(
+            Diag::new(Code::PreflightTokenExpired, expired.clone()).help(
+                "the platform writes a fresh OIDC token for each run and phase: run again, or check that the step reads the current token (its file or variable)",
+            ),
+        );
+    }
     diags.extend(unwritable(
         Path::new(&plan.kubeconfig),
         "the kubeconfig",

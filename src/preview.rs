@@ -99,6 +99,13 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
             let _ = writeln!(out, "  - {w}");
         }
     }
+    if !plan.expired_tokens.is_empty() {
+        let title = "expired tokens (a run would stop before its first command):";
+        let _ = writeln!(out, "\n{}", paint.red(title));
+        for t in &plan.expired_tokens {
+            let _ = writeln!(out, "  - {t}");
+        }
+    }
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
     if !missing_tools.is_empty() {
         let title = "not on PATH (a run would stop before its first command):";
@@ -191,6 +198,15 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "\n> [!WARNING]");
         for w in &plan.warnings {
             let _ = writeln!(out, "> - {}", md_text(&w.replace('\n', " ")));
+        }
+    }
+    if !plan.expired_tokens.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> [!CAUTION]\n> Expired tokens (a run would stop before its first command):"
+        );
+        for t in &plan.expired_tokens {
+            let _ = writeln!(out, "> - {t}");
         }
     }
     let missing_tools: Vec<String> = plan

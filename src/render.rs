@@ -10,10 +10,10 @@ use indexmap::IndexMap;
 use minijinja::{Environment, ErrorKind, Value as Jinja};
 use serde::Serialize;
 
-use crate::bind::{self, Ctx, Params};
+use crate::bind::{self, Ctx, Params, with_anchor};
 use crate::diagnostic::{Code, Diag, Source};
 use crate::env_view::EnvView;
-use crate::jinja::{self, Collected, FUEL, Quoting, Syntax, lock};
+use crate::jinja::{self, Collected, FAIL, FUEL, Quoting, Syntax, lock};
 use crate::markers::{self, unmark, unmark_raw};
 use crate::provider::ParamKind;
 use crate::resolve::{MissingVar, SpecKey};
@@ -27,6 +27,8 @@ pub struct Rendered {
     pub exports: IndexMap<String, Value>,
     pub requires: Vec<String>,
     pub warnings: Vec<String>,
+    /// The OIDC tokens the step uses (see `Definition::jwts`).
+    pub jwts: Vec<Value>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -138,6 +140,11 @@ impl<'a, 'c> Templates<'a, 'c> {
         let cx = self.cx;
         let def = &cx.provider.def;
         let requires = self.render_plain_list("requires", &def.requires, &ctx);
+        let jwts = self
+            .render_plain_list("jwts", &def.jwts, &ctx)
+            .iter()
+            .map(|j| unmark(j))
+            .collect();
         let warnings = self
             .render_plain_list("warnings", &def.warnings, &ctx)
             .into_iter()
@@ -156,11 +163,12 @@ impl<'a, 'c> Templates<'a, 'c> {
             return Err(self.diags);
         }
         let files = std::mem::take(&mut lock(&self.collected).tempfiles);
+        let for_step = std::mem::take(&mut lock(&self.collected).for_step);
         let mut finished = Vec::new();
         let mut last_use: BTreeMap<String, usize> = BTreeMap::new();
         for (i, command) in commands.iter().enumerate() {
             let (text, used) = markers::take_tempfiles(command);
-            for name in used {
+            for name in used.into_iter().filter(|n| !for_step.contains(n)) {
                 last_use.insert(name, i + 1);
             }
             finished.push(text);
@@ -180,6 +188,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             exports,
             requires,
             warnings,
+            jwts,
         })
     }
 
@@ -276,6 +285,18 @@ fn template_error(
     let mut detail = e
         .detail()
         .map_or_else(|| e.kind().to_string(), str::to_string);
+    if let Some(msg) = detail.strip_prefix(FAIL) {
+        let step = cx.step();
+        return Diag::new(
+            Code::SpecParamValue,
+            format!("step `{}`: {msg}", step.name()),
+        )
+        .at(cx.src(), with_anchor(cx), "these parameters")
+        .help(format!(
+            "change the step's `with:` (`stackhook providers {}` documents it)",
+            cx.provider.name
+        ));
+    }
     if let Some(line) = e.line() {
         detail = format!("{detail} (line {line} of the template)");
     }

@@ -405,8 +405,8 @@ fn stub_azure(sb: &Sandbox) {
         r#"#!/bin/sh
 case "$1 $2" in
   "aks get-credentials")
-    while [ $# -gt 0 ]; do [ "$1" = --file ] && file="$2"; shift; done
-    printf 'apiVersion: v1\nkind: Config\ncurrent-context: aks\ncontexts:\n- name: aks\n  context: {cluster: aks, user: u}\nclusters:\n- name: aks\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {}\n' > "$file";;
+    while [ $# -gt 0 ]; do case "$1" in --file=*) file="${1#--file=}";; esac; shift; done
+    printf 'apiVersion: v1\nkind: Config\ncurrent-context: aks\ncontexts:\n- name: aks\n  context: {cluster: aks, user: u}\nclusters:\n- name: aks\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}}\n' > "$file";;
 esac
 "#,
     );
@@ -420,11 +420,11 @@ fn env_file_exports_values_and_secret_references() {
         r#"version: 1
 steps:
   - provider: azure-aks
-    with: {cluster: c, resource_group: g, login: spn}
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${SP_SECRET}"}
   - provider: run
     name: later
     with:
-      commands: ['test "$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET" = "$ARM_CLIENT_SECRET" && echo later step sees the export']
+      commands: ['test "$ARM_CLIENT_SECRET" = "$SP_SECRET" && echo later step sees the export']
 "#,
     );
     let env_file = sb.path("work/out/stackhook.env");
@@ -439,9 +439,12 @@ steps:
         &[
             ("ARM_CLIENT_ID", "app id"),
             ("ARM_TENANT_ID", "t"),
-            ("ARM_CLIENT_SECRET", secret),
+            ("SP_SECRET", secret),
         ],
     );
+    // kubelogin reads ARM_CLIENT_SECRET at kubectl time; the spec reads
+    // another variable, so the step exports ARM_CLIENT_SECRET (a reference,
+    // never the value) for later steps and the caller.
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("later step sees the export"), "{out}");
     let text = std::fs::read_to_string(&env_file).unwrap();
@@ -449,21 +452,22 @@ steps:
     assert_eq!(
         text,
         format!(
-            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport ARM_CLIENT_SECRET=\"$SP_SECRET\"\n"
         )
     );
+    assert!(!text.contains(secret));
     assert_eq!(mode(&env_file), 0o600);
-    // Sourced as the hook line does, a later phase sees the values.
+    // Sourced as the hook line does, a later phase sees the value.
     let seen = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!(". {} && printf '%s|%s' \"$AAD_SERVICE_PRINCIPAL_CLIENT_ID\" \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\"", env_file.display()))
-        .env("ARM_CLIENT_SECRET", secret)
+        .arg(format!(
+            ". {} && printf '%s' \"$ARM_CLIENT_SECRET\"",
+            env_file.display()
+        ))
+        .env("SP_SECRET", secret)
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&seen.stdout),
-        format!("app id|{secret}")
-    );
+    assert_eq!(String::from_utf8_lossy(&seen.stdout), secret);
 }
 
 fn no_env_file_after_a_failure() {

@@ -8,7 +8,7 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked
 
-FROM mcr.microsoft.com/azure-cli:2.67.0
+FROM mcr.microsoft.com/azure-cli:2.76.0
 RUN az aks install-cli --install-location /usr/local/bin/kubectl --kubelogin-install-location /usr/local/bin/kubelogin
 COPY --from=stackhook /src/target/release/stackhook /usr/local/bin/stackhook
 # Fail the build, not the first run, if a CLI is missing.
