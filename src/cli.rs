@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The version with the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("STACKHOOK_GIT_COMMIT"),
+    ")"
+);
+
 const SPEC_HELP: &str = "The spec file. When omitted: $STACKHOOK_SPEC, else \
 specs/$TF_VAR_spacelift_stack_id.yaml (or specs/$SPACELIFT_STACK_ID.yaml), else \
 .stackhook.yaml";
@@ -11,7 +19,7 @@ specs/$TF_VAR_spacelift_stack_id.yaml (or specs/$SPACELIFT_STACK_ID.yaml), else 
 #[derive(Debug, Parser)]
 #[command(
     name = "stackhook",
-    version = crate::VERSION,
+    version = VERSION,
     about = "Log kubectl in to a Kubernetes cluster from one reviewed spec, safely",
     long_about = "stackhook reads a committed YAML spec of provider steps (aws-eks, azure-aks, \
 gke, kubeconfig, run, verify), checks it, renders each step to POSIX sh commands with every \
@@ -152,8 +160,8 @@ pub struct Common {
     pub kubeconfig: Option<PathBuf>,
 
     /// A directory of provider files that add to or override the built-in providers.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    #[arg(long = "templates", value_name = "DIR")]
+    pub provider_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +203,11 @@ pub struct RunArgs {
     /// Print only failures.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// How long to wait for another stackhook run using the same kubeconfig
+    /// (runs on one kubeconfig take turns), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -210,8 +223,8 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
 
     /// A directory of provider files that add to or override the built-in providers.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    #[arg(long = "templates", value_name = "DIR")]
+    pub provider_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -220,8 +233,8 @@ pub struct ProvidersArgs {
     pub name: Option<String>,
 
     /// A directory of provider files that add to or override the built-in providers.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    #[arg(long = "templates", value_name = "DIR")]
+    pub provider_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

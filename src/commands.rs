@@ -1,55 +1,27 @@
 //! One function per subcommand, from parsed arguments to output.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::{
-    Color, Command, Format, KubeconfigCommand, PlanArgs, ProvidersArgs, RunArgs, ValidateArgs,
+    Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
+    RunArgs, ValidateArgs,
 };
-use crate::diagnostic::Diag;
-use crate::plan::{self, Plan};
-use crate::preview::{self, Paint};
-use crate::provider::{Catalog, ParamKind};
-use crate::resolve::{self, Vars};
+use crate::diagnostic::{Code, Diag};
+use crate::discover;
+use crate::execute;
+use crate::failure::Failure;
+use crate::init;
+use crate::kubeconfig;
+use crate::kubeconfig_path::{self, Given};
+use crate::paint::Paint;
+use crate::plan::{self, Mode, Plan};
+use crate::preview;
+use crate::provider::Catalog;
+use crate::provider_page;
+use crate::resolve::{self, ProcessEnv};
+use crate::schema;
 use crate::spec::{self, Spec};
-
-/// How a command failed, which decides the exit code.
-pub enum Failure {
-    /// Invalid input or a failed check before anything ran: exit 2.
-    Invalid(Vec<Diag>),
-    /// A command of the plan failed: exit 1.
-    Failed(Vec<Diag>),
-    /// Interrupted by signal N: exit 128+N.
-    Interrupted(i32, Vec<Diag>),
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::Invalid(_) => 2,
-            Failure::Failed(_) => 1,
-            Failure::Interrupted(sig, _) => 128 + sig,
-        }
-    }
-
-    pub fn into_diags(self) -> Vec<Diag> {
-        match self {
-            Failure::Invalid(d) | Failure::Failed(d) | Failure::Interrupted(_, d) => d,
-        }
-    }
-}
-
-impl From<Vec<Diag>> for Failure {
-    fn from(d: Vec<Diag>) -> Self {
-        Failure::Invalid(d)
-    }
-}
-
-impl From<Diag> for Failure {
-    fn from(d: Diag) -> Self {
-        Failure::Invalid(vec![d])
-    }
-}
 
 pub fn run(command: Command, color: Color) -> Result<(), Failure> {
     match command {
@@ -60,17 +32,17 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Kubeconfig(k) => kubeconfig(k),
         Command::Init(args) => init(&args),
         Command::Schema => {
-            let schema = crate::schema::schema(&Catalog::builtin());
+            let schema = schema::schema(&Catalog::builtin());
             print(&(serde_json::to_string_pretty(&schema).expect("json") + "\n"));
             Ok(())
         }
         Command::Completions { shell } => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "stackhook", &mut std::io::stdout());
             Ok(())
         }
         Command::Man => {
-            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
@@ -81,30 +53,6 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
     }
 }
 
-pub fn paint(color: Color) -> Paint {
-    Paint(color.enabled(std::io::stdout().is_terminal()))
-}
-
-fn spec_path(given: Option<&Path>) -> Result<PathBuf, Diag> {
-    match given {
-        Some(p) => Ok(p.to_path_buf()),
-        None => spec::discover(|k| std::env::var(k).ok(), Path::exists),
-    }
-}
-
-/// Loads the spec and renders its plan against the process environment.
-pub fn load_plan(common: &crate::cli::Common) -> Result<(Spec, Plan), Failure> {
-    let path = spec_path(common.spec.as_deref())?;
-    let spec = spec::load(&path)?;
-    let mut vars = Vars::from_process();
-    let opts = plan::Options {
-        kubeconfig: common.kubeconfig.as_deref(),
-        templates: common.templates.as_deref(),
-    };
-    let plan = plan::build(&spec, &mut vars, &opts)?;
-    Ok((spec, plan))
-}
-
 fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`stackhook plan | head`) is not an error worth a panic.
@@ -112,24 +60,43 @@ fn print(text: &str) {
     let _ = out.flush();
 }
 
+/// Loads the spec and renders its plan against the process environment.
+fn load_plan(common: &Common, process: &ProcessEnv) -> Result<(Spec, Plan), Failure> {
+    let path = match &common.spec {
+        Some(p) => p.clone(),
+        None => discover::spec(|k| process.get(k).cloned(), Path::exists)?,
+    };
+    let spec = spec::load(&path)?;
+    let opts = plan::Options {
+        kubeconfig: common.kubeconfig.as_deref(),
+        provider_dir: common.provider_dir.as_deref(),
+        mode: Mode::Live,
+    };
+    let plan = plan::build(&spec, process, &opts)?;
+    Ok((spec, plan))
+}
+
 fn plan(args: &PlanArgs, color: Color) -> Result<(), Failure> {
-    let (spec, plan) = load_plan(&args.common)?;
+    let process = resolve::process_env();
+    let (spec, plan) = load_plan(&args.common, &process)?;
     show(&spec, &plan, args.format, args.strict, color)
 }
 
 fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
-    let (spec, plan) = load_plan(&args.common)?;
+    let process = resolve::process_env();
+    let (spec, plan) = load_plan(&args.common, &process)?;
     if args.dry_run {
         return show(&spec, &plan, args.format, false, color);
     }
-    let opts = crate::execute::Options {
-        github_groups: std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+    let opts = execute::Options {
+        github_groups: process.get("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
         verbose: args.verbose,
         quiet: args.quiet,
         env_file: args.env_file.clone(),
         paint: Paint(color.enabled(std::io::stderr().is_terminal())),
+        lock_wait: args.lock_timeout,
     };
-    crate::execute::run(&spec, &plan, &opts)
+    execute::run(&spec, &plan, &process, &opts)
 }
 
 fn show(
@@ -140,86 +107,35 @@ fn show(
     color: Color,
 ) -> Result<(), Failure> {
     let out = match format {
-        Format::Text => preview::text(plan, paint(color)),
+        Format::Text => preview::text(plan, Paint(color.enabled(std::io::stdout().is_terminal()))),
         Format::Json => preview::json(plan),
         Format::Markdown => preview::markdown(plan),
     };
     print(&out);
     if strict && !plan.missing_env.is_empty() {
-        return Err(Failure::Invalid(vec![resolve::missing_diag(
-            spec.source(),
-            &plan.missing_env,
-        )]));
+        let diag = resolve::missing_diag(spec.source(), &plan.missing_env);
+        return Err(Failure::Invalid(vec![diag]));
     }
     Ok(())
 }
 
-/// Spec files under the given paths (directories: their YAML files, sorted).
-fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diag>> {
-    let defaults = [PathBuf::from("specs")];
-    let paths = if paths.is_empty() {
-        &defaults[..]
-    } else {
-        paths
-    };
-    let mut files = Vec::new();
-    let mut diags = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default();
-            found.retain(|f| {
-                f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml")
-            });
-            found.sort();
-            if found.is_empty() {
-                diags.push(Diag::new(
-                    "stackhook::validate::empty",
-                    format!("{} holds no .yaml spec", p.display()),
-                ));
-            }
-            files.extend(found);
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            diags.push(
-                Diag::new(
-                    "stackhook::validate::not_found",
-                    format!("{} does not exist", p.display()),
-                )
-                .help("pass spec files or directories; the default is specs/"),
-            );
-        }
-    }
-    if diags.is_empty() {
-        Ok(files)
-    } else {
-        Err(diags)
-    }
-}
-
-/// Validates without the environment: every variable counts as unset, which
-/// is not an error here.
-pub fn validate_one(path: &Path, templates: Option<&Path>) -> Result<(), Vec<Diag>> {
-    static_plan(&spec::load(path)?, templates).map(|_| ())
-}
-
-/// A plan made without any environment: every variable counts as unset
-/// (a reference, not an error) and the kubeconfig is `$KUBECONFIG`.
-fn static_plan(spec: &Spec, templates: Option<&Path>) -> Result<Plan, Vec<Diag>> {
+/// Checks a spec without any environment: every variable counts as unset,
+/// which is not an error here.
+fn validate_one(path: &Path, provider_dir: Option<&Path>) -> Result<(), Vec<Diag>> {
+    let spec = spec::load(path)?;
     let opts = plan::Options {
-        kubeconfig: Some(Path::new("$KUBECONFIG")),
-        templates,
+        kubeconfig: None,
+        provider_dir,
+        mode: Mode::Static,
     };
-    plan::build(spec, &mut Vars::new(Default::default()), &opts)
+    plan::build(&spec, &ProcessEnv::new(), &opts).map(|_| ())
 }
 
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {
-    let files = spec_files(&args.paths)?;
+    let files = discover::spec_files(&args.paths)?;
     let mut diags = Vec::new();
     for f in &files {
-        match validate_one(f, args.templates.as_deref()) {
+        match validate_one(f, args.provider_dir.as_deref()) {
             Ok(()) => eprintln!("ok: {}", f.display()),
             Err(d) => diags.extend(d),
         }
@@ -233,176 +149,52 @@ fn validate(args: &ValidateArgs) -> Result<(), Failure> {
 
 fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
     let mut catalog = Catalog::builtin();
-    if let Some(dir) = &args.templates {
+    if let Some(dir) = &args.provider_dir {
         catalog.add_dir(dir)?;
     }
     let Some(name) = &args.name else {
-        let mut out = provider_list(&catalog, "");
+        let mut out = provider_page::list(&catalog, "");
         out.push_str("\nShow one in full: stackhook providers NAME\n");
         print(&out);
         return Ok(());
     };
     let p = catalog.require(name)?;
-    print(&provider_page(p, args.templates.as_deref())?);
+    print(&provider_page::page(p, args.provider_dir.as_deref())?);
     Ok(())
 }
 
-/// One line per provider: name, summary, and where it comes from unless
-/// it is built in.
-fn provider_list(catalog: &Catalog, indent: &str) -> String {
-    let width = catalog.names().map(str::len).max().unwrap_or(0);
-    let mut out = String::new();
-    for p in catalog.providers.values() {
-        let origin = if p.origin == "built-in" {
-            String::new()
-        } else {
-            format!(" ({})", p.origin)
-        };
-        out.push_str(&format!(
-            "{indent}{:width$}  {}{origin}\n",
-            p.name, p.def.summary
-        ));
-    }
-    out
-}
-
-fn provider_page(
-    p: &crate::provider::Provider,
-    templates: Option<&Path>,
-) -> Result<String, Failure> {
-    use std::fmt::Write;
-    let def = &p.def;
-    let mut out = String::new();
-    let _ = writeln!(out, "{} - {}", p.name, def.summary);
-    if p.origin != "built-in" {
-        let _ = writeln!(out, "from {}", p.origin);
-    }
-    if !def.description.is_empty() {
-        let _ = writeln!(out, "\n{}", def.description.trim_end());
-    }
-    let _ = writeln!(out, "\nParameters (under `with:`):");
-    if def.params.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    }
-    for (name, param) in &def.params {
-        let mut facts = vec![param.kind.describe().to_string()];
-        if param.required {
-            facts.push("required".into());
-        }
-        if let Some(d) = &param.default {
-            let d = match d {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            match &param.default_when {
-                Some(w) => facts.push(format!("default {d} when {w}")),
-                None => facts.push(format!("default {d}")),
-            }
-        }
-        if !param.values.is_empty() {
-            facts.push(format!("one of: {}", param.values.join(", ")));
-        }
-        if let Some(w) = &param.when {
-            facts.push(format!("only when {w}"));
-        }
-        if param.secret || param.kind == ParamKind::Var {
-            facts.push("secret".into());
-        }
-        let _ = writeln!(out, "  {name} ({})", facts.join("; "));
-        if !param.description.is_empty() {
-            let _ = writeln!(out, "      {}", param.description.trim_end());
-        }
-    }
-    for group in &def.exactly_one_of {
-        let _ = writeln!(out, "  Exactly one of: {}", group.join(", "));
-    }
-    if !def.reads.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nReads from the environment: {}",
-            def.reads.join(", ")
-        );
-    }
-    if !def.requires.is_empty() {
-        let needs: Vec<String> = def.requires.iter().map(|r| describe_template(r)).collect();
-        let _ = writeln!(out, "\nNeeds on PATH: {}", needs.join(", "));
-    }
-    if let Some(h) = &def.hint {
-        let _ = writeln!(out, "  {}", h.trim_end());
-    }
-    if !def.exports.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nExports to later steps and the caller: {}",
-            def.exports.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-    }
-    if !def.example.is_empty() {
-        let with = serde_json::to_string(&def.example).expect("json");
-        let text = format!(
-            "version: 1\nsteps:\n  - provider: {}\n    with: {with}\n",
-            p.name
-        );
-        let _ = writeln!(
-            out,
-            "\nExample:\n  steps:\n    - provider: {}\n      with:",
-            p.name
-        );
-        for (k, v) in &def.example {
-            let _ = writeln!(out, "        {k}: {}", crate::init::yaml_value(v));
-        }
-        let spec = spec::parse(Path::new("example.yaml"), &text)?;
-        let plan = static_plan(&spec, templates)?;
-        let _ = writeln!(out, "\nRenders to:");
-        for step in &plan.steps {
-            for c in &step.commands {
-                let mut lines = c.lines();
-                let _ = writeln!(out, "  $ {}", lines.next().unwrap_or_default());
-                for l in lines {
-                    let _ = writeln!(out, "    {l}");
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
+fn init(args: &InitArgs) -> Result<(), Failure> {
     let catalog = Catalog::builtin();
     let Some(name) = &args.provider else {
         let mut out = String::from("Providers (stackhook init PROVIDER [-o FILE]):\n");
-        out.push_str(&provider_list(&catalog, "  "));
+        out.push_str(&provider_page::list(&catalog, "  "));
         print(&out);
         return Ok(());
     };
     let p = catalog.require(name)?;
-    let text = crate::init::starter(p, &args.schema);
+    let text = init::starter(p, &args.schema);
     if args.output.as_os_str() == "-" {
         print(&text);
         return Ok(());
     }
     if args.output.exists() && !args.force {
         return Err(Diag::new(
-            "stackhook::init::exists",
+            Code::InitExists,
             format!("{} already exists", args.output.display()),
         )
         .help("pass --force to replace it, or -o to write elsewhere")
         .into());
     }
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Diag::new(
-                "stackhook::init::write",
-                format!("cannot create {}: {e}", dir.display()),
-            )
-        })?;
-    }
-    std::fs::write(&args.output, text).map_err(|e| {
+    let write_error = |what: &Path, e: std::io::Error| {
         Diag::new(
-            "stackhook::init::write",
-            format!("cannot write {}: {e}", args.output.display()),
+            Code::InitWrite,
+            format!("cannot write {}: {e}", what.display()),
         )
-    })?;
+    };
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+    }
+    std::fs::write(&args.output, text).map_err(|e| write_error(&args.output, e))?;
     eprintln!(
         "wrote {}; preview it with: stackhook plan {}",
         args.output.display(),
@@ -411,40 +203,18 @@ fn init(args: &crate::cli::InitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `{% if cond %}name{% endif %}` as `name (when cond)`, for docs.
-fn describe_template(t: &str) -> String {
-    if !t.contains("{%") && !t.contains("{{") {
-        return t.to_string();
-    }
-    let mut text = String::new();
-    let mut conditions = Vec::new();
-    let mut rest = t;
-    while let Some(i) = rest.find("{%") {
-        text.push_str(&rest[..i]);
-        let Some(j) = rest[i..].find("%}") else { break };
-        let tag = rest[i + 2..i + j].trim().trim_matches('-').trim();
-        if let Some(cond) = tag.strip_prefix("if ") {
-            conditions.push(cond.trim().to_string());
-        }
-        rest = &rest[i + j + 2..];
-    }
-    text.push_str(rest);
-    if let Some((_, expr)) = text.split_once("{{") {
-        let name = expr.split("}}").next().unwrap_or("").trim();
-        return format!("the CLIs named in `{name}`");
-    }
-    match conditions.as_slice() {
-        [] => text.trim().to_string(),
-        c => format!("{} (when {})", text.trim(), c.join(" and ")),
-    }
-}
-
+/// The `stackhook kubeconfig` subcommands run inside steps: a failure is a
+/// failed command (exit 1).
 fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
-    let fail = |msg: String| Failure::Failed(vec![Diag::new("stackhook::kubeconfig", msg)]);
+    let locate = |flag: Option<&Path>| {
+        let given = flag.map_or(Given::Env, Given::Flag);
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
+    };
     match command {
         KubeconfigCommand::Check { kubeconfig } => {
-            let path = crate::kubeconfig::target(kubeconfig.as_deref()).map_err(fail)?;
-            let current = crate::kubeconfig::check(&path).map_err(fail)?;
+            let path = locate(kubeconfig.as_deref())?;
+            let current = kubeconfig::check(&path).map_err(Failure::failed)?;
             eprintln!(
                 "kubeconfig {}: context {} -> cluster {} ({}) as user {}",
                 path.display(),
@@ -461,7 +231,8 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             sha256,
             kubeconfig,
         } => {
-            let path = crate::kubeconfig::target(kubeconfig.as_deref()).map_err(fail)?;
+            let path = locate(kubeconfig.as_deref())?;
+            let fail = |msg: String| Failure::failed(Diag::new(Code::Kubeconfig, msg));
             let raw = match (from_env, from_file) {
                 (Some(var), _) => std::env::var_os(&var)
                     .filter(|v| !v.is_empty())
@@ -474,7 +245,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 (None, None) => unreachable!("clap requires one source"),
             };
             let current =
-                crate::kubeconfig::install(&raw, sha256.as_deref(), &path).map_err(fail)?;
+                kubeconfig::install(&raw, sha256.as_deref(), &path).map_err(Failure::failed)?;
             eprintln!(
                 "kubeconfig {} installed: context {} -> {}",
                 path.display(),

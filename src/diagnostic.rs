@@ -3,15 +3,20 @@
 //! renders them once, with miette.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+
+pub use crate::code::Code;
 
 /// A file that diagnostics point into.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: String,
     pub text: Arc<str>,
+    /// Byte offsets where lines start, computed on first use, so that
+    /// locating many problems in a big file stays linear.
+    lines: Arc<OnceLock<Vec<usize>>>,
 }
 
 impl Source {
@@ -19,25 +24,31 @@ impl Source {
         Source {
             name: name.into(),
             text: text.into(),
+            lines: Arc::default(),
         }
     }
 
     /// `file:line:column` of a byte offset, 1-based, as editors expect.
     pub fn position(&self, offset: usize) -> String {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
-            + 1;
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts.partition_point(|&s| s <= offset);
+        let start = starts[line - 1];
+        let column = self.text[start..offset].chars().count() + 1;
         format!("{}:{line}:{column}", self.name)
     }
 }
 
 #[derive(Debug)]
 pub struct Diag {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     named: Option<NamedSource<Arc<str>>>,
     pub labels: Vec<(SourceSpan, String)>,
@@ -45,7 +56,7 @@ pub struct Diag {
 }
 
 impl Diag {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Diag {
             code,
             message: message.into(),
@@ -87,6 +98,15 @@ impl Diag {
     pub fn help_opt(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
+    }
+}
+
+/// `value` when nothing went wrong, else every diagnostic at once.
+pub fn finish<T>(value: T, diags: Vec<Diag>) -> Result<T, Vec<Diag>> {
+    if diags.is_empty() {
+        Ok(value)
+    } else {
+        Err(diags)
     }
 }
 
@@ -154,6 +174,8 @@ mod tests {
         assert_eq!(s.position(0), "a.yaml:1:1");
         assert_eq!(s.position(4), "a.yaml:2:2");
         assert_eq!(s.position(8), "a.yaml:3:1");
+        assert_eq!(s.position(2), "a.yaml:1:3");
+        assert_eq!(s.position(99), "a.yaml:3:2");
     }
 
     #[test]

@@ -1,28 +1,28 @@
 //! Running a plan as it is: preflight, then each step's commands with
-//! `sh -c` in their own process group, output streamed with secrets masked,
-//! timeouts, retries, signals, and the journal that rolls everything back
-//! unless the whole run succeeds. Never renders anything.
+//! retries, and at the end either commit (temp files gone, kubeconfig
+//! kept, env file written) or rollback. Never renders anything.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
-use crate::commands::Failure;
-use crate::diagnostic::Diag;
-use crate::interpolate::Value;
+use crate::diagnostic::{Code, Diag};
+use crate::env_file;
+use crate::failure::Failure;
+use crate::lock::LockError;
+use crate::masker::{MIN_MASKED_LEN, Masker};
+use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
-use crate::preview::Paint;
-use crate::resolve;
+use crate::preflight;
+use crate::process::{self, Env, Outcome, Output};
+use crate::report::{self, Console, StepResult, StepStatus};
+use crate::resolve::ProcessEnv;
 use crate::rollback::{self, Journal};
-use crate::secrets::{self, Masker};
-use crate::shell;
 use crate::signals;
-use crate::spec::Spec;
+use crate::spec::{RESERVED_ENV, Spec};
+use crate::value::Value;
 
 pub struct Options {
     /// GitHub Actions: fold each step's output into a log group.
@@ -31,132 +31,34 @@ pub struct Options {
     pub quiet: bool,
     pub env_file: Option<PathBuf>,
     pub paint: Paint,
+    /// How long to wait for another run that holds the kubeconfig.
+    pub lock_wait: Duration,
 }
 
-/// How long a command's process group gets between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(10);
-/// How long output may stay open after the command exits (a background
-/// process holding the pipe) before its process group is killed.
-const DRAIN_GRACE: Duration = Duration::from_secs(5);
-const STDERR_TAIL: usize = 20;
-
-/// Checks that a run can start: no variable missing, every CLI on PATH.
-/// Nothing has run and nothing was written when this fails.
-pub fn preflight(spec: &Spec, plan: &Plan) -> Result<(), Failure> {
-    let mut diags = Vec::new();
-    if !plan.missing_env.is_empty() {
-        diags.push(resolve::missing_diag(spec.source(), &plan.missing_env));
-    }
-    let src = spec.source();
-    for tool in plan.tools.iter().filter(|t| !t.found) {
-        let mut d = Diag::new(
-            "stackhook::preflight::missing_cli",
-            format!("`{}` is not on PATH", tool.name),
-        );
-        let mut first = true;
-        for step in plan
-            .steps
-            .iter()
-            .filter(|s| s.requires.contains(&tool.name))
-        {
-            let label = format!("step `{}` needs {}", step.name, tool.name);
-            d = if first {
-                d.at(src, step.span, label)
-            } else {
-                d.and(step.span, label)
-            };
-            first = false;
-        }
-        let help = match &tool.hint {
-            Some(h) => format!("install {} or run on an image that has it: {h}", tool.name),
-            None => format!("install {} or add its directory to PATH", tool.name),
-        };
-        diags.push(d.help(help));
-    }
-    if diags.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Invalid(diags))
-    }
+/// Where a run stopped.
+struct Stop {
+    step: usize,
+    /// 1-based index of the command that failed.
+    command: usize,
+    outcome: Outcome,
 }
 
-/// Environment variables, as the runner hands them to commands.
-type Env = BTreeMap<String, String>;
-
-fn materialize(value: &Value, env: &Env) -> Result<String, Diag> {
-    value
-        .materialize(|name| env.get(name).cloned())
-        .map_err(|name| {
-            Diag::new(
-                "stackhook::run::unset",
-                format!("{name} is not set at run time"),
-            )
-        })
-}
-
-/// What the run writes on screen, masked.
-struct Out {
-    masker: Masker,
-    quiet: bool,
-    verbose: bool,
-    paint: Paint,
-}
-
-impl Out {
-    fn note(&self, text: &str) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.masker.mask(text));
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Outcome {
-    Ok,
-    Failed { status: String, stderr: Vec<String> },
-    TimedOut { stderr: Vec<String> },
-    Interrupted(i32),
-}
-
-struct StepResult {
-    name: String,
-    status: &'static str,
-    duration: Duration,
-}
-
-pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
-    preflight(spec, plan)?;
-    signals::install().map_err(|e| {
-        Diag::new(
-            "stackhook::run::signals",
-            format!("cannot handle signals: {e}"),
-        )
-    })?;
-
-    let process: Env = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
-    let mut env = process.clone();
+pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
+    let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
+    signals::install()
+        .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
+    let mut env: Env = process.clone();
     // The spec's env, resolved against the process environment.
-    let mut derived_secrets = Vec::new();
+    let mut derived = Vec::new();
     for (name, entry) in &plan.env {
-        let v = materialize(&entry.value, &process)?;
-        if entry.secret {
-            derived_secrets.push(v.clone());
+        let v = entry.value.materialize(|n| process.get(n).cloned())?;
+        if plan.secrets.contains(name) {
+            derived.push(v.clone());
         }
         env.insert(name.clone(), v);
     }
-    // plan.secrets holds every secret name the environment had when the
-    // plan was made, by name, by the spec's `secrets:` or by a provider.
-    let mut secret_values: Vec<String> = plan
-        .secrets
-        .iter()
-        .filter_map(|name| env.get(name).cloned())
-        .collect();
-    secret_values.extend(derived_secrets.iter().cloned());
-    let out = Out {
-        masker: Masker::new(secret_values),
+    let console = Console {
+        masker: Masker::new(secret_values(plan, &env)),
         quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
@@ -165,47 +67,166 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
         .get("TF_VAR_spacelift_run_id")
         .is_some_and(|v| !v.is_empty());
     if spacelift {
-        register_masks(&derived_secrets);
+        register_masks(&derived);
+    }
+    let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
+    match runner.steps() {
+        None => runner.commit(env_file),
+        Some(stop) => Err(runner.roll_back(spec, stop)),
+    }
+}
+
+/// The value of every variable of `env` that the plan decided is secret.
+fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
+    env.iter()
+        .filter(|(name, _)| plan.secrets.contains(name))
+        .map(|(_, value)| value.clone())
+        .collect()
+}
+
+/// Spacelift masks any value announced this way in its logs. Only values
+/// stackhook derives are announced: plain variables are masked already.
+fn register_masks(values: &[String]) {
+    let mut stdout = std::io::stdout().lock();
+    for v in values
+        .iter()
+        .filter(|v| v.len() >= MIN_MASKED_LEN && !v.contains('\n'))
+    {
+        let _ = writeln!(stdout, "::add-mask {v}");
+    }
+    let _ = stdout.flush();
+}
+
+/// A run in progress.
+struct Runner<'a> {
+    plan: &'a Plan,
+    opts: &'a Options,
+    console: Console,
+    /// What every command gets; exports of finished steps are added.
+    env: Env,
+    journal: Journal,
+    results: Vec<StepResult>,
+    /// Announce derived secret values to Spacelift's masker.
+    spacelift: bool,
+}
+
+impl<'a> Runner<'a> {
+    /// Sweeps what killed runs left, then creates the run's private
+    /// directory and snapshots the kubeconfig.
+    fn start(
+        plan: &'a Plan,
+        opts: &'a Options,
+        console: Console,
+        mut env: Env,
+        spacelift: bool,
+    ) -> Result<Self, Failure> {
+        let tmp_base = std::env::temp_dir();
+        let kubeconfig = PathBuf::from(&plan.kubeconfig);
+        for stale in rollback::sweep_stale(&tmp_base) {
+            console.note(&format!(
+                "removed {} left by a run that was killed",
+                stale.display()
+            ));
+        }
+        let mut journal = Journal::default();
+        let setup_failed = |e: std::io::Error| {
+            let message = format!("cannot prepare the run: {e}");
+            Failure::failed(Diag::new(Code::RunSetup, message))
+        };
+        let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
+        let waiting = |m: &str| console.note(m);
+        match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
+            Ok(()) => {}
+            Err(LockError::Io(e)) => return Err(setup_failed(e)),
+            Err(LockError::Busy { path, holder }) => {
+                let message = format!(
+                    "another stackhook run (pid {holder}) held {} for longer than {}",
+                    kubeconfig.display(),
+                    humantime::format_duration(opts.lock_wait)
+                );
+                let help = format!(
+                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
+                    path.display()
+                );
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
+            Err(LockError::Interrupted(sig)) => {
+                let message = format!(
+                    "interrupted by {} while waiting for the kubeconfig",
+                    signals::name(sig)
+                );
+                return Err(Failure::Interrupted(
+                    sig,
+                    vec![Diag::new(Code::RunInterrupted, message)],
+                ));
+            }
+        }
+        let self_exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "stackhook".into());
+        // The names a spec may not set itself.
+        let [kubeconfig_var, tmpdir_var, self_var] = RESERVED_ENV;
+        env.insert(kubeconfig_var.into(), plan.kubeconfig.clone());
+        env.insert(tmpdir_var.into(), run_dir.display().to_string());
+        env.insert(self_var.into(), self_exe);
+        Ok(Runner {
+            plan,
+            opts,
+            console,
+            env,
+            journal,
+            results: Vec::new(),
+            spacelift,
+        })
     }
 
-    let tmp_base = std::env::temp_dir();
-    let kubeconfig = PathBuf::from(&plan.kubeconfig);
-    let mut journal = Journal::default();
-    for stale in rollback::sweep_stale(&tmp_base) {
-        out.note(&format!(
-            "removed {} left by a run that was killed",
-            stale.display()
-        ));
+    /// Runs every step in order; where it stopped, if it did.
+    fn steps(&mut self) -> Option<Stop> {
+        let plan = self.plan;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let started = Instant::now();
+            let result = self.step(i, step);
+            let status = match &result {
+                Ok(()) => StepStatus::Ok,
+                Err(stop) => StepStatus::of(&stop.outcome),
+            };
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                status,
+                duration: started.elapsed(),
+            });
+            if let Err(stop) = result {
+                return Some(stop);
+            }
+        }
+        None
     }
-    let setup = (|| -> std::io::Result<PathBuf> {
-        let dir = journal.create_run_dir(&tmp_base)?;
-        journal.snapshot_kubeconfig(&kubeconfig)?;
-        Ok(dir)
-    })();
-    let run_dir = setup.map_err(|e| {
-        Failure::Failed(vec![Diag::new(
-            "stackhook::run::setup",
-            format!("cannot prepare the run: {e}"),
-        )])
-    })?;
-    let self_exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "stackhook".into());
-    env.insert("KUBECONFIG".into(), plan.kubeconfig.clone());
-    env.insert("STACKHOOK_TMPDIR".into(), run_dir.display().to_string());
-    env.insert("STACKHOOK".into(), self_exe);
 
-    let mut results: Vec<StepResult> = Vec::new();
-    let mut exported: IndexMap<String, Value> = IndexMap::new();
-    let total = plan.steps.len();
-    let mut failure: Option<(usize, usize, Outcome)> = None;
-
-    'steps: for (i, step) in plan.steps.iter().enumerate() {
-        let started = Instant::now();
-        let mut step_env = env.clone();
+    /// One step, with its retries; its exports are added on success.
+    fn step(&mut self, i: usize, step: &PlanStep) -> Result<(), Stop> {
+        let stop = |command, outcome| Stop {
+            step: i,
+            command,
+            outcome,
+        };
+        let mut step_env = self.env.clone();
+        let mut derived = Vec::new();
         for (name, entry) in &step.env {
-            let v = materialize(&entry.value, &env)?;
+            let v = entry
+                .value
+                .materialize(|n| self.env.get(n).cloned())
+                .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
             step_env.insert(name.clone(), v);
+        }
+        // The step's own secrets (its `env:`, earlier exports) are masked too.
+        self.console.masker = Masker::new(secret_values(self.plan, &step_env));
+        if self.spacelift {
+            register_masks(&derived);
         }
         let attempts = step.retries + 1;
         let mut backoff = Duration::from_secs(1);
@@ -215,496 +236,173 @@ pub fn run(spec: &Spec, plan: &Plan, opts: &Options) -> Result<(), Failure> {
             } else {
                 String::new()
             };
-            let title = format!("[{}/{total}] {}{retry}", i + 1, step.name);
-            if opts.github_groups {
+            let title = format!("[{}/{}] {}{retry}", i + 1, self.plan.steps.len(), step.name);
+            if self.opts.github_groups {
                 println!("::group::{title}");
             }
-            out.note(&out.paint.bold(&format!("==> {title}")));
-            let result = run_step(step, &step_env, &journal, &out);
-            if opts.github_groups {
+            self.console
+                .note(&self.console.paint.bold(&format!("==> {title}")));
+            let result = self.attempt(step, &step_env);
+            if self.opts.github_groups {
                 println!("::endgroup::");
             }
-            match result {
-                Ok(()) => {
-                    for (name, value) in &step.exports {
-                        let v = materialize(value, &step_env)?;
-                        env.insert(name.clone(), v);
-                        exported.insert(name.clone(), value.clone());
-                    }
-                    results.push(StepResult {
-                        name: step.name.clone(),
-                        status: "ok",
-                        duration: started.elapsed(),
-                    });
-                    continue 'steps;
-                }
-                Err((command, Outcome::Interrupted(sig))) => {
-                    failure = Some((i, command, Outcome::Interrupted(sig)));
-                    break;
-                }
-                Err((command, outcome)) => {
-                    if attempt < attempts {
-                        let why = match &outcome {
-                            Outcome::TimedOut { .. } => "timed out".to_string(),
-                            Outcome::Failed { status, .. } => status.clone(),
-                            _ => String::new(),
-                        };
-                        out.note(&out.paint.yellow(&format!(
-                            "step `{}` {why}; retrying in {}",
-                            step.name,
-                            humantime::format_duration(backoff)
-                        )));
-                        if signals::sleep(backoff) {
-                            failure = Some((
-                                i,
-                                command,
-                                Outcome::Interrupted(signals::received().unwrap_or(libc::SIGINT)),
-                            ));
-                            break;
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                        continue;
-                    }
-                    failure = Some((i, command, outcome));
-                    break;
-                }
+            let (command, outcome) = match result {
+                Ok(()) => break,
+                Err(failed) => failed,
+            };
+            let why = match &outcome {
+                Outcome::Interrupted(_) => return Err(stop(command, outcome)),
+                _ if attempt == attempts => return Err(stop(command, outcome)),
+                Outcome::TimedOut { .. } => "timed out".to_string(),
+                Outcome::Failed { status, .. } => status.clone(),
+                Outcome::Ok => String::new(),
+            };
+            self.console.note(&self.console.paint.yellow(&format!(
+                "step `{}` {why}; retrying in {}",
+                step.name,
+                humantime::format_duration(backoff)
+            )));
+            if signals::sleep(backoff) {
+                let sig = signals::received().unwrap_or(libc::SIGINT);
+                return Err(stop(command, Outcome::Interrupted(sig)));
             }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
-        let status = match &failure {
-            Some((_, _, Outcome::Interrupted(_))) => "interrupted",
-            Some((_, _, Outcome::TimedOut { .. })) => "timed out",
-            _ => "failed",
-        };
-        results.push(StepResult {
-            name: step.name.clone(),
-            status,
-            duration: started.elapsed(),
-        });
-        break;
-    }
-
-    let Some((index, command, outcome)) = failure else {
-        journal.commit().map_err(|e| {
-            Failure::Failed(vec![Diag::new(
-                "stackhook::run::commit",
-                format!("cannot finish: {e}"),
-            )])
-        })?;
-        if let Some(path) = &opts.env_file {
-            write_env_file(path, &exported).map_err(|e| {
-                Failure::Failed(vec![Diag::new(
-                    "stackhook::run::env_file",
-                    format!("cannot write {}: {e}", path.display()),
-                )])
-            })?;
+        let mut derived = Vec::new();
+        for (name, value) in &step.exports {
+            let v = value
+                .materialize(|n| step_env.get(n).cloned())
+                .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
+            self.env.insert(name.clone(), v);
         }
-        summary(&out, &results, total);
-        return Ok(());
-    };
-
-    // Secrets first: the journal removes the temp directory, then restores
-    // the kubeconfig.
-    let problems = journal.rollback();
-    for step in &plan.steps[index + 1..] {
-        results.push(StepResult {
-            name: step.name.clone(),
-            status: "not run",
-            duration: Duration::ZERO,
-        });
-    }
-    summary(&out, &results, total);
-    let rolled = if problems.is_empty() {
-        format!(
-            "rolled back: temp files removed, {} restored",
-            plan.kubeconfig
-        )
-    } else {
-        format!("rollback incomplete: {}", problems.join("; "))
-    };
-    let step = &plan.steps[index];
-    let diag = failure_diag(spec, step, command, &outcome, &rolled, &out.masker);
-    match outcome {
-        Outcome::Interrupted(sig) => Err(Failure::Interrupted(sig, vec![diag])),
-        _ => Err(Failure::Failed(vec![diag])),
-    }
-}
-
-/// Spacelift masks any value announced this way in its logs. Only values
-/// stackhook derives are announced: plain variables are masked already.
-fn register_masks(values: &[String]) {
-    let mut stdout = std::io::stdout().lock();
-    for v in values
-        .iter()
-        .filter(|v| v.len() >= secrets::MIN_MASKED_LEN && !v.contains('\n'))
-    {
-        let _ = writeln!(stdout, "::add-mask {v}");
-    }
-    let _ = stdout.flush();
-}
-
-fn summary(out: &Out, results: &[StepResult], total: usize) {
-    let failed = results.iter().any(|r| r.status != "ok");
-    if out.quiet && !failed {
-        return;
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "\n{}", out.paint.bold("Summary:"));
-    for (i, r) in results.iter().enumerate() {
-        let status = match r.status {
-            "ok" => out.paint.green(r.status),
-            "not run" => out.paint.dim(r.status),
-            other => out.paint.red(other),
-        };
-        let _ = writeln!(
-            err,
-            "  [{}/{total}] {:<24} {:<12} {:.1}s",
-            i + 1,
-            r.name,
-            status,
-            r.duration.as_secs_f64()
-        );
-    }
-}
-
-/// One attempt of a step: temp files written, commands run in order, temp
-/// files removed after their last command and at the end, whatever happens.
-fn run_step(
-    step: &PlanStep,
-    env: &Env,
-    journal: &Journal,
-    out: &Out,
-) -> Result<(), (usize, Outcome)> {
-    let deadline = Instant::now()
-        + humantime::parse_duration(&step.timeout).unwrap_or(crate::spec::DEFAULT_TIMEOUT);
-    let result = (|| {
-        for t in &step.tempfiles {
-            if let Some(content) = &t.content {
-                let text = materialize(content, env).map_err(|d| {
-                    (
-                        0,
-                        Outcome::Failed {
-                            status: d.message,
-                            stderr: Vec::new(),
-                        },
-                    )
-                })?;
-                journal
-                    .write_tempfile(&t.name, text.as_bytes())
-                    .map_err(|e| {
-                        (
-                            0,
-                            Outcome::Failed {
-                                status: format!("cannot write temp file {}: {e}", t.name),
-                                stderr: Vec::new(),
-                            },
-                        )
-                    })?;
-            }
-        }
-        for (j, command) in step.commands.iter().enumerate() {
-            if let Some(sig) = signals::received() {
-                return Err((j + 1, Outcome::Interrupted(sig)));
-            }
-            if out.verbose {
-                out.note(&out.paint.dim(&format!("$ {command}")));
-            }
-            let outcome = run_command(command, env, &step.name, deadline, out);
-            for t in step
-                .tempfiles
-                .iter()
-                .filter(|t| t.remove_after == Some(j + 1))
-            {
-                journal.remove_tempfile(&t.name);
-            }
-            match outcome {
-                Outcome::Ok => {}
-                other => return Err((j + 1, other)),
-            }
+        if self.spacelift {
+            register_masks(&derived);
         }
         Ok(())
-    })();
-    for t in &step.tempfiles {
-        journal.remove_tempfile(&t.name);
     }
-    result
-}
 
-/// Reads one output stream line by line, masks, prefixes and writes it;
-/// keeps the last lines for the error report.
-fn pump(
-    reader: os_pipe::PipeReader,
-    prefix: String,
-    to_stderr: bool,
-    masker: Masker,
-    quiet: bool,
-    tail: Arc<Mutex<Vec<String>>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let line = masker.mask(line.trim_end_matches(['\n', '\r']));
-            if !quiet {
-                let text = format!("{prefix}{line}\n");
-                if to_stderr {
-                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-                } else {
-                    let mut o = std::io::stdout().lock();
-                    let _ = o.write_all(text.as_bytes());
-                    let _ = o.flush();
+    /// One attempt of a step: temp files written, commands run in order,
+    /// temp files removed after their last command and at the end,
+    /// whatever happens.
+    fn attempt(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
+        let deadline = Instant::now() + step.timeout;
+        let result = self.write_tempfiles(step, env).and_then(|()| {
+            for (j, command) in step.commands.iter().enumerate() {
+                if let Some(sig) = signals::received() {
+                    return Err((j + 1, Outcome::Interrupted(sig)));
+                }
+                if self.console.verbose {
+                    self.console
+                        .note(&self.console.paint.dim(&format!("$ {command}")));
+                }
+                let output = Output {
+                    prefix: format!("[{}] ", step.name),
+                    masker: &self.console.masker,
+                    quiet: self.console.quiet,
+                };
+                let outcome = process::run(command, env, deadline, &output);
+                for t in step
+                    .tempfiles
+                    .iter()
+                    .filter(|t| t.remove_after == Some(j + 1))
+                {
+                    self.journal.remove_tempfile(&t.name);
+                }
+                match outcome {
+                    Outcome::Ok => {}
+                    other => return Err((j + 1, other)),
                 }
             }
-            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-            t.push(line);
-            if t.len() > STDERR_TAIL {
-                t.remove(0);
-            }
-        }
-    })
-}
-
-fn run_command(command: &str, env: &Env, step: &str, deadline: Instant, out: &Out) -> Outcome {
-    let spawn_error = |e: std::io::Error| Outcome::Failed {
-        status: format!("could not start sh: {e}"),
-        stderr: Vec::new(),
-    };
-    let (out_r, out_w) = match os_pipe::pipe() {
-        Ok(p) => p,
-        Err(e) => return spawn_error(e),
-    };
-    let (err_r, err_w) = match os_pipe::pipe() {
-        Ok(p) => p,
-        Err(e) => return spawn_error(e),
-    };
-    let handle = duct::cmd("sh", ["-c", command])
-        .full_env(env)
-        .stdin_null()
-        .stdout_file(out_w)
-        .stderr_file(err_w)
-        .unchecked()
-        // Its own process group, so that a timeout or a signal reaches
-        // everything the command started.
-        .before_spawn(|cmd| {
-            cmd.process_group(0);
             Ok(())
-        })
-        .start();
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => return spawn_error(e),
-    };
-    let group = handle.pids().first().copied().unwrap_or(0) as i32;
-    signals::set_child_group(group);
-    // A signal that came before the group was known is forwarded now.
-    if let Some(sig) = signals::received() {
-        signals::signal_group(group, sig);
-    }
-    let prefix = format!("[{step}] ");
-    let stdout_tail = Arc::new(Mutex::new(Vec::new()));
-    let stderr_tail = Arc::new(Mutex::new(Vec::new()));
-    let pumps = [
-        pump(
-            out_r,
-            prefix.clone(),
-            false,
-            out.masker.clone(),
-            out.quiet,
-            stdout_tail,
-        ),
-        pump(
-            err_r,
-            prefix,
-            true,
-            out.masker.clone(),
-            out.quiet,
-            stderr_tail.clone(),
-        ),
-    ];
-
-    let mut timed_out = false;
-    let mut escalate_at: Option<Instant> = None;
-    let status = loop {
-        match handle.wait_timeout(Duration::from_millis(50)) {
-            Ok(Some(output)) => break Ok(output.status),
-            Ok(None) => {}
-            Err(e) => break Err(e),
+        });
+        for t in &step.tempfiles {
+            self.journal.remove_tempfile(&t.name);
         }
-        let now = Instant::now();
-        if !timed_out && now >= deadline {
-            timed_out = true;
-            signals::signal_group(group, libc::SIGTERM);
-            escalate_at = Some(now + KILL_GRACE);
-        }
-        if escalate_at.is_none() && signals::received().is_some() {
-            escalate_at = Some(now + KILL_GRACE);
-        }
-        if escalate_at.is_some_and(|t| now >= t) {
-            signals::signal_group(group, libc::SIGKILL);
-        }
-    };
-    signals::clear_child_group();
+        result
+    }
 
-    // Output may still be held open by a background process of the group.
-    let (done_tx, done_rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        for p in pumps {
-            let _ = p.join();
+    fn write_tempfiles(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
+        for t in &step.tempfiles {
+            let Some(content) = &t.content else { continue };
+            let text = content
+                .materialize(|n| env.get(n).cloned())
+                .map_err(|d| (0, Outcome::not_started(d.message)))?;
+            self.journal
+                .write_tempfile(&t.name, text.as_bytes())
+                .map_err(|e| {
+                    let status = format!("cannot write temp file {}: {e}", t.name);
+                    (0, Outcome::not_started(status))
+                })?;
         }
-        let _ = done_tx.send(());
-    });
-    if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
-        signals::signal_group(group, libc::SIGKILL);
+        Ok(())
     }
-    let _ = waiter.join();
-    let stderr = stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
 
-    if let Some(sig) = signals::received() {
-        return Outcome::Interrupted(sig);
+    /// Success: the env file is written (a failure to write it still rolls
+    /// back), then temp files go and the kubeconfig stays.
+    fn commit(mut self, env_file: Option<IndexMap<String, Value>>) -> Result<(), Failure> {
+        if let (Some(path), Some(contents)) = (&self.opts.env_file, &env_file)
+            && let Err(e) = env_file::write(path, contents)
+        {
+            let problems = self.journal.rollback();
+            let help = if problems.is_empty() {
+                "every step succeeded, but the run was rolled back".to_string()
+            } else {
+                format!("rollback incomplete: {}", problems.join("; "))
+            };
+            let message = format!("cannot write the env file {}: {e}", path.display());
+            return Err(Failure::failed(
+                Diag::new(Code::RunEnvFile, message).help(help),
+            ));
+        }
+        let Runner {
+            plan,
+            console,
+            journal,
+            results,
+            ..
+        } = self;
+        journal.commit().map_err(|e| {
+            Failure::failed(Diag::new(Code::RunCommit, format!("cannot finish: {e}")))
+        })?;
+        report::summary(&console, &results, plan.steps.len());
+        Ok(())
     }
-    if timed_out {
-        return Outcome::TimedOut { stderr };
-    }
-    match status {
-        Ok(s) if s.success() => Outcome::Ok,
-        Ok(s) => Outcome::Failed {
-            status: match (s.code(), s.signal()) {
-                (Some(c), _) => format!("exited with status {c}"),
-                (None, Some(sig)) => format!("was killed by {}", signals::name(sig)),
-                _ => "failed".into(),
-            },
-            stderr,
-        },
-        Err(e) => Outcome::Failed {
-            status: format!("could not be waited for: {e}"),
-            stderr,
-        },
-    }
-}
 
-/// Hints for failures whose cause is common and recognisable.
-fn hint(stderr: &[String]) -> Option<&'static str> {
-    let text = stderr.join("\n").to_lowercase();
-    let has = |s: &str| text.contains(s);
-    if has("gke-gcloud-auth-plugin") {
-        Some(
-            "kubectl needs gke-gcloud-auth-plugin for this kubeconfig: install it (`gcloud components install gke-gcloud-auth-plugin`), or keep `token_credentials: true` so the kubeconfig holds the token instead",
-        )
-    } else if has("kubelogin") && (has("not found") || has("no such file")) {
-        Some(
-            "kubelogin is not installed: add it to the runner image (`az aks install-cli` installs it)",
-        )
-    } else if has("unauthorized")
-        || has("401")
-        || has("expired")
-        || has("invalid_grant")
-        || has("invalid token")
-        || has("authentication failed")
-        || has("invalidclienttokenid")
-    {
-        Some(
-            "the credentials were refused: the token or secret is missing, wrong or expired; check the variables the step reads (`stackhook providers NAME` lists them)",
-        )
-    } else if has("resourcenotfound")
-        || has("not found") && has("cluster")
-        || has("was not found")
-        || has("404")
-    {
-        Some(
-            "the cluster was not found: check its name, region or zone, project, subscription or resource group",
-        )
-    } else if has("command not found") || has("not found") && has("sh:") {
-        Some(
-            "a command is missing on PATH: declare it in the provider's `requires` so preflight catches it",
-        )
-    } else if has("could not resolve host") || has("connection refused") || has("timed out") {
-        Some("the API could not be reached: check the network path from the runner to the endpoint")
-    } else {
-        None
-    }
-}
-
-fn failure_diag(
-    spec: &Spec,
-    step: &PlanStep,
-    command: usize,
-    outcome: &Outcome,
-    rolled: &str,
-    masker: &Masker,
-) -> Diag {
-    let cmd_text = step
-        .commands
-        .get(command.saturating_sub(1))
-        .map(String::as_str)
-        .unwrap_or("");
-    let (message, stderr) = match outcome {
-        Outcome::Failed { status, stderr } => (
+    /// Failure: undo everything (secrets first: the temp directory goes
+    /// before the kubeconfig is restored), then report.
+    fn roll_back(mut self, spec: &Spec, stop: Stop) -> Failure {
+        let problems = self.journal.rollback();
+        for step in &self.plan.steps[stop.step + 1..] {
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                status: StepStatus::NotRun,
+                duration: Duration::ZERO,
+            });
+        }
+        report::summary(&self.console, &self.results, self.plan.steps.len());
+        let rolled = if problems.is_empty() {
             format!(
-                "step `{}` failed: command {command} of {} {status}",
-                step.name,
-                step.commands.len()
-            ),
-            stderr.as_slice(),
-        ),
-        Outcome::TimedOut { stderr } => (
-            format!(
-                "step `{}` timed out after {} (command {command} of {})",
-                step.name,
-                step.timeout,
-                step.commands.len()
-            ),
-            stderr.as_slice(),
-        ),
-        Outcome::Interrupted(sig) => (
-            format!(
-                "interrupted by {} during step `{}`",
-                signals::name(*sig),
-                step.name
-            ),
-            &[][..],
-        ),
-        Outcome::Ok => unreachable!("only failures are reported"),
-    };
-    let mut help = format!(
-        "{rolled}\ncommand:\n  {}",
-        masker.mask(cmd_text).replace('\n', "\n  ")
-    );
-    if !stderr.is_empty() {
-        help.push_str(&format!(
-            "\nlast lines of stderr:\n  {}",
-            stderr.join("\n  ")
-        ));
+                "rolled back: temp files removed, {} restored",
+                self.plan.kubeconfig
+            )
+        } else {
+            format!("rollback incomplete: {}", problems.join("; "))
+        };
+        let step = &self.plan.steps[stop.step];
+        let diag = report::failure(
+            spec,
+            step,
+            stop.command,
+            &stop.outcome,
+            &rolled,
+            &self.console.masker,
+        );
+        match stop.outcome {
+            Outcome::Interrupted(sig) => Failure::Interrupted(sig, vec![diag]),
+            _ => Failure::failed(diag),
+        }
     }
-    if let Outcome::TimedOut { .. } = outcome {
-        help.push_str("\nhint: raise the step's `timeout:` if the command is slow, or check what it waits for");
-    } else if let Some(h) = hint(stderr) {
-        help.push_str(&format!("\nhint: {h}"));
-    }
-    let code = match outcome {
-        Outcome::TimedOut { .. } => "stackhook::run::timeout",
-        Outcome::Interrupted(_) => "stackhook::run::interrupted",
-        _ => "stackhook::run::step_failed",
-    };
-    Diag::new(code, message)
-        .at(spec.source(), step.span, "this step")
-        .help(help)
-}
-
-/// `export NAME=value` lines for the caller's shell; secrets as references
-/// to the caller's own variables, never as values.
-pub fn env_file_text(exported: &IndexMap<String, Value>) -> String {
-    let mut text = String::from("# written by stackhook run; source it: . FILE\n");
-    for (name, value) in exported {
-        text.push_str(&format!("export {name}={}\n", shell::word(value)));
-    }
-    text
-}
-
-fn write_env_file(path: &Path, exported: &IndexMap<String, Value>) -> std::io::Result<()> {
-    crate::kubeconfig::write_atomic(path, env_file_text(exported).as_bytes())
 }

@@ -3,22 +3,7 @@
 use std::fmt::Write;
 
 use crate::provider::{ParamKind, Provider};
-
-pub fn yaml_value(v: &serde_json::Value) -> String {
-    match v {
-        // JSON strings are valid YAML flow scalars, quotes and all; plain
-        // words read better.
-        serde_json::Value::String(s)
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-                && !matches!(s.as_str(), "true" | "false" | "null" | "yes" | "no") =>
-        {
-            s.clone()
-        }
-        other => other.to_string(),
-    }
-}
+use crate::provider_page::{facts, yaml_value};
 
 /// The spec text. Parameters of the provider's example are set; other
 /// required ones read a variable; the rest are shown commented out.
@@ -54,36 +39,28 @@ pub fn starter(p: &Provider, schema: &str) -> String {
         })
         .collect();
     for (name, param) in &def.params {
+        let f = facts(def, name, param);
         let mut notes = Vec::new();
-        if param.required {
+        if f.required {
             notes.push("required".to_string());
         }
-        if let Some(w) = &param.when {
-            notes.push(format!("only when {w}"));
-        }
-        if !param.values.is_empty() {
-            notes.push(format!("one of: {}", param.values.join(", ")));
-        }
-        if param.kind == ParamKind::Bool {
+        notes.extend(f.when.map(|w| format!("only when {w}")));
+        notes.extend(f.values);
+        if f.bool {
             notes.push("true or false".into());
         }
-        let in_group = def.exactly_one_of.iter().find(|g| g.contains(name));
-        if let Some(g) = in_group {
-            notes.push(format!("exactly one of: {}", g.join(", ")));
-        }
+        let in_group = f.exactly_one_of.is_some();
+        notes.extend(f.exactly_one_of);
         let note = if notes.is_empty() {
             String::new()
         } else {
             format!(" ({})", notes.join("; "))
         };
-        let _ = writeln!(
-            out,
-            "      # {}{note}",
-            param.description.trim_end_matches('.')
-        );
-        let active = match in_group {
-            Some(_) => chosen.contains(&name.as_str()),
-            None => param.required || def.example.contains_key(name),
+        let _ = writeln!(out, "      # {}{note}", f.description.trim_end_matches('.'));
+        let active = if in_group {
+            chosen.contains(&name.as_str())
+        } else {
+            param.required || def.example.contains_key(name)
         };
         let value = match (def.example.get(name), &param.default) {
             (Some(v), _) => yaml_value(v),

@@ -1,130 +1,8 @@
 //! `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}` and `$$`, with
-//! docker-compose semantics, turning spec strings into [`Value`]s.
-//!
-//! A resolved value is not a plain string: it keeps secret and missing
-//! variables as references, so that nothing downstream can print a secret's
-//! value by accident. Only the shell quoter (and, at run time, the runner)
-//! turns references into text.
+//! docker-compose semantics, turning spec strings into [`Value`]s that keep
+//! secret and missing variables as references.
 
-use std::fmt;
-
-use serde::Serialize;
-
-/// A string after interpolation: literal text and references to variables
-/// whose value must not (secret) or cannot (missing) be written down.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Value(pub Vec<Part>);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Part {
-    Text(String),
-    /// Expanded by the shell at run time from the command's environment.
-    Ref {
-        name: String,
-        why: RefKind,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefKind {
-    Secret,
-    Missing,
-}
-
-impl Value {
-    pub fn text(s: impl Into<String>) -> Self {
-        let s = s.into();
-        if s.is_empty() {
-            Value(Vec::new())
-        } else {
-            Value(vec![Part::Text(s)])
-        }
-    }
-
-    pub fn reference(name: impl Into<String>, why: RefKind) -> Self {
-        Value(vec![Part::Ref {
-            name: name.into(),
-            why,
-        }])
-    }
-
-    pub fn push(&mut self, part: Part) {
-        match (self.0.last_mut(), part) {
-            (_, Part::Text(t)) if t.is_empty() => {}
-            (Some(Part::Text(prev)), Part::Text(t)) => prev.push_str(&t),
-            (_, part) => self.0.push(part),
-        }
-    }
-
-    pub fn extend(&mut self, other: Value) {
-        for part in other.0 {
-            self.push(part);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The literal text, when the value holds no reference.
-    pub fn as_text(&self) -> Option<String> {
-        let mut out = String::new();
-        for part in &self.0 {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Ref { .. } => return None,
-            }
-        }
-        Some(out)
-    }
-
-    pub fn refs(&self) -> impl Iterator<Item = (&str, RefKind)> {
-        self.0.iter().filter_map(|p| match p {
-            Part::Ref { name, why } => Some((name.as_str(), *why)),
-            Part::Text(_) => None,
-        })
-    }
-
-    pub fn has_secret(&self) -> bool {
-        self.refs().any(|(_, why)| why == RefKind::Secret)
-    }
-
-    /// The value with every reference looked up; `None` names the first
-    /// reference that `lookup` cannot resolve. Used by the runner only.
-    pub fn materialize(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
-        let mut out = String::new();
-        for part in &self.0 {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Ref { name, .. } => match lookup(name) {
-                    Some(v) => out.push_str(&v),
-                    None => return Err(name.clone()),
-                },
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Displays in the spec's own interpolation syntax, so a preview shows
-/// `${ARM_CLIENT_SECRET}` where the secret goes and `$$` for a literal `$`.
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for part in &self.0 {
-            match part {
-                Part::Text(t) => f.write_str(&t.replace('$', "$$"))?,
-                Part::Ref { name, .. } => write!(f, "${{{name}}}")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Value {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+use crate::value::{Part, RefKind, Value};
 
 /// One piece of a parsed interpolation template.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,12 +12,13 @@ pub enum Piece {
         name: String,
         /// Byte offset of the `$` within the template, for diagnostics.
         offset: usize,
-        default: Option<Default>,
+        default: Option<Fallback>,
     },
 }
 
+/// The default of `${NAME:-default}` or `${NAME-default}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Default {
+pub struct Fallback {
     /// `:-` applies the default when the variable is unset or empty; `-`
     /// only when it is unset.
     pub when_empty: bool,
@@ -278,7 +157,7 @@ impl Parser<'_> {
             None
         };
         let default = match default {
-            Some(when_empty) => Some(Default {
+            Some(when_empty) => Some(Fallback {
                 when_empty,
                 pieces: self.pieces(true)?,
             }),
@@ -318,9 +197,9 @@ pub struct Missing {
     pub offset: usize,
 }
 
-/// Resolves parsed pieces. Missing variables become references (so a
-/// preview can still show the command) and are reported.
-pub fn resolve(pieces: &[Piece], lookup: &dyn Lookup, missing: &mut Vec<Missing>) -> Value {
+/// Substitutes variables into parsed pieces. Missing variables become
+/// references (so a preview can still show the command) and are reported.
+pub fn substitute(pieces: &[Piece], lookup: &dyn Lookup, missing: &mut Vec<Missing>) -> Value {
     let mut out = Value::default();
     for piece in pieces {
         match piece {
@@ -338,7 +217,7 @@ pub fn resolve(pieces: &[Piece], lookup: &dyn Lookup, missing: &mut Vec<Missing>
                 };
                 if use_default {
                     let d = default.as_ref().expect("checked above");
-                    out.extend(resolve(&d.pieces, lookup, missing));
+                    out.extend(substitute(&d.pieces, lookup, missing));
                     continue;
                 }
                 match found {
@@ -387,7 +266,7 @@ mod tests {
 
     fn run(template: &str) -> (String, Vec<String>) {
         let mut missing = Vec::new();
-        let value = resolve(&parse(template).unwrap(), &env(), &mut missing);
+        let value = substitute(&parse(template).unwrap(), &env(), &mut missing);
         (
             value.to_string(),
             missing.into_iter().map(|m| m.name).collect(),
@@ -416,7 +295,7 @@ mod tests {
     #[test]
     fn dollar_dollar_is_a_literal_dollar() {
         let mut missing = Vec::new();
-        let v = resolve(&parse("a$$b$$$REGION").unwrap(), &env(), &mut missing);
+        let v = substitute(&parse("a$$b$$$REGION").unwrap(), &env(), &mut missing);
         assert_eq!(v.as_text().unwrap(), "a$b$eu-west-1");
         assert!(missing.is_empty());
     }
@@ -424,14 +303,14 @@ mod tests {
     #[test]
     fn lone_dollar_stays_literal() {
         let mut missing = Vec::new();
-        let v = resolve(&parse("$1 costs $ 5$").unwrap(), &env(), &mut missing);
+        let v = substitute(&parse("$1 costs $ 5$").unwrap(), &env(), &mut missing);
         assert_eq!(v.as_text().unwrap(), "$1 costs $ 5$");
     }
 
     #[test]
     fn missing_variables_are_references_and_reported_with_offsets() {
         let mut missing = Vec::new();
-        let v = resolve(&parse("a ${X} $Y").unwrap(), &env(), &mut missing);
+        let v = substitute(&parse("a ${X} $Y").unwrap(), &env(), &mut missing);
         assert_eq!(v.to_string(), "a ${X} ${Y}");
         assert_eq!(
             missing,
@@ -451,7 +330,7 @@ mod tests {
     #[test]
     fn secrets_never_become_text() {
         let mut missing = Vec::new();
-        let v = resolve(
+        let v = substitute(
             &parse("k=${ARM_CLIENT_SECRET}").unwrap(),
             &env(),
             &mut missing,

@@ -1,46 +1,15 @@
-//! stackhook: spec -> resolved values -> plan -> preview or execution.
-//! This file only parses arguments, runs the command and maps failures to
-//! exit codes.
-
-// Diagnostics are large but only travel the cold path to `main`.
-#![allow(clippy::result_large_err)]
-
-mod cli;
-mod commands;
-mod diagnostic;
-mod execute;
-mod init;
-mod interpolate;
-mod kubeconfig;
-mod plan;
-mod preview;
-mod provider;
-mod render;
-mod resolve;
-mod rollback;
-mod schema;
-mod secrets;
-mod shell;
-mod signals;
-mod spec;
+//! The `stackhook` binary: parse arguments, run the command, map failures
+//! to exit codes. Everything else is in the library.
 
 use std::io::IsTerminal;
 
 use clap::Parser;
-
-/// The version with the commit it was built from (see build.rs).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("STACKHOOK_GIT_COMMIT"),
-    ")"
-);
+use stackhook::{cli, commands};
 
 fn main() {
     let cli = cli::Cli::parse();
-    let color = cli.color;
-    install_report_handler(color);
-    if let Err(failure) = commands::run(cli.command, color) {
+    install_report_handler(cli.color);
+    if let Err(failure) = commands::run(cli.command, cli.color) {
         let code = failure.exit_code();
         for diag in failure.into_diags() {
             eprintln!("{:?}", miette::Report::new(diag));

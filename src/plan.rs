@@ -2,35 +2,41 @@
 //! and exports of each step. It is what `plan` prints (as JSON it is
 //! serialised as is) and exactly what `run` executes.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
 
-use crate::diagnostic::Diag;
-use crate::interpolate::{Part, Value};
-use crate::kubeconfig;
-use crate::provider::Catalog;
-use crate::render;
-use crate::resolve::{EnvEntry, MissingVar, Vars};
-use crate::spec::{self, Spec};
+use crate::bind::Ctx;
+use crate::diagnostic::{Diag, finish};
+use crate::provider::{Catalog, Provider};
+use crate::render::{self, TempFile};
+use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
+use crate::secret_set;
+use crate::secrets::{SecretNames, is_secret_name};
+use crate::spec::Spec;
+use crate::value::Value;
+use crate::which::find_on_path;
 
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub spec: String,
     pub kubeconfig: String,
     /// The spec's `env:`, exported to every step.
-    pub env: IndexMap<String, EnvValue>,
+    pub env: Env,
     pub steps: Vec<PlanStep>,
     /// Each CLI the steps need, and whether it is on PATH.
     pub tools: Vec<Tool>,
     pub missing_env: Vec<MissingVar>,
     pub warnings: Vec<String>,
-    /// Variables whose values the runner masks in output.
+    /// The spec's `env:` entries that `--env-file` exports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<String>,
+    /// Variables whose values the runner masks in output, decided once.
     #[serde(skip)]
-    pub secrets: BTreeSet<String>,
+    pub secrets: SecretNames,
 }
 
 #[derive(Debug, Serialize)]
@@ -41,67 +47,18 @@ pub struct PlanStep {
     pub tempfiles: Vec<TempFile>,
     pub exports: IndexMap<String, Value>,
     /// The step's own `env:`.
-    pub env: IndexMap<String, EnvValue>,
+    pub env: Env,
     pub requires: Vec<String>,
-    pub timeout: String,
+    #[serde(serialize_with = "as_duration_text")]
+    pub timeout: Duration,
     pub retries: u32,
-    #[serde(skip)]
-    pub warnings: Vec<String>,
     /// Where the step is in the spec, for run-time errors.
     #[serde(skip)]
     pub span: SourceSpan,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct TempFile {
-    pub name: String,
-    /// Under the run's private directory.
-    pub path: String,
-    /// What the runner writes (mode 0600) before the step; none when a
-    /// command creates the file.
-    pub content: Option<Value>,
-    /// 1-based index of the last command that uses the file: the runner
-    /// deletes it right after that command, whatever its outcome.
-    pub remove_after: Option<usize>,
-}
-
-#[derive(Clone, Debug)]
-pub struct EnvValue {
-    pub value: Value,
-    pub secret: bool,
-}
-
-impl From<EnvEntry> for EnvValue {
-    fn from(e: EnvEntry) -> Self {
-        EnvValue {
-            value: e.value,
-            secret: e.secret,
-        }
-    }
-}
-
-impl EnvValue {
-    /// How a preview shows it: references by name; literal text of a
-    /// secret entry masked.
-    pub fn display(&self) -> String {
-        if !self.secret {
-            return self.value.to_string();
-        }
-        self.value
-            .0
-            .iter()
-            .map(|p| match p {
-                Part::Text(_) => "***".to_string(),
-                Part::Ref { name, .. } => format!("${{{name}}}"),
-            })
-            .collect()
-    }
-}
-
-impl Serialize for EnvValue {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.display())
-    }
+fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_duration(*d))
 }
 
 #[derive(Debug, Serialize)]
@@ -113,23 +70,35 @@ pub struct Tool {
     pub hint: Option<String>,
 }
 
+/// Whether the plan is for running (the real environment) or for checking
+/// and documenting (no environment at all: every variable is unset, which
+/// is not an error, and the kubeconfig is `$KUBECONFIG`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Static,
+}
+
 pub struct Options<'a> {
+    /// `--kubeconfig`.
     pub kubeconfig: Option<&'a Path>,
-    pub templates: Option<&'a Path>,
+    /// `--templates`: a directory of providers.
+    pub provider_dir: Option<&'a Path>,
+    pub mode: Mode,
 }
 
 /// The providers a spec can use: built-ins, then its `templates:`
 /// directory, then `--templates`.
 pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
     let mut catalog = Catalog::builtin();
-    if let Some(dir) = &spec.templates {
+    if let Some(dir) = &spec.provider_dir {
         let path = spec.dir().join(&dir.value);
         catalog.add_dir(&path).map_err(|mut d| {
             if let Some(first) = d.first_mut().filter(|d| !d.has_source()) {
-                let src = spec.source();
-                *first = Diag::new(first.code, first.message.clone())
-                    .at(src, spec::spanned(&src.text, dir), "this directory")
+                let located = Diag::new(first.code, first.message.clone())
+                    .at(spec.source(), spec.span(dir), "this directory")
                     .help_opt(first.help.take());
+                *first = located;
             }
             d
         })?;
@@ -141,62 +110,117 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
 }
 
 /// Renders every step. Errors of all steps are reported together.
-pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<Diag>> {
-    let catalog = catalog(spec, opts.templates)?;
-    let src = spec.source();
+pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
+    let catalog = catalog(spec, opts.provider_dir)?;
+    let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
     let mut missing = Vec::new();
     let mut diags = Vec::new();
-    let mut warnings = Vec::new();
     vars.load_spec(spec, &mut missing);
-
-    let kubeconfig = kubeconfig::resolve_path(spec, opts.kubeconfig, vars, &mut missing)?;
-
-    for (name, entry) in &vars.spec_env {
-        if crate::secrets::is_secret_name(name)
-            && entry.value.refs().next().is_none()
-            && !entry.value.is_empty()
-        {
-            warnings.push(format!(
-                "env `{name}` holds a literal secret committed in the spec: reference a variable instead (`{name}: ${{{name}}}` set in the stack's environment)"
-            ));
-        }
-    }
+    let kubeconfig = match opts.mode {
+        Mode::Live => vars
+            .kubeconfig(spec, opts.kubeconfig, &mut missing)
+            .map_err(|d| vec![d])?
+            .display()
+            .to_string(),
+        Mode::Static => "$KUBECONFIG".to_string(),
+    };
+    let mut warnings = literal_secret_warnings(&vars.spec_env);
 
     let mut steps = Vec::new();
     for (index, step) in spec.steps.value.iter().enumerate() {
         let name = &step.value.provider;
         let Some(provider) = catalog.get(&name.value) else {
-            diags.push(
-                Diag::new(
-                    "stackhook::spec::unknown_provider",
-                    format!("unknown provider `{}`", name.value),
-                )
-                .at(src, spec::spanned(&src.text, name), "no such provider")
-                .help(catalog.suggest(&name.value)),
-            );
+            let src = spec.source();
+            let diag = catalog.unknown(&name.value);
+            diags.push(diag.at(src, spec.span(name), "no such provider"));
             continue;
         };
-        match render::render_step(spec, index, provider, vars, &mut missing) {
-            Ok(mut s) => {
-                warnings.append(&mut s.warnings);
-                for (name, value) in &s.exports {
-                    let entry = EnvEntry {
-                        secret: value.has_secret() || crate::secrets::is_secret_name(name),
-                        value: value.clone(),
-                    };
-                    vars.exported.insert(name.clone(), entry);
-                }
+        match plan_step(spec, index, provider, &mut vars, &mut missing) {
+            Ok((s, mut w)) => {
+                warnings.append(&mut w);
                 steps.push(s);
             }
             Err(d) => diags.extend(d),
         }
     }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
+    let tools = match opts.mode {
+        Mode::Live => tools(
+            &catalog,
+            spec,
+            &steps,
+            vars.process("PATH").unwrap_or_default(),
+        ),
+        Mode::Static => Vec::new(),
+    };
+    let plan = Plan {
+        spec: spec.file.path.display().to_string(),
+        kubeconfig,
+        env: vars.spec_env.clone(),
+        steps,
+        tools,
+        missing_env: missing,
+        warnings,
+        export: spec.export.iter().map(|n| n.value.clone()).collect(),
+        secrets: vars.into_secrets(),
+    };
+    finish(plan, diags)
+}
 
+/// Renders one step; its exports become visible to later steps.
+fn plan_step(
+    spec: &Spec,
+    index: usize,
+    provider: &Provider,
+    vars: &mut Vars,
+    missing: &mut Vec<MissingVar>,
+) -> Result<(PlanStep, Vec<String>), Vec<Diag>> {
+    let step = &spec.steps.value[index].value;
+    let step_env = vars.step_env(spec, index, missing);
+    let cx = Ctx {
+        spec,
+        index,
+        provider,
+        vars,
+        step_env: &step_env,
+    };
+    let rendered = render::step(&cx, missing)?;
+    for (name, value) in &rendered.exports {
+        let entry = EnvEntry {
+            secret: value.has_secret() || vars.is_secret(name),
+            value: value.clone(),
+        };
+        vars.exported.insert(name.clone(), entry);
+    }
+    let plan_step = PlanStep {
+        name: step.name().to_string(),
+        provider: provider.name.clone(),
+        commands: rendered.commands,
+        tempfiles: rendered.tempfiles,
+        exports: rendered.exports,
+        env: step_env,
+        requires: rendered.requires,
+        timeout: step.timeout(),
+        retries: step.retries(),
+        span: spec.span(&step.provider),
+    };
+    Ok((plan_step, rendered.warnings))
+}
+
+fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {
+    spec_env
+        .iter()
+        .filter(|(name, entry)| {
+            is_secret_name(name) && entry.value.refs().next().is_none() && !entry.value.is_empty()
+        })
+        .map(|(name, _)| format!(
+            "env `{name}` holds a literal secret committed in the spec: reference a variable instead (`{name}: ${{{name}}}` set in the stack's environment)"
+        ))
+        .collect()
+}
+
+/// Each CLI the steps need, once, and whether it is on PATH.
+fn tools(catalog: &Catalog, spec: &Spec, steps: &[PlanStep], path_var: &str) -> Vec<Tool> {
     let mut tools: Vec<Tool> = Vec::new();
-    let path_var = vars.process("PATH").unwrap_or_default().to_string();
     for (step, spec_step) in steps.iter().zip(&spec.steps.value) {
         let provider = catalog
             .get(&spec_step.value.provider.value)
@@ -205,7 +229,7 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
             if tools.iter().any(|t| t.name == *name) {
                 continue;
             }
-            let found = find_on_path(name, &path_var).is_some();
+            let found = find_on_path(name, path_var).is_some();
             tools.push(Tool {
                 name: name.clone(),
                 found,
@@ -213,35 +237,5 @@ pub fn build(spec: &Spec, vars: &mut Vars, opts: &Options) -> Result<Plan, Vec<D
             });
         }
     }
-
-    Ok(Plan {
-        spec: spec.file.path.display().to_string(),
-        kubeconfig: kubeconfig.display().to_string(),
-        env: vars
-            .spec_env
-            .iter()
-            .map(|(k, e)| (k.clone(), e.clone().into()))
-            .collect(),
-        steps,
-        tools,
-        missing_env: missing,
-        warnings,
-        secrets: vars.secret_names(),
-    })
-}
-
-/// The executable `name` resolves to on `path_var`, as `sh` would find it.
-pub fn find_on_path(name: &str, path_var: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if name.contains('/') {
-        return Some(PathBuf::from(name)).filter(|p| p.is_file());
-    }
-    path_var
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    tools
 }

@@ -3,36 +3,9 @@
 
 use std::fmt::Write;
 
+use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
-
-/// ANSI styling, off unless the output is a colour terminal.
-#[derive(Clone, Copy)]
-pub struct Paint(pub bool);
-
-impl Paint {
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    pub fn bold(self, s: &str) -> String {
-        self.wrap("1", s)
-    }
-    pub fn dim(self, s: &str) -> String {
-        self.wrap("2", s)
-    }
-    pub fn red(self, s: &str) -> String {
-        self.wrap("31", s)
-    }
-    pub fn green(self, s: &str) -> String {
-        self.wrap("32", s)
-    }
-    pub fn yellow(self, s: &str) -> String {
-        self.wrap("33", s)
-    }
-}
+use crate::render::TempFile;
 
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan serialises") + "\n"
@@ -53,7 +26,7 @@ fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
         .join(", ")
 }
 
-fn tempfile_line(t: &crate::plan::TempFile) -> String {
+fn tempfile_line(t: &TempFile) -> String {
     let content = match &t.content {
         Some(c) => format!(" <- {c}"),
         None => " (written by a command)".into(),
@@ -67,7 +40,6 @@ fn tempfile_line(t: &crate::plan::TempFile) -> String {
 
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
-    let n = plan.steps.len();
     let _ = writeln!(out, "{} {}", paint.bold("Plan for"), plan.spec);
     let _ = writeln!(out, "kubeconfig: {}", plan.kubeconfig);
     if !plan.env.is_empty() {
@@ -77,83 +49,78 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         }
     }
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(out);
-        let mut extra = format!("provider {}, timeout {}", step.provider, step.timeout);
-        if step.retries > 0 {
-            let _ = write!(extra, ", {} retries", step.retries);
-        }
-        let _ = writeln!(
-            out,
-            "{} {}",
-            paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)),
-            paint.dim(&format!("({extra})"))
-        );
-        if !step.requires.is_empty() {
-            let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
-        }
-        for (k, v) in &step.env {
-            let _ = writeln!(out, "  env: {k}={}", v.display());
-        }
-        for t in &step.tempfiles {
-            let _ = writeln!(out, "  tempfile: {}", tempfile_line(t));
-        }
-        for command in &step.commands {
-            let mut lines = command.lines();
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                paint.dim("$"),
-                lines.next().unwrap_or_default()
-            );
-            for line in lines {
-                let _ = writeln!(out, "    {line}");
-            }
-        }
-        for (k, v) in &step.exports {
-            let _ = writeln!(out, "  export: {k}={v}");
+        step_text(&mut out, plan, i, step, paint);
+    }
+    problems_text(&mut out, plan, paint);
+    out
+}
+
+fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Paint) {
+    let _ = writeln!(out);
+    let timeout = humantime::format_duration(step.timeout);
+    let mut extra = format!("provider {}, timeout {timeout}", step.provider);
+    if step.retries > 0 {
+        let _ = write!(extra, ", {} retries", step.retries);
+    }
+    let n = plan.steps.len();
+    let _ = writeln!(
+        out,
+        "{} {}",
+        paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)),
+        paint.dim(&format!("({extra})"))
+    );
+    if !step.requires.is_empty() {
+        let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
+    }
+    for (k, v) in &step.env {
+        let _ = writeln!(out, "  env: {k}={}", v.display());
+    }
+    for t in &step.tempfiles {
+        let _ = writeln!(out, "  tempfile: {}", tempfile_line(t));
+    }
+    for command in &step.commands {
+        let mut lines = command.lines();
+        let first = lines.next().unwrap_or_default();
+        let _ = writeln!(out, "  {} {first}", paint.dim("$"));
+        for line in lines {
+            let _ = writeln!(out, "    {line}");
         }
     }
+    for (k, v) in &step.exports {
+        let _ = writeln!(out, "  export: {k}={v}");
+    }
+}
+
+/// Warnings, missing CLIs and missing variables, after the steps.
+fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
     if !plan.warnings.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", paint.yellow("warnings:"));
+        let _ = writeln!(out, "\n{}", paint.yellow("warnings:"));
         for w in &plan.warnings {
             let _ = writeln!(out, "  - {w}");
         }
     }
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
     if !missing_tools.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{}",
-            paint.red("not on PATH (a run would stop before its first command):")
-        );
+        let title = "not on PATH (a run would stop before its first command):";
+        let _ = writeln!(out, "\n{}", paint.red(title));
         for t in missing_tools {
             match &t.hint {
-                Some(h) => {
-                    let _ = writeln!(out, "  - {}: {h}", t.name);
-                }
-                None => {
-                    let _ = writeln!(out, "  - {}", t.name);
-                }
+                Some(h) => writeln!(out, "  - {}: {h}", t.name),
+                None => writeln!(out, "  - {}", t.name),
             }
+            .expect("writing to a string");
         }
     }
     if !plan.missing_env.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{}",
-            paint.red(&format!(
-                "missing variables ({}), shown above as references; a run would stop before its first command:",
-                plan.missing_env.len()
-            ))
+        let title = format!(
+            "missing variables ({}), shown above as references; a run would stop before its first command:",
+            plan.missing_env.len()
         );
+        let _ = writeln!(out, "\n{}", paint.red(&title));
         for m in &plan.missing_env {
             let _ = writeln!(out, "  - {} at {} ({})", m.name, m.location, m.key);
         }
     }
-    out
 }
 
 /// GitHub-flavoured markdown for a pull-request comment.
@@ -180,7 +147,7 @@ pub fn markdown(plan: &Plan) -> String {
             md_cell(&s.name),
             s.provider,
             needs,
-            s.timeout,
+            humantime::format_duration(s.timeout),
             s.retries
         );
     }
@@ -191,46 +158,56 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     for (i, s) in plan.steps.iter().enumerate() {
-        let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_cell(&s.name));
-        for t in &s.tempfiles {
-            let _ = writeln!(out, "- temp file `{}`", tempfile_line(t).replace('`', "'"));
-        }
-        for (k, v) in &s.env {
-            let _ = writeln!(out, "- env `{k}` = `{}`", v.display().replace('`', "'"));
-        }
-        for (k, v) in &s.exports {
-            let _ = writeln!(
-                out,
-                "- exports `{k}` = `{}`",
-                v.to_string().replace('`', "'")
-            );
-        }
-        if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
-            let _ = writeln!(out);
-        }
-        let fence = fence_for(&s.commands);
-        let _ = writeln!(out, "{fence}sh");
-        for c in &s.commands {
-            let _ = writeln!(out, "{c}");
-        }
-        let _ = writeln!(out, "{fence}");
+        step_markdown(&mut out, i, s);
     }
+    problems_markdown(&mut out, plan);
+    out
+}
+
+fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
+    let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_cell(&s.name));
+    for t in &s.tempfiles {
+        let _ = writeln!(out, "- temp file `{}`", tempfile_line(t).replace('`', "'"));
+    }
+    for (k, v) in &s.env {
+        let _ = writeln!(out, "- env `{k}` = `{}`", v.display().replace('`', "'"));
+    }
+    for (k, v) in &s.exports {
+        let _ = writeln!(
+            out,
+            "- exports `{k}` = `{}`",
+            v.to_string().replace('`', "'")
+        );
+    }
+    if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
+        let _ = writeln!(out);
+    }
+    let fence = fence_for(&s.commands);
+    let _ = writeln!(out, "{fence}sh");
+    for c in &s.commands {
+        let _ = writeln!(out, "{c}");
+    }
+    let _ = writeln!(out, "{fence}");
+}
+
+fn problems_markdown(out: &mut String, plan: &Plan) {
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n> [!WARNING]");
         for w in &plan.warnings {
             let _ = writeln!(out, "> - {}", w.replace('\n', " "));
         }
     }
-    let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
+    let missing_tools: Vec<String> = plan
+        .tools
+        .iter()
+        .filter(|t| !t.found)
+        .map(|t| format!("`{}`", t.name))
+        .collect();
     if !missing_tools.is_empty() {
         let _ = writeln!(
             out,
             "\n**Not on PATH where this plan was made:** {}",
-            missing_tools
-                .iter()
-                .map(|t| format!("`{}`", t.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing_tools.join(", ")
         );
     }
     if !plan.missing_env.is_empty() {
@@ -242,7 +219,6 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "- `{}` at `{}` (`{}`)", m.name, m.location, m.key);
         }
     }
-    out
 }
 
 fn md_cell(s: &str) -> String {

@@ -2,14 +2,17 @@
 //! `templates/` at build time) or from a directory that adds providers and
 //! overrides built-ins by name.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diag, Source, did_you_mean};
-use crate::spec;
+use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
+use crate::discover::yaml_files;
+use crate::interpolate::is_var_name;
+use crate::yaml;
 
 /// The built-in providers, embedded so the binary needs no files.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -98,7 +101,8 @@ pub enum ParamKind {
     /// secret (its value is read by the command, not by the template).
     Var,
     /// Command templates (the `run` provider): rendered, not interpolated.
-    Templates,
+    #[serde(rename = "templates")]
+    Commands,
 }
 
 impl ParamKind {
@@ -108,7 +112,7 @@ impl ParamKind {
             ParamKind::Bool => "bool",
             ParamKind::Args => "words",
             ParamKind::Var => "variable name",
-            ParamKind::Templates => "list of command templates",
+            ParamKind::Commands => "list of command templates",
         }
     }
 }
@@ -116,10 +120,33 @@ impl ParamKind {
 #[derive(Debug)]
 pub struct Provider {
     pub name: String,
-    /// `built-in` or the file it was read from.
-    pub origin: String,
+    pub origin: Origin,
     pub source: Source,
     pub def: Definition,
+}
+
+/// Where a provider comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    BuiltIn,
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("built-in"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A parameter value or default as plain text: strings without quotes.
+pub fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// All providers a spec can use, by name.
@@ -134,7 +161,7 @@ impl Catalog {
         for (name, text) in BUILTIN {
             let source = Source::new(format!("templates/{name}.yaml (built-in)"), *text);
             let provider =
-                parse(name, "built-in", source).expect("built-in providers parse (tested)");
+                parse(name, Origin::BuiltIn, source).expect("built-in providers parse (tested)");
             catalog.providers.insert(name.to_string(), provider);
         }
         catalog
@@ -143,22 +170,17 @@ impl Catalog {
     /// Adds every `*.yaml` provider of `dir`, replacing built-ins of the
     /// same name.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), Vec<Diag>> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            vec![
+        if let Err(e) = std::fs::read_dir(dir) {
+            return Err(vec![
                 Diag::new(
-                    "stackhook::provider::dir",
+                    Code::ProviderDir,
                     format!("cannot read templates directory {}: {e}", dir.display()),
                 )
                 .help("`templates:` is relative to the spec file; `--templates` to the current directory"),
-            ]
-        })?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        paths.sort();
+            ]);
+        }
         let mut diags = Vec::new();
-        for path in paths {
+        for path in yaml_files(dir) {
             let name = path
                 .file_stem()
                 .unwrap_or_default()
@@ -168,21 +190,21 @@ impl Catalog {
                 Ok(t) => t,
                 Err(e) => {
                     diags.push(Diag::new(
-                        "stackhook::provider::read",
+                        Code::ProviderRead,
                         format!("cannot read provider {}: {e}", path.display()),
                     ));
                     continue;
                 }
             };
-            let origin = path.display().to_string();
-            match parse(&name, &origin, Source::new(origin.clone(), text)) {
+            let source = Source::new(path.display().to_string(), text);
+            match parse(&name, Origin::File(path), source) {
                 Ok(p) => {
                     self.providers.insert(name, p);
                 }
                 Err(d) => diags.extend(d),
             }
         }
-        if diags.is_empty() { Ok(()) } else { Err(diags) }
+        finish((), diags)
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {
@@ -193,24 +215,19 @@ impl Catalog {
         self.providers.keys().map(String::as_str)
     }
 
-    /// What to say about a provider name that is not here.
-    pub fn suggest(&self, name: &str) -> String {
-        let all = self.names().collect::<Vec<_>>().join(", ");
-        match did_you_mean(name, self.names()) {
-            Some(s) => format!("did you mean `{s}`? Providers: {all}"),
-            None => format!("providers: {all} (add your own in a `templates:` directory)"),
-        }
-    }
-
     /// The provider, or a diagnostic that names the close ones.
     pub fn require(&self, name: &str) -> Result<&Provider, Diag> {
-        self.get(name).ok_or_else(|| {
-            Diag::new(
-                "stackhook::provider::unknown",
-                format!("unknown provider `{name}`"),
-            )
-            .help(self.suggest(name))
-        })
+        self.get(name).ok_or_else(|| self.unknown(name))
+    }
+
+    /// A provider name that is not here, with the close ones.
+    pub fn unknown(&self, name: &str) -> Diag {
+        let all = self.names().collect::<Vec<_>>().join(", ");
+        let help = match did_you_mean(name, self.names()) {
+            Some(s) => format!("did you mean `{s}`? Providers: {all}"),
+            None => format!("providers: {all} (add your own in a `templates:` directory)"),
+        };
+        Diag::new(Code::ProviderUnknown, format!("unknown provider `{name}`")).help(help)
     }
 }
 
@@ -235,16 +252,12 @@ const PROVIDER_KEYS: &[&str] = &[
     "secret",
 ];
 
-pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<Diag>> {
+pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec<Diag>> {
     let def: Definition = serde_saphyr::from_str(&source.text)
-        .map_err(|e| vec![spec::yaml_error(&source, &e, PROVIDER_KEYS)])?;
+        .map_err(|e| vec![yaml::error(&source, &e, PROVIDER_KEYS)])?;
     let mut diags = Vec::new();
     let bad = |msg: String| {
-        Diag::new(
-            "stackhook::provider::invalid",
-            format!("provider `{name}`: {msg}"),
-        )
-        .help(format!(
+        Diag::new(Code::ProviderInvalid, format!("provider `{name}`: {msg}")).help(format!(
             "fix {origin}; the format is described in docs/providers.md"
         ))
     };
@@ -270,23 +283,22 @@ pub fn parse(name: &str, origin: &str, source: Source) -> Result<Provider, Vec<D
         }
     }
     for name in def.exports.keys() {
-        if !crate::interpolate::is_var_name(name) {
+        if !is_var_name(name) {
             diags.push(bad(format!("export `{name}` is not a valid variable name")));
         }
     }
     if def.commands.is_empty() {
         diags.push(bad("it has no `commands`".into()));
     }
-    if diags.is_empty() {
-        Ok(Provider {
+    finish(
+        Provider {
             name: name.to_string(),
-            origin: origin.to_string(),
+            origin,
             source,
             def,
-        })
-    } else {
-        Err(diags)
-    }
+        },
+        diags,
+    )
 }
 
 #[cfg(test)]

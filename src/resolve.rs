@@ -1,18 +1,34 @@
-//! Resolving spec strings against the environment: which variables exist,
-//! which are secret, and which are missing (with where they were asked for).
-//! Knows the environment, not templates.
+//! The environment a spec is resolved against: the process environment,
+//! read once, plus the spec's `env:` and `secrets:`; which variables exist,
+//! which are secret, and which are missing (with where they were asked
+//! for). Knows the environment, not templates.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diag, Source};
-use crate::interpolate::{self, Lookup, Value};
-use crate::secrets::is_secret_name;
-use crate::spec::{self, Spec};
+use crate::diagnostic::{Code, Diag, Source};
+use crate::interpolate::{self, Lookup};
+use crate::kubeconfig_path::{self, Given};
+use crate::secrets::SecretNames;
+use crate::spec::Spec;
+use crate::value::{Part, RefKind, Value};
+use crate::yaml;
+
+/// The process environment, read once per command; variables whose name or
+/// value is not UTF-8 are left out.
+pub type ProcessEnv = BTreeMap<String, String>;
+
+pub fn process_env() -> ProcessEnv {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
 
 /// A variable the spec needs but the environment does not have.
 #[derive(Clone, Debug, Serialize)]
@@ -20,102 +36,171 @@ pub struct MissingVar {
     pub name: String,
     /// `file:line:column`
     pub location: String,
-    /// The spec key that asked for it, e.g. `steps[0].with.cluster`.
-    pub key: String,
+    pub key: SpecKey,
     #[serde(skip)]
     pub span: SourceSpan,
 }
 
-/// The process environment as seen once, plus the spec's `env:` and
-/// `secrets:`. Resolution reads only this snapshot, so a plan is a pure
-/// function of the spec and the snapshot.
-pub struct Vars {
-    process: BTreeMap<String, String>,
-    /// Spec `env:`, resolved against the process environment.
-    pub spec_env: IndexMap<String, EnvEntry>,
-    /// Exports of the steps rendered so far, which later steps see.
-    pub exported: IndexMap<String, EnvEntry>,
-    /// Names the spec or a provider declared secret.
-    declared: BTreeSet<String>,
+/// The spec key a value comes from, e.g. `steps[0].with.cluster`, and the
+/// provider default it was taken from, if any.
+#[derive(Clone, Debug)]
+pub struct SpecKey {
+    pub path: String,
+    pub default: Option<String>,
 }
 
+impl SpecKey {
+    pub fn new(path: impl Into<String>) -> Self {
+        SpecKey {
+            path: path.into(),
+            default: None,
+        }
+    }
+}
+
+impl fmt::Display for SpecKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.default {
+            Some(d) => write!(f, "{} (default {d})", self.path),
+            None => f.write_str(&self.path),
+        }
+    }
+}
+
+impl Serialize for SpecKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An `env:` entry (of the spec, a step, or an export), resolved.
 #[derive(Clone, Debug)]
 pub struct EnvEntry {
     pub value: Value,
     pub secret: bool,
 }
 
-impl Vars {
-    pub fn new(process: BTreeMap<String, String>) -> Self {
+impl EnvEntry {
+    /// How a preview shows it: references by name; literal text of a
+    /// secret entry masked.
+    pub fn display(&self) -> String {
+        if !self.secret {
+            return self.value.to_string();
+        }
+        self.value
+            .0
+            .iter()
+            .map(|p| match p {
+                Part::Text(_) => "***".to_string(),
+                Part::Ref { name, .. } => format!("${{{name}}}"),
+            })
+            .collect()
+    }
+}
+
+impl Serialize for EnvEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.display())
+    }
+}
+
+pub type Env = IndexMap<String, EnvEntry>;
+
+/// The variables a spec is resolved against. Resolution reads only this,
+/// so a plan is a pure function of the spec and the process environment.
+pub struct Vars<'a> {
+    process: &'a ProcessEnv,
+    /// Spec `env:`, resolved against the process environment.
+    pub spec_env: Env,
+    /// Exports of the steps rendered so far, which later steps see.
+    pub exported: Env,
+    /// The secret names, decided before anything is resolved.
+    secrets: SecretNames,
+}
+
+impl<'a> Vars<'a> {
+    pub fn new(process: &'a ProcessEnv, secrets: SecretNames) -> Self {
         Vars {
             process,
             spec_env: IndexMap::new(),
             exported: IndexMap::new(),
-            declared: BTreeSet::new(),
+            secrets,
         }
     }
 
-    pub fn from_process() -> Self {
-        Vars::new(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
-    }
-
-    pub fn process(&self, name: &str) -> Option<&str> {
+    pub fn process(&self, name: &str) -> Option<&'a str> {
         self.process.get(name).map(String::as_str)
     }
 
-    pub fn declare_secret(&mut self, name: &str) {
-        self.declared.insert(name.to_string());
-    }
-
     pub fn is_secret(&self, name: &str) -> bool {
-        is_secret_name(name)
-            || self.declared.contains(name)
+        self.secrets.contains(name)
             || self.spec_env.get(name).is_some_and(|e| e.secret)
             || self.exported.get(name).is_some_and(|e| e.secret)
     }
 
-    /// Reads the spec's `secrets:` and `env:`. Spec env values see only the
-    /// process environment, as in docker-compose.
+    /// Reads the spec's `env:`. Spec env values see only the process
+    /// environment, as in docker-compose.
     pub fn load_spec(&mut self, spec: &Spec, missing: &mut Vec<MissingVar>) {
-        for name in &spec.secrets {
-            self.declare_secret(&name.value);
-        }
-        let src = spec.source();
         let mut entries = IndexMap::new();
         for (key, value) in &spec.env {
-            let lookup = Scope {
-                vars: self,
-                step_env: None,
-                force_secret: false,
-            };
-            let v =
-                interpolate_spanned(src, value, &lookup, &format!("env.{}", key.value), missing);
+            let key_path = SpecKey::new(format!("env.{}", key.value));
+            let v = interpolate_spanned(
+                spec.source(),
+                value,
+                &self.scope(None, false),
+                key_path,
+                missing,
+            );
             let secret = self.is_secret(&key.value) || v.has_secret();
             entries.insert(key.value.clone(), EnvEntry { value: v, secret });
         }
         self.spec_env = entries;
     }
 
-    /// A step's `env:`, which sees the process and the spec env.
-    pub fn step_env(
+    /// The kubeconfig path (see [`kubeconfig_path::locate`]); the spec's
+    /// `kubeconfig:` is interpolated like any spec value.
+    pub fn kubeconfig(
         &self,
         spec: &Spec,
-        index: usize,
+        flag: Option<&Path>,
         missing: &mut Vec<MissingVar>,
-    ) -> IndexMap<String, EnvEntry> {
+    ) -> Result<PathBuf, Diag> {
+        let given = match (flag, &spec.kubeconfig) {
+            (Some(p), _) => Given::Flag(p),
+            (None, Some(k)) => {
+                let src = spec.source();
+                let key = SpecKey::new("kubeconfig");
+                let value = interpolate_spanned(src, k, &self.scope(None, false), key, missing);
+                if value.has_secret() {
+                    return Err(Diag::new(
+                        Code::SpecKubeconfig,
+                        "the kubeconfig path uses a secret variable",
+                    )
+                    .at(src, spec.span(k), "secret in a path")
+                    .help("a path is printed in previews and logs: use a non-secret variable"));
+                }
+                Given::Spec {
+                    text: value.to_string(),
+                    dir: spec.dir(),
+                }
+            }
+            (None, None) => Given::Env,
+        };
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        kubeconfig_path::locate(given, |k| self.process(k).map(str::to_string), &cwd)
+    }
+
+    /// A step's `env:`, which sees the process and the spec env.
+    pub fn step_env(&self, spec: &Spec, index: usize, missing: &mut Vec<MissingVar>) -> Env {
         let step = &spec.steps.value[index].value;
         let mut out = IndexMap::new();
         for (key, value) in &step.env {
-            let lookup = self.scope(None, false);
+            let key_path = SpecKey::new(format!("steps[{index}].env.{}", key.value));
             let v = interpolate_spanned(
                 spec.source(),
                 value,
-                &lookup,
-                &format!("steps[{index}].env.{}", key.value),
+                &self.scope(None, false),
+                key_path,
                 missing,
             );
             let secret = self.is_secret(&key.value) || v.has_secret();
@@ -124,11 +209,7 @@ impl Vars {
         out
     }
 
-    pub fn scope<'a>(
-        &'a self,
-        step_env: Option<&'a IndexMap<String, EnvEntry>>,
-        force_secret: bool,
-    ) -> Scope<'a> {
+    pub fn scope<'s>(&'s self, step_env: Option<&'s Env>, force_secret: bool) -> Scope<'s> {
         Scope {
             vars: self,
             step_env,
@@ -138,7 +219,7 @@ impl Vars {
 
     /// Every variable a template may read as `env.NAME`: process, then
     /// spec env, then step env; secret ones as references.
-    pub fn visible(&self, step_env: &IndexMap<String, EnvEntry>) -> BTreeMap<String, Value> {
+    pub fn visible(&self, step_env: &Env) -> BTreeMap<String, Value> {
         let scope = self.scope(Some(step_env), false);
         let mut names: BTreeSet<&str> = self.process.keys().map(String::as_str).collect();
         names.extend(self.spec_env.keys().map(String::as_str));
@@ -149,7 +230,7 @@ impl Vars {
             .filter_map(|n| {
                 let (v, secret) = scope.get(n)?;
                 let v = if secret {
-                    Value::reference(n, interpolate::RefKind::Secret)
+                    Value::reference(n, RefKind::Secret)
                 } else {
                     v
                 };
@@ -158,29 +239,23 @@ impl Vars {
             .collect()
     }
 
-    /// Names of every secret variable that has a value, for masking at run time.
-    pub fn secret_names(&self) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = self
-            .process
-            .keys()
-            .filter(|k| self.is_secret(k))
-            .cloned()
-            .collect();
-        out.extend(self.declared.iter().cloned());
-        out.extend(
-            self.spec_env
-                .iter()
-                .filter(|(_, e)| e.secret)
-                .map(|(k, _)| k.clone()),
-        );
-        out
+    /// The run's secret names: those decided before resolution, and the
+    /// entries and exports that resolved to secrets.
+    pub fn into_secrets(self) -> SecretNames {
+        let mut names = self.secrets;
+        for (name, entry) in self.spec_env.iter().chain(&self.exported) {
+            if entry.secret {
+                names.insert(name);
+            }
+        }
+        names
     }
 }
 
 /// A lookup for one place in the spec.
 pub struct Scope<'a> {
-    vars: &'a Vars,
-    step_env: Option<&'a IndexMap<String, EnvEntry>>,
+    vars: &'a Vars<'a>,
+    step_env: Option<&'a Env>,
     /// Set for a provider's secret parameters (a token), whose variables
     /// are secret whatever their name.
     force_secret: bool,
@@ -210,26 +285,26 @@ pub fn interpolate_spanned(
     src: &Source,
     s: &Spanned<String>,
     lookup: &dyn Lookup,
-    key: &str,
+    key: SpecKey,
     missing: &mut Vec<MissingVar>,
 ) -> Value {
-    // Syntax errors were reported by spec::check; here a broken string is
-    // taken literally so that resolution can go on.
+    // Syntax errors were reported when the spec was parsed; here a broken
+    // string is taken literally so that resolution can go on.
     let pieces = interpolate::parse(&s.value)
         .unwrap_or_else(|_| vec![interpolate::Piece::Lit(s.value.clone())]);
     let mut found = Vec::new();
-    let value = interpolate::resolve(&pieces, lookup, &mut found);
-    let scalar = spec::spanned(&src.text, s);
+    let value = interpolate::substitute(&pieces, lookup, &mut found);
+    let scalar = yaml::spanned(&src.text, s);
     for m in found {
         let rest = &s.value[m.offset..];
         let needle_len = rest[1..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '{'))
             .map_or(rest.len(), |i| i + 1);
-        let span = spec::offset_in_scalar(&src.text, scalar, &rest[..needle_len]);
+        let span = yaml::offset_in_scalar(&src.text, scalar, &rest[..needle_len]);
         missing.push(MissingVar {
             location: src.position(span.offset()),
             name: m.name,
-            key: key.to_string(),
+            key: key.clone(),
             span,
         });
     }
@@ -250,13 +325,13 @@ pub fn missing_diag(src: &Source, missing: &[MissingVar]) -> Diag {
             many.join(", ")
         ),
     };
-    let mut diag = Diag::new("stackhook::env::missing", message);
+    let mut diag = Diag::new(Code::EnvMissing, message);
     for (i, m) in missing.iter().enumerate() {
-        let label = match m.key.split_once(" (default") {
-            Some((key, _)) => format!(
+        let label = match &m.key.default {
+            Some(_) => format!(
                 "{} is not set (the default of `{}`)",
                 m.name,
-                key.rsplit('.').next().unwrap_or(key)
+                m.key.path.rsplit('.').next().unwrap_or(&m.key.path)
             ),
             None => format!("{} is not set", m.name),
         };

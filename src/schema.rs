@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::provider::{Catalog, Param, ParamKind, Provider};
+use crate::provider::{Catalog, Definition, Param, ParamKind, Provider};
+use crate::provider_page::facts;
 use crate::spec::Spec;
 
 pub fn schema(catalog: &Catalog) -> Json {
@@ -28,7 +29,7 @@ fn provider_rule(p: &Provider) -> Json {
     let def = &p.def;
     let mut properties = Map::new();
     for (name, param) in &def.params {
-        properties.insert(name.clone(), param_schema(param));
+        properties.insert(name.clone(), param_schema(def, name, param));
     }
     let required: Vec<&String> = def
         .params
@@ -69,20 +70,21 @@ fn interpolated() -> Json {
     json!({"type": "string", "pattern": "\\$"})
 }
 
-fn param_schema(p: &Param) -> Json {
+fn param_schema(def: &Definition, name: &str, p: &Param) -> Json {
     let mut s = match p.kind {
         ParamKind::String if !p.values.is_empty() => {
             json!({"anyOf": [{"enum": p.values}, interpolated()]})
         }
         ParamKind::String => json!({"type": ["string", "number", "boolean"]}),
         ParamKind::Bool => json!({"anyOf": [{"type": "boolean"}, interpolated()]}),
-        ParamKind::Args | ParamKind::Templates => {
+        ParamKind::Args | ParamKind::Commands => {
             json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
         }
         ParamKind::Var => json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}),
     };
-    let mut description = p.description.clone();
-    if let Some(w) = &p.when {
+    let f = facts(def, name, p);
+    let mut description = f.description.to_string();
+    if let Some(w) = f.when {
         description = format!("{description} Only when {w}.").trim().to_string();
     }
     if !description.is_empty() {

@@ -1,4 +1,7 @@
-//! Which variables are secret.
+//! Which variable names are secret: by their name alone, or because the
+//! plan decided so (see `secret_set`).
+
+use std::collections::BTreeSet;
 
 /// Name fragments that make a variable secret, matched case-insensitively.
 pub const SECRET_MARKERS: &[&str] = &[
@@ -16,6 +19,30 @@ pub const SECRET_MARKERS: &[&str] = &[
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     SECRET_MARKERS.iter().any(|m| upper.contains(m))
+}
+
+/// The names whose values are secret: every name that is secret by
+/// itself, and those added to the set.
+#[derive(Clone, Debug, Default)]
+pub struct SecretNames {
+    listed: BTreeSet<String>,
+}
+
+impl SecretNames {
+    pub fn contains(&self, name: &str) -> bool {
+        is_secret_name(name) || self.listed.contains(name)
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        if !self.contains(name) {
+            self.listed.insert(name.to_string());
+        }
+    }
+
+    /// The names added to the set (not those secret by name alone).
+    pub fn listed(&self) -> impl Iterator<Item = &str> {
+        self.listed.iter().map(String::as_str)
+    }
 }
 
 #[cfg(test)]
@@ -53,72 +80,5 @@ mod tests {
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
-    }
-}
-
-/// Replaces secret values in output with `***`.
-#[derive(Clone, Debug, Default)]
-pub struct Masker {
-    /// Longest first, so a secret that contains another is masked whole.
-    values: Vec<String>,
-}
-
-/// Shorter values would mask ordinary text (a secret `1` would hide every
-/// digit) while hiding next to nothing.
-pub const MIN_MASKED_LEN: usize = 3;
-
-impl Masker {
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut all: Vec<String> = Vec::new();
-        for v in values {
-            // A multi-line secret (a kubeconfig) is masked line by line too,
-            // since output is masked a line at a time.
-            let lines: Vec<String> = v
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.len() >= 8)
-                .map(str::to_string)
-                .collect();
-            if lines.len() > 1 {
-                all.extend(lines);
-            }
-            if v.len() >= MIN_MASKED_LEN {
-                all.push(v);
-            }
-        }
-        all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        all.dedup();
-        Masker { values: all }
-    }
-
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "***");
-            }
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod masker_tests {
-    use super::*;
-
-    #[test]
-    fn masks_every_occurrence_longest_first() {
-        let m = Masker::new([
-            "hunter2".to_string(),
-            "hunter2-extended".to_string(),
-            "ab".to_string(),
-        ]);
-        assert_eq!(m.mask("x hunter2-extended y hunter2 ab"), "x *** y *** ab");
-    }
-
-    #[test]
-    fn masks_lines_of_multi_line_secrets() {
-        let m = Masker::new(["line-one-secret\nline-two-secret\n".to_string()]);
-        assert_eq!(m.mask("got line-two-secret here"), "got *** here");
     }
 }

@@ -2,7 +2,7 @@
 //! text. Runner images are Alpine (busybox `sh`, no bash), so only POSIX
 //! quoting is used: single quotes for text, `"$NAME"` for references.
 
-use crate::interpolate::{Part, Value};
+use crate::value::{Part, Value};
 
 /// Characters that never need quoting in any position of a word.
 fn is_plain(c: char) -> bool {
@@ -53,7 +53,7 @@ pub fn word(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::interpolate::RefKind;
+    use crate::value::RefKind;
     use std::process::Command;
 
     fn sh_echo_args(command: &str, dir: &std::path::Path) -> String {

@@ -1,16 +1,18 @@
-//! The spec file (version 1): its types, with source spans, and parsing.
-//! Parsing knows YAML and the spec's own rules, not providers.
+//! The spec file (version 1): its types, with source spans, parsing, and the
+//! checks that need neither providers nor an environment.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diag, Source, did_you_mean};
+use crate::diagnostic::{Code, Diag, Source, finish};
 use crate::interpolate;
+use crate::yaml::{self, spanned};
 
 pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
 
@@ -23,7 +25,7 @@ pub struct Spec {
     /// The spec format version: 1.
     #[schemars(with = "Version")]
     pub version: Spanned<u32>,
-    /// The kubeconfig to write; relative to the spec file. Default: --kubeconfig, else the first entry of $KUBECONFIG, else ~/.kube/config.
+    /// The kubeconfig to write; relative to the spec file. Unless --kubeconfig is given, this is the path; without either, the first entry of $KUBECONFIG, else ~/.kube/config.
     #[schemars(with = "Option<String>")]
     pub kubeconfig: Option<Spanned<String>>,
     /// Variables exported to every step. Values may use ${VAR}, ${VAR:-default}, ${VAR-default} and $$.
@@ -34,9 +36,14 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Vec<EnvName>")]
     pub secrets: Vec<Spanned<String>>,
+    /// Names of `env:` entries that `run --env-file` exports to the caller's shell too.
+    #[serde(default)]
+    #[schemars(with = "Vec<EnvName>")]
+    pub export: Vec<Spanned<String>>,
     /// A directory of custom provider files, relative to the spec file.
+    #[serde(rename = "templates")]
     #[schemars(with = "Option<String>")]
-    pub templates: Option<Spanned<String>>,
+    pub provider_dir: Option<Spanned<String>>,
     /// The steps, run in order.
     #[schemars(with = "Vec<Step>", length(min = 1))]
     pub steps: Spanned<Vec<Spanned<Step>>>,
@@ -89,7 +96,10 @@ pub struct SpecFile {
     pub source: Option<Source>,
 }
 
-pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Variables stackhook sets for every command itself.
+pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
 
 impl Spec {
     pub fn source(&self) -> &Source {
@@ -100,6 +110,10 @@ impl Spec {
     pub fn dir(&self) -> &Path {
         self.file.path.parent().unwrap_or(Path::new("."))
     }
+
+    pub fn span<T>(&self, node: &Spanned<T>) -> SourceSpan {
+        spanned(&self.source().text, node)
+    }
 }
 
 impl Step {
@@ -109,33 +123,17 @@ impl Step {
             .map_or(self.provider.value.as_str(), |n| n.value.as_str())
     }
 
-    pub fn timeout(&self) -> std::time::Duration {
+    /// The step's timeout; a spec that parsed has a valid one.
+    pub fn timeout(&self) -> Duration {
         self.timeout
             .as_ref()
             .and_then(|t| humantime::parse_duration(&t.value).ok())
             .unwrap_or(DEFAULT_TIMEOUT)
     }
-}
 
-/// The byte range of a located node in `src`.
-pub fn span(src: &str, loc: &Location) -> SourceSpan {
-    let s = loc.span();
-    if let (Some(off), Some(len)) = (s.byte_offset(), s.byte_len()) {
-        let off = (off as usize).min(src.len());
-        let len = (len as usize).min(src.len() - off);
-        return (off, len).into();
+    pub fn retries(&self) -> u32 {
+        self.retries.as_ref().map_or(0, |r| r.value)
     }
-    // Byte info is missing for some parser errors: count characters.
-    let mut chars = src.char_indices().map(|(i, _)| i).chain([src.len()]);
-    let start = chars.nth(s.offset() as usize).unwrap_or(src.len());
-    let end = chars
-        .nth((s.len() as usize).saturating_sub(1))
-        .unwrap_or(src.len());
-    (start, end.saturating_sub(start)).into()
-}
-
-pub fn spanned<T>(src: &str, node: &Spanned<T>) -> SourceSpan {
-    span(src, &node.referenced)
 }
 
 /// Reads and parses a spec, then checks what can be checked without
@@ -144,7 +142,7 @@ pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![
             Diag::new(
-                "stackhook::spec::read",
+                Code::SpecRead,
                 format!("cannot read spec {}: {e}", path.display()),
             )
             .help("pass the path of a spec file, e.g. `stackhook plan specs/gke-region.yaml`"),
@@ -156,17 +154,16 @@ pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
 pub fn parse(path: &Path, text: &str) -> Result<Spec, Vec<Diag>> {
     let source = Source::new(path.display().to_string(), text);
     let mut spec: Spec =
-        serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(&source, &e, SPEC_KEYS)])?;
+        serde_saphyr::from_str(text).map_err(|e| vec![yaml::error(&source, &e, SPEC_KEYS)])?;
     spec.file = SpecFile {
         path: path.to_path_buf(),
         source: Some(source),
     };
-    let diags = check(&spec);
-    if diags.is_empty() {
-        Ok(spec)
-    } else {
-        Err(diags)
-    }
+    let mut diags = Vec::new();
+    check_top(&spec, &mut diags);
+    check_steps(&spec, &mut diags);
+    check_interpolation(&spec, &mut diags);
+    finish(spec, diags)
 }
 
 /// Every key the spec knows, for "did you mean" on a typo.
@@ -175,6 +172,7 @@ const SPEC_KEYS: &[&str] = &[
     "kubeconfig",
     "env",
     "secrets",
+    "export",
     "templates",
     "steps",
     "provider",
@@ -184,124 +182,62 @@ const SPEC_KEYS: &[&str] = &[
     "retries",
 ];
 
-/// Turns a YAML or shape error into a diagnostic pointing at the node.
-pub fn yaml_error(source: &Source, err: &serde_saphyr::Error, keys: &[&str]) -> Diag {
-    use serde_saphyr::MessageFormatter;
-    let inner = err.without_snippet();
-    let message = serde_saphyr::DefaultMessageFormatter
-        .format_message(inner)
-        .into_owned();
-    let mut message = message;
-    let mut help = None;
-    let mut code = "stackhook::spec::yaml";
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        code = "stackhook::spec::unknown_key";
-        let field = rest.split('`').next().unwrap_or("");
-        let expected: Vec<&str> = message
-            .split_once("expected ")
-            .map(|(_, e)| {
-                e.split([',', ' ', '`'])
-                    .filter(|w| !w.is_empty() && !["one", "of", "or"].contains(w))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let candidates = if expected.is_empty() {
-            keys.to_vec()
-        } else {
-            expected.clone()
-        };
-        help = Some(match did_you_mean(field, candidates.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("remove `{field}`; allowed here: {}", expected.join(", ")),
-        });
-    } else if message.starts_with("missing field") {
-        code = "stackhook::spec::missing_key";
-        help = Some("a spec needs `version: 1` and `steps:`, and every step a `provider:`; `stackhook providers` lists them".into());
-    } else if let Some((head, _)) = message.split_once(", set DuplicateKeyPolicy") {
-        code = "stackhook::spec::duplicate_key";
-        message = head.to_string();
-        help = Some("each key may appear only once in a mapping: remove one of them".into());
-    } else if matches!(inner, serde_saphyr::Error::Eof { .. })
-        && source
-            .text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
-        code = "stackhook::spec::empty";
-        message = "the spec is empty".into();
-        help = Some("start with `version: 1` and a `steps:` list; `stackhook providers` shows what a step can be".into());
-    } else if message.starts_with("invalid u") || message.starts_with("invalid i") {
-        help = Some("this must be a whole number, 0 or more".into());
-    } else if message.contains("expected sequence") {
-        help = Some("this must be a YAML list: start each item with `- `".into());
-    } else if message.contains("expected mapping") {
-        help = Some("this must be a mapping of `key: value` lines".into());
-    } else if message.contains("not allowed in this context")
-        || message.contains("indentation")
-        || message.contains("did not find expected")
-    {
-        help = Some(
-            "check the indentation: YAML uses spaces, and the keys of one mapping line up".into(),
-        );
-    }
-    let mut diag = Diag::new(code, message.clone()).help_opt(help);
-    if let Some(loc) = err.location() {
-        diag = diag.at(source, span(&source.text, &loc), short_label(&message));
-    }
-    diag
-}
-
-fn short_label(message: &str) -> String {
-    if message.starts_with("unknown field") {
-        "unknown key".into()
-    } else {
-        "here".into()
-    }
-}
-
-fn check(spec: &Spec) -> Vec<Diag> {
+fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
     let src = spec.source();
-    let text = &src.text;
-    let mut diags = Vec::new();
-
     if spec.version.value != 1 {
         diags.push(
             Diag::new(
-                "stackhook::spec::version",
+                Code::SpecVersion,
                 format!("unsupported spec version {}", spec.version.value),
             )
-            .at(src, spanned(text, &spec.version), "must be 1")
+            .at(src, spec.span(&spec.version), "must be 1")
             .help("this stackhook reads `version: 1` specs"),
         );
     }
-
-    check_env_names(src, &spec.env, "env", &mut diags);
+    check_env_names(src, &spec.env, diags);
     for name in &spec.secrets {
         if !interpolate::is_var_name(&name.value) {
             diags.push(bad_name(src, name, "secrets"));
         }
     }
-
+    for name in &spec.export {
+        if !spec.env.keys().any(|k| k.value == name.value) {
+            diags.push(
+                Diag::new(
+                    Code::SpecExport,
+                    format!(
+                        "`export` names `{}`, which is not an `env:` entry",
+                        name.value
+                    ),
+                )
+                .at(src, spec.span(name), "not in env")
+                .help("`export` lists entries of the spec's `env:` to write to the env file"),
+            );
+        }
+    }
     if spec.steps.value.is_empty() {
         diags.push(
-            Diag::new("stackhook::spec::no_steps", "the spec has no steps")
-                .at(src, spanned(text, &spec.steps), "empty")
+            Diag::new(Code::SpecNoSteps, "the spec has no steps")
+                .at(src, spec.span(&spec.steps), "empty")
                 .help("add at least one step, e.g. `- provider: verify`; `stackhook providers` lists them"),
         );
     }
+}
 
+fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
+    let src = spec.source();
     let mut seen: IndexMap<&str, SourceSpan> = IndexMap::new();
     for step in &spec.steps.value {
+        let step = &step.value;
         let step_span = step
-            .value
             .name
             .as_ref()
-            .map_or_else(|| spanned(text, &step.value.provider), |n| spanned(text, n));
-        let name = step.value.name();
+            .map_or_else(|| spec.span(&step.provider), |n| spec.span(n));
+        let name = step.name();
         if let Some(first) = seen.get(name) {
             diags.push(
                 Diag::new(
-                    "stackhook::spec::duplicate_step",
+                    Code::SpecDuplicateStep,
                     format!("two steps are named `{name}`"),
                 )
                 .at(src, step_span, "second step with this name")
@@ -311,42 +247,45 @@ fn check(spec: &Spec) -> Vec<Diag> {
         } else {
             seen.insert(name, step_span);
         }
-        if let Some(n) = &step.value.name
+        if let Some(n) = &step.name
             && (n.value.is_empty() || n.value.chars().any(|c| c.is_control()))
         {
             diags.push(
                 Diag::new(
-                    "stackhook::spec::step_name",
+                    Code::SpecStepName,
                     "a step name must be a non-empty single line",
                 )
-                .at(src, spanned(text, n), "invalid name"),
+                .at(src, spec.span(n), "invalid name"),
             );
         }
-        if let Some(t) = &step.value.timeout {
-            match humantime::parse_duration(&t.value) {
-                Ok(d) if d.is_zero() => diags.push(
-                    Diag::new(
-                        "stackhook::spec::timeout",
-                        "a timeout of zero would fail every run",
-                    )
-                    .at(src, spanned(text, t), "zero")
-                    .help("use a duration such as `30s`, `5m` or `1h`"),
-                ),
-                Ok(_) => {}
-                Err(e) => diags.push(
-                    Diag::new(
-                        "stackhook::spec::timeout",
-                        format!("invalid timeout `{}`: {e}", t.value),
-                    )
-                    .at(src, spanned(text, t), "not a duration")
-                    .help("use a duration such as `30s`, `5m` or `1h 30m`"),
-                ),
-            }
+        if let Some(t) = &step.timeout {
+            diags.extend(check_timeout(spec, t));
         }
-        check_env_names(src, &step.value.env, "env", &mut diags);
+        check_env_names(src, &step.env, diags);
     }
+}
 
-    // Interpolation syntax of every string, so one run shows every typo.
+fn check_timeout(spec: &Spec, t: &Spanned<String>) -> Option<Diag> {
+    let diag = match humantime::parse_duration(&t.value) {
+        Ok(d) if d.is_zero() => {
+            Diag::new(Code::SpecTimeout, "a timeout of zero would fail every run")
+                .at(spec.source(), spec.span(t), "zero")
+                .help("use a duration such as `30s`, `5m` or `1h`")
+        }
+        Ok(_) => return None,
+        Err(e) => Diag::new(
+            Code::SpecTimeout,
+            format!("invalid timeout `{}`: {e}", t.value),
+        )
+        .at(spec.source(), spec.span(t), "not a duration")
+        .help("use a duration such as `30s`, `5m` or `1h 30m`"),
+    };
+    Some(diag)
+}
+
+/// Interpolation syntax of every string, so one run shows every typo.
+fn check_interpolation(spec: &Spec, diags: &mut Vec<Diag>) {
+    let src = spec.source();
     let mut strings: Vec<&Spanned<String>> = Vec::new();
     strings.extend(spec.kubeconfig.as_ref());
     strings.extend(spec.env.values());
@@ -360,26 +299,18 @@ fn check(spec: &Spec) -> Vec<Diag> {
     }
     for step in &spec.steps.value {
         for value in step.value.with.iter().flat_map(|w| w.value.values()) {
-            check_json_strings(src, value, &mut diags);
-        }
-    }
-    diags
-}
-
-fn check_json_strings(src: &Source, value: &Spanned<serde_json::Value>, diags: &mut Vec<Diag>) {
-    let mut strings = Vec::new();
-    collect_strings(&value.value, &mut strings);
-    for s in strings {
-        if let Err(e) = interpolate::parse(s) {
-            // Nested values have no spans of their own: point at the entry.
-            let span = spanned(&src.text, value);
-            diags.push(
-                Diag::new("stackhook::spec::interpolation", e.message.clone()).at(
-                    src,
-                    span,
-                    "in this value",
-                ),
-            );
+            let mut strings = Vec::new();
+            collect_strings(&value.value, &mut strings);
+            for s in strings {
+                if let Err(e) = interpolate::parse(s) {
+                    // Nested values have no spans of their own: point at the entry.
+                    diags.push(Diag::new(Code::SpecInterpolation, e.message).at(
+                        src,
+                        spec.span(value),
+                        "in this value",
+                    ));
+                }
+            }
         }
     }
 }
@@ -393,47 +324,27 @@ fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Offset of text inside a scalar's source, for pointing at a `$VAR`. Exact
-/// for plain and simply quoted scalars; falls back to the scalar itself.
-pub fn offset_in_scalar(src: &str, scalar: SourceSpan, needle: &str) -> SourceSpan {
-    let start = scalar.offset();
-    let end = (start + scalar.len()).min(src.len());
-    match src.get(start..end).and_then(|s| s.find(needle)) {
-        Some(i) => (start + i, needle.len()).into(),
-        None => scalar,
-    }
-}
-
-pub fn interpolation_error(
-    src: &Source,
-    s: &Spanned<String>,
-    e: &interpolate::SyntaxError,
-) -> Diag {
+fn interpolation_error(src: &Source, s: &Spanned<String>, e: &interpolate::SyntaxError) -> Diag {
     let span = spanned(&src.text, s);
     let tail = s.value.get(e.offset..).unwrap_or("");
     let needle: String = tail.chars().take(2).collect();
     let at = if needle.is_empty() {
         span
     } else {
-        offset_in_scalar(&src.text, span, &needle)
+        yaml::offset_in_scalar(&src.text, span, &needle)
     };
-    Diag::new("stackhook::spec::interpolation", e.message.clone()).at(
-        src,
-        at,
-        "invalid interpolation",
-    )
+    Diag::new(Code::SpecInterpolation, e.message.clone()).at(src, at, "invalid interpolation")
 }
 
-fn check_env_names(src: &Source, env: &Map<String>, _what: &str, diags: &mut Vec<Diag>) {
+fn check_env_names(src: &Source, env: &Map<String>, diags: &mut Vec<Diag>) {
     for key in env.keys() {
         if !interpolate::is_var_name(&key.value) {
             diags.push(bad_name(src, key, "env"));
         }
-        if key.value == "KUBECONFIG" || key.value == "STACKHOOK_TMPDIR" || key.value == "STACKHOOK"
-        {
+        if RESERVED_ENV.contains(&key.value.as_str()) {
             diags.push(
                 Diag::new(
-                    "stackhook::spec::reserved_env",
+                    Code::SpecReservedEnv,
                     format!("`{}` is set by stackhook for every step", key.value),
                 )
                 .at(src, spanned(&src.text, key), "reserved")
@@ -449,7 +360,7 @@ fn check_env_names(src: &Source, env: &Map<String>, _what: &str, diags: &mut Vec
 
 fn bad_name(src: &Source, name: &Spanned<String>, what: &str) -> Diag {
     Diag::new(
-        "stackhook::spec::env_name",
+        Code::SpecEnvName,
         format!("`{}` is not a valid variable name", name.value),
     )
     .at(src, spanned(&src.text, name), "invalid name")
@@ -458,82 +369,9 @@ fn bad_name(src: &Source, name: &Spanned<String>, what: &str) -> Diag {
     ))
 }
 
-/// Finds the spec when none is given on the command line, so that one hook
-/// line can serve many stacks.
-pub fn discover(
-    get: impl Fn(&str) -> Option<String>,
-    exists: impl Fn(&Path) -> bool,
-) -> Result<PathBuf, Diag> {
-    let mut tried = Vec::new();
-    if let Some(p) = get("STACKHOOK_SPEC").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    tried.push("$STACKHOOK_SPEC (not set)".to_string());
-    for var in ["TF_VAR_spacelift_stack_id", "SPACELIFT_STACK_ID"] {
-        match get(var).filter(|v| !v.is_empty()) {
-            Some(id) => {
-                let p = PathBuf::from(format!("specs/{id}.yaml"));
-                if exists(&p) {
-                    return Ok(p);
-                }
-                tried.push(format!("{} (from ${var}: not found)", p.display()));
-            }
-            None => tried.push(format!("specs/${var}.yaml (${var} not set)")),
-        }
-    }
-    let p = PathBuf::from(".stackhook.yaml");
-    if exists(&p) {
-        return Ok(p);
-    }
-    tried.push(".stackhook.yaml (not found)".into());
-    Err(
-        Diag::new("stackhook::spec::not_found", "no spec given and none found").help(format!(
-            "pass a spec path, or set STACKHOOK_SPEC. Tried, in order:\n  - {}",
-            tried.join("\n  - ")
-        )),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn discover_order() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let all = |_: &Path| true;
-        assert_eq!(
-            discover(
-                env(&[("STACKHOOK_SPEC", "x.yaml"), ("SPACELIFT_STACK_ID", "a")]),
-                all
-            )
-            .unwrap(),
-            PathBuf::from("x.yaml")
-        );
-        assert_eq!(
-            discover(env(&[("TF_VAR_spacelift_stack_id", "prod")]), all).unwrap(),
-            PathBuf::from("specs/prod.yaml")
-        );
-        assert_eq!(
-            discover(env(&[("SPACELIFT_STACK_ID", "dev")]), all).unwrap(),
-            PathBuf::from("specs/dev.yaml")
-        );
-        let none = |_: &Path| false;
-        let err = discover(env(&[("SPACELIFT_STACK_ID", "dev")]), none).unwrap_err();
-        let help = err.help.unwrap();
-        assert!(
-            help.contains("specs/dev.yaml (from $SPACELIFT_STACK_ID: not found)"),
-            "{help}"
-        );
-        assert!(help.contains(".stackhook.yaml (not found)"), "{help}");
-    }
 
     #[test]
     fn parses_a_full_spec() {
@@ -542,12 +380,21 @@ mod tests {
         assert_eq!(spec.steps.value.len(), 1);
         let step = &spec.steps.value[0].value;
         assert_eq!(step.name(), "one");
-        assert_eq!(step.timeout(), std::time::Duration::from_secs(300));
-        assert_eq!(step.retries.as_ref().unwrap().value, 2);
+        assert_eq!(step.timeout(), Duration::from_secs(300));
+        assert_eq!(step.retries(), 2);
         let span = spanned(
             text,
             step.with.as_ref().unwrap().value.values().next().unwrap(),
         );
         assert_eq!(&text[span.offset()..span.offset() + span.len()], "c");
+    }
+
+    #[test]
+    fn every_reserved_name_is_refused_in_env() {
+        for name in RESERVED_ENV {
+            let text = format!("version: 1\nenv:\n  {name}: x\nsteps:\n  - provider: verify\n");
+            let err = parse(Path::new("s.yaml"), &text).unwrap_err();
+            assert_eq!(err[0].code, Code::SpecReservedEnv, "{name}");
+        }
     }
 }

@@ -14,8 +14,104 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use common::harness::{self, Need, case};
 use common::*;
 use serde_json::{Value as Json, json};
+
+fn main() {
+    harness::main(vec![
+        case!(
+            eks_logs_in_and_kubectl_reaches_the_api,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_with_an_alias,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_unknown_cluster_fails_with_a_hint,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_region_token_swap,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_zone_token_swap,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_token_swap_under_busybox_sh,
+            Need::Cli("busybox"),
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_service_principal_with_env_file_for_later_kubectl,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_service_principal_with_a_wrong_secret_fails_with_a_hint,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_managed_identity,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            kubeconfig_from_env_plain_and_base64,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            kubeconfig_from_url_checks_its_sha256,
+            Need::Cli("curl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(kubeconfig_mounted, Need::Kubectl, Need::FakeCloud),
+        case!(
+            kubeconfig_mounted_but_missing_fails_preflight_free_and_clear,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(custom_run_with_vault, Need::Kubectl, Need::FakeCloud),
+        case!(
+            verify_fails_fast_when_the_api_refuses_the_token,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+    ]);
+}
 
 const GKE_TOKEN: &str = "ya29.CANARY-gke-access-token";
 const AWS_KEY: &str = "AKIDSTACKHOOKTEST";
@@ -28,36 +124,12 @@ fn spec(name: &str) -> String {
     root().join("specs").join(name).display().to_string()
 }
 
-/// The directory of the Python venv that holds the Azure CLI (installed by
-/// .ci/run, outside the repo).
-fn az_venv() -> PathBuf {
-    std::env::var_os("STACKHOOK_AZ_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/stackhook/az-venv")
-        })
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
-/// A CLI for the tests: found, or skipped (or failed under require).
-fn cli(name: &str) -> Option<PathBuf> {
-    let found = if name == "az" {
-        Some(az_venv().join("bin/az")).filter(|p| p.is_file())
-    } else {
-        which(name)
-    };
-    if found.is_none() {
-        skip_or_fail(&format!("{name} is not installed"));
+/// A CLI the test needs (declared as a `Need`, so the harness checked it).
+fn cli(name: &str) -> PathBuf {
+    if name == "az" {
+        return az_venv().join("bin/az");
     }
-    found
+    which(name).unwrap_or_else(|| panic!("{name} is not on PATH"))
 }
 
 /// The fake cloud, running until dropped.
@@ -69,39 +141,31 @@ struct Fake {
 }
 
 impl Fake {
-    fn start(mut config: Json) -> Option<Fake> {
+    fn start(mut config: Json) -> Fake {
         let dir = tempfile::tempdir().unwrap();
         config["dir"] = json!(dir.path());
         let cfg = dir.path().join("config.json");
         std::fs::write(&cfg, config.to_string()).unwrap();
-        // The az venv has `cryptography` (an az dependency); else python3.
-        let python = Some(az_venv().join("bin/python"))
-            .filter(|p| p.is_file())
-            .unwrap_or_else(|| "python3".into());
-        let mut child = Command::new(&python)
+        let mut child = Command::new(fake_cloud_python())
             .arg(root().join("tests/fakes/fake_cloud.py"))
             .arg(&cfg)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .ok()?;
+            .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        if line.is_empty() {
-            let _ = child.kill();
-            skip_or_fail("the fake cloud did not start (python3 with `cryptography` is needed)");
-            return None;
-        }
+        assert!(!line.is_empty(), "the fake cloud did not start");
         let hello: Json = serde_json::from_str(&line).unwrap();
-        Some(Fake {
+        Fake {
             child,
             dir,
             ports: hello["ports"].clone(),
             ca: PathBuf::from(hello["ca"].as_str().unwrap()),
-        })
+        }
     }
 
     fn port(&self, name: &str) -> u64 {
@@ -177,16 +241,11 @@ struct E2e {
 }
 
 impl E2e {
-    fn new(config: Json, clis: &[&str], exclude: &[&str]) -> Option<E2e> {
-        let mut found = Vec::new();
-        for c in clis {
-            found.push((c.to_string(), cli(c)?));
-        }
+    fn new(config: Json, clis: &[&str], exclude: &[&str]) -> E2e {
+        let found: Vec<(String, PathBuf)> = clis.iter().map(|c| (c.to_string(), cli(c))).collect();
         let sb = Sandbox::new();
-        if !sb.with_real_kubectl() {
-            return None;
-        }
-        let fake = Fake::start(config)?;
+        sb.with_real_kubectl();
+        let fake = Fake::start(config);
         for (name, path) in &found {
             std::os::unix::fs::symlink(path, sb.bin().join(name)).unwrap();
         }
@@ -207,7 +266,7 @@ impl E2e {
         } else if let Ok(home) = std::env::var("HOME") {
             env.push(("PYENV_ROOT".into(), format!("{home}/.pyenv")));
         }
-        Some(E2e { sb, fake, env })
+        E2e { sb, fake, env }
     }
 
     fn stub(&self, name: &str) {
@@ -283,8 +342,8 @@ fn assert_clean(e: &E2e) {
 
 // ------------------------------------------------------------------ EKS
 
-fn eks(config: Json) -> Option<E2e> {
-    let mut e = E2e::new(config, &["aws"], &[])?;
+fn eks(config: Json) -> E2e {
+    let mut e = E2e::new(config, &["aws"], &[]);
     let endpoint = format!("http://127.0.0.1:{}", e.fake.port("eks"));
     e.set("AWS_ENDPOINT_URL_EKS", &endpoint);
     e.set("AWS_ACCESS_KEY_ID", AWS_KEY);
@@ -299,12 +358,11 @@ fn eks(config: Json) -> Option<E2e> {
     );
     e.set("EKS_CLUSTER_NAME", "eks-prod");
     e.set("AWS_REGION", "eu-west-1");
-    Some(e)
+    e
 }
 
-#[test]
 fn eks_logs_in_and_kubectl_reaches_the_api() {
-    let Some(e) = eks(config()) else { return };
+    let e = eks(config());
     let (code, _, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("eks", "/clusters/eks-prod", 200));
@@ -319,11 +377,16 @@ fn eks_logs_in_and_kubectl_reaches_the_api() {
     assert_clean(&e);
 }
 
-#[test]
 fn eks_with_an_alias() {
-    let Some(e) = eks(config()) else { return };
+    let e = eks(config());
     let spec = e.sb.write_spec(
-        "version: 1\nsteps:\n  - provider: aws-eks\n    with: {cluster: eks-prod, region: eu-west-1, alias: prod}\n  - provider: verify\n    with: {can_i: get pods -n default}\n",
+        r#"version: 1
+steps:
+  - provider: aws-eks
+    with: {cluster: eks-prod, region: eu-west-1, alias: prod}
+  - provider: verify
+    with: {can_i: get pods -n default}
+"#,
     );
     let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -339,9 +402,8 @@ fn eks_with_an_alias() {
     ));
 }
 
-#[test]
 fn eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back() {
-    let Some(mut e) = eks(config()) else { return };
+    let mut e = eks(config());
     std::fs::write(e.sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     e.set("AWS_SECRET_ACCESS_KEY", "not-the-secret");
     let (code, _, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
@@ -353,9 +415,8 @@ fn eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back() {
     assert_clean(&e);
 }
 
-#[test]
 fn eks_unknown_cluster_fails_with_a_hint() {
-    let Some(mut e) = eks(config()) else { return };
+    let mut e = eks(config());
     e.set("EKS_CLUSTER_NAME", "nope");
     let (code, _, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
     assert_eq!(code, 1, "{err}");
@@ -365,11 +426,11 @@ fn eks_unknown_cluster_fails_with_a_hint() {
 
 // ------------------------------------------------------------------ GKE
 
-fn gke(location: &str) -> Option<E2e> {
+fn gke(location: &str) -> E2e {
     let mut cfg = config();
     cfg["gke"]["location"] = json!(location);
     // Token mode must not need the auth plugin: it is taken off PATH.
-    let mut e = E2e::new(cfg, &["gcloud"], &["gke-gcloud-auth-plugin"])?;
+    let mut e = E2e::new(cfg, &["gcloud"], &["gke-gcloud-auth-plugin"]);
     let endpoint = format!("http://127.0.0.1:{}/", e.fake.port("gke"));
     e.set("CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER", &endpoint);
     e.set(
@@ -384,12 +445,11 @@ fn gke(location: &str) -> Option<E2e> {
     e.set("GKE_CLUSTER_ZONE", "europe-west1-b");
     e.set("GCP_PROJECT_NAME", "acme-prod");
     e.set("GOOGLE_OAUTH_ACCESS_TOKEN", GKE_TOKEN);
-    Some(e)
+    e
 }
 
 fn gke_flow(spec_name: &str, location: &str) {
-    let Some(e) = gke(location) else { return };
-    gke_flow_in(e, spec_name, location);
+    gke_flow_in(gke(location), spec_name, location);
 }
 
 fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
@@ -428,33 +488,25 @@ fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
     assert_clean(&e);
 }
 
-#[test]
 fn gke_region_token_swap() {
     gke_flow("gke-region.yaml", "europe-west1");
 }
 
-#[test]
 fn gke_zone_token_swap() {
     gke_flow("gke-zone.yaml", "europe-west1-b");
 }
 
 /// Runner images are Alpine: the commands must work in busybox's sh, not
 /// only in dash or bash.
-#[test]
 fn gke_token_swap_under_busybox_sh() {
-    let Some(busybox) = cli("busybox") else {
-        return;
-    };
-    let Some(e) = gke("europe-west1") else { return };
+    let busybox = cli("busybox");
+    let e = gke("europe-west1");
     std::os::unix::fs::symlink(busybox, e.sb.bin().join("sh")).unwrap();
     gke_flow_in(e, "gke-region.yaml", "europe-west1");
 }
 
-#[test]
 fn gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig() {
-    let Some(mut e) = gke("europe-west1") else {
-        return;
-    };
+    let mut e = gke("europe-west1");
     std::fs::write(e.sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     e.set("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.CANARY-expired");
     let (code, _, err) = e.stackhook(&["run", &spec("gke-region.yaml")]);
@@ -468,8 +520,8 @@ fn gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig() {
 
 // ------------------------------------------------------------------ AKS
 
-fn aks() -> Option<E2e> {
-    let mut e = E2e::new(config(), &["az"], &[])?;
+fn aks() -> E2e {
+    let mut e = E2e::new(config(), &["az"], &[]);
     e.stub("kubelogin");
     let az_dir = e.sb.path("work/azure");
     e.set("AZURE_CONFIG_DIR", &az_dir.display().to_string());
@@ -504,12 +556,11 @@ fn aks() -> Option<E2e> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Some(e)
+    e
 }
 
-#[test]
 fn aks_service_principal_with_env_file_for_later_kubectl() {
-    let Some(mut e) = aks() else { return };
+    let mut e = aks();
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
     e.set("ARM_CLIENT_SECRET", ARM_SECRET);
@@ -558,9 +609,8 @@ fn aks_service_principal_with_env_file_for_later_kubectl() {
     assert_clean(&e);
 }
 
-#[test]
 fn aks_service_principal_with_a_wrong_secret_fails_with_a_hint() {
-    let Some(mut e) = aks() else { return };
+    let mut e = aks();
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
     e.set("ARM_CLIENT_SECRET", "CANARY-wrong-secret");
@@ -571,9 +621,8 @@ fn aks_service_principal_with_a_wrong_secret_fails_with_a_hint() {
     assert!(!e.sb.kubeconfig().exists());
 }
 
-#[test]
 fn aks_managed_identity() {
-    let Some(mut e) = aks() else { return };
+    let mut e = aks();
     let msi = format!("https://127.0.0.1:{}/msi/token", e.fake.port("aks"));
     e.set("IDENTITY_ENDPOINT", &msi);
     e.set("IDENTITY_HEADER", "identity-header-value");
@@ -599,11 +648,8 @@ fn aks_managed_identity() {
 
 // ------------------------------------------------------------ kubeconfig
 
-#[test]
 fn kubeconfig_from_env_plain_and_base64() {
-    let Some(mut e) = E2e::new(config(), &[], &[]) else {
-        return;
-    };
+    let mut e = E2e::new(config(), &[], &[]);
     let kc = e.fake.static_kubeconfig();
     for content in [kc.clone(), base64_encode(kc.as_bytes())] {
         let _ = std::fs::remove_file(e.sb.kubeconfig());
@@ -616,11 +662,8 @@ fn kubeconfig_from_env_plain_and_base64() {
     assert_clean(&e);
 }
 
-#[test]
 fn kubeconfig_from_url_checks_its_sha256() {
-    let Some(mut e) = E2e::new(config(), &["curl"], &[]) else {
-        return;
-    };
+    let mut e = E2e::new(config(), &["curl"], &[]);
     // The fake serves the files of its `static/` directory.
     let kc = e.fake.static_kubeconfig();
     let served = e.fake.dir.path().join("static");
@@ -654,32 +697,23 @@ fn kubeconfig_from_url_checks_its_sha256() {
     assert_clean(&e);
 }
 
-#[test]
 fn kubeconfig_mounted() {
-    let Some(e) = E2e::new(config(), &[], &[]) else {
-        return;
-    };
+    let e = E2e::new(config(), &[], &[]);
     std::fs::write(e.sb.kubeconfig(), e.fake.static_kubeconfig()).unwrap();
     let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("k8s", "/version", 200));
 }
 
-#[test]
 fn kubeconfig_mounted_but_missing_fails_preflight_free_and_clear() {
-    let Some(e) = E2e::new(config(), &[], &[]) else {
-        return;
-    };
+    let e = E2e::new(config(), &[], &[]);
     let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot read"), "{err}");
 }
 
-#[test]
 fn custom_run_with_vault() {
-    let Some(mut e) = E2e::new(config(), &[], &[]) else {
-        return;
-    };
+    let mut e = E2e::new(config(), &[], &[]);
     e.stub("vault");
     e.set("VAULT_TOKEN", "CANARY-vault");
     e.set("FAKE_VAULT_EXPECTED_TOKEN", "CANARY-vault");
@@ -691,11 +725,8 @@ fn custom_run_with_vault() {
     assert_clean(&e);
 }
 
-#[test]
 fn verify_fails_fast_when_the_api_refuses_the_token() {
-    let Some(e) = E2e::new(config(), &[], &[]) else {
-        return;
-    };
+    let e = E2e::new(config(), &[], &[]);
     let bad = e
         .fake
         .static_kubeconfig()

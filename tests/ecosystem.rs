@@ -3,33 +3,66 @@
 //! `--version`, GitHub Actions log groups, and every example in examples/
 //! exercised as far as this machine allows (no Docker engine, no Spacelift).
 
+#[macro_use]
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::harness::{self, Need, case};
 use common::*;
 
-/// A linter from the tools venv that .ci/run installs.
-fn tool(name: &str) -> Option<PathBuf> {
-    let venv = std::env::var_os("STACKHOOK_TOOLS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/stackhook/tools-venv")
-        });
-    let p = venv.join("bin").join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        skip_or_fail(&format!("{name} is not installed (.ci/run installs it)"));
-        None
-    }
+fn main() {
+    harness::main(vec![
+        case!(the_checked_in_schema_is_what_the_binary_prints),
+        case!(
+            every_shipped_spec_names_the_schema_and_validates_against_it,
+            Need::Tool("check-jsonschema")
+        ),
+        case!(
+            the_schema_rejects_what_stackhook_rejects,
+            Need::Tool("check-jsonschema")
+        ),
+        case!(
+            init_writes_a_starter_that_validates_and_never_overwrites,
+            Need::Tool("check-jsonschema")
+        ),
+        case!(init_to_stdout),
+        case!(provider_pages_are_complete),
+        case!(completions_and_man_page),
+        case!(version_names_the_commit),
+        case!(help_texts_carry_examples),
+        case!(github_actions_get_one_log_group_per_step),
+        case!(colour_follows_the_flag_and_no_color),
+        case!(example_custom_provider_renders_the_token_as_a_reference),
+        case!(example_spacelift_config_serves_each_stack_from_its_spec),
+        case!(
+            example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context,
+            Need::Tool("python")
+        ),
+        case!(
+            example_runner_images_lint_clean_and_install_stackhook,
+            Need::Tool("hadolint")
+        ),
+        case!(
+            example_github_workflow_is_valid_and_its_script_comments_changed_specs,
+            Need::Tool("check-jsonschema")
+        ),
+    ]);
 }
 
-fn check_jsonschema(args: &[&str], files: &[PathBuf]) -> Option<std::process::Output> {
-    let cj = tool("check-jsonschema")?;
-    Some(Command::new(cj).args(args).args(files).output().unwrap())
+/// A linter from the tools venv that .ci/run installs (tests that call
+/// this need `Need::Tool(name)`).
+fn tool(name: &str) -> PathBuf {
+    tools_venv().join("bin").join(name)
+}
+
+fn check_jsonschema(args: &[&str], files: &[PathBuf]) -> std::process::Output {
+    Command::new(tool("check-jsonschema"))
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap()
 }
 
 fn yaml(path: &Path) -> serde_json::Value {
@@ -46,7 +79,6 @@ fn schema_args() -> Vec<String> {
     ]
 }
 
-#[test]
 fn the_checked_in_schema_is_what_the_binary_prints() {
     let out = stackhook().arg("schema").output().unwrap();
     assert!(out.status.success());
@@ -59,7 +91,6 @@ fn the_checked_in_schema_is_what_the_binary_prints() {
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
 
-#[test]
 fn every_shipped_spec_names_the_schema_and_validates_against_it() {
     let mut files = shipped_specs();
     for spec in &files {
@@ -82,13 +113,10 @@ fn every_shipped_spec_names_the_schema_and_validates_against_it() {
     );
     let args = schema_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let Some(out) = check_jsonschema(&args, &files) else {
-        return;
-    };
+    let out = check_jsonschema(&args, &files);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
 
-#[test]
 fn the_schema_rejects_what_stackhook_rejects() {
     let args = schema_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -106,14 +134,11 @@ fn the_schema_rejects_what_stackhook_rejects() {
         "bad-env-name",
     ] {
         let file = root().join(format!("tests/specs/invalid/{bad}.yaml"));
-        let Some(out) = check_jsonschema(&args, &[file]) else {
-            return;
-        };
+        let out = check_jsonschema(&args, &[file]);
         assert!(!out.status.success(), "the schema accepts {bad}.yaml");
     }
 }
 
-#[test]
 fn init_writes_a_starter_that_validates_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let list = stackhook().arg("init").output().unwrap();
@@ -161,13 +186,10 @@ fn init_writes_a_starter_that_validates_and_never_overwrites() {
 
     let args = schema_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let Some(out) = check_jsonschema(&args, &written) else {
-        return;
-    };
+    let out = check_jsonschema(&args, &written);
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
-#[test]
 fn init_to_stdout() {
     let out = stackhook()
         .args(["init", "gke", "-o", "-"])
@@ -177,13 +199,14 @@ fn init_to_stdout() {
     insta::assert_snapshot!("init-gke", stdout(&out));
 }
 
-#[test]
 fn provider_pages_are_complete() {
+    let mut failed = Vec::new();
     for p in ["aws-eks", "azure-aks", "gke", "kubeconfig", "run", "verify"] {
         let out = stackhook().args(["providers", p]).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        insta::assert_snapshot!(format!("providers-{p}"), stdout(&out));
+        check_snapshot!(failed, format!("providers-{p}"), stdout(&out));
     }
+    all_snapshots_match(&failed);
     let gke = stdout(&stackhook().args(["providers", "gke"]).output().unwrap());
     for want in [
         "cluster (string; required)",
@@ -196,7 +219,6 @@ fn provider_pages_are_complete() {
     }
 }
 
-#[test]
 fn completions_and_man_page() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = stackhook().args(["completions", shell]).output().unwrap();
@@ -217,7 +239,6 @@ fn completions_and_man_page() {
     assert!(man.contains("plan"));
 }
 
-#[test]
 fn version_names_the_commit() {
     let out = stackhook().arg("--version").output().unwrap();
     let v = stdout(&out);
@@ -236,7 +257,6 @@ fn version_names_the_commit() {
     }
 }
 
-#[test]
 fn help_texts_carry_examples() {
     for sub in [
         "plan",
@@ -258,10 +278,19 @@ fn help_texts_carry_examples() {
     }
 }
 
-#[test]
 fn github_actions_get_one_log_group_per_step() {
     let sb = Sandbox::new();
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    name: a\n    with: {commands: ['echo in a']}\n  - provider: run\n    name: b\n    with: {commands: ['echo in b']}\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: a
+    with: {commands: ['echo in a']}
+  - provider: run
+    name: b
+    with: {commands: ['echo in b']}
+"#,
+    );
     let out = sb
         .command()
         .arg("run")
@@ -276,11 +305,15 @@ fn github_actions_get_one_log_group_per_step() {
     );
 }
 
-#[test]
 fn colour_follows_the_flag_and_no_color() {
     let sb = Sandbox::new();
-    let spec =
-        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['true']}
+"#,
+    );
     let always = sb
         .command()
         .args(["--color", "always", "run"])
@@ -308,7 +341,6 @@ fn colour_follows_the_flag_and_no_color() {
 
 // ------------------------------------------------------------- examples
 
-#[test]
 fn example_custom_provider_renders_the_token_as_a_reference() {
     let out = stackhook()
         .args(["plan", "examples/custom-provider/spec.yaml"])
@@ -336,7 +368,6 @@ fn example_custom_provider_renders_the_token_as_a_reference() {
     assert!(page.contains("rancher - Rancher-managed cluster"), "{page}");
 }
 
-#[test]
 fn example_spacelift_config_serves_each_stack_from_its_spec() {
     let dir = root().join("examples/spacelift-config");
     let config = yaml(&dir.join(".spacelift/config.yml"));
@@ -377,9 +408,8 @@ fn example_spacelift_config_serves_each_stack_from_its_spec() {
     }
 }
 
-#[test]
 fn example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context() {
-    let Some(python) = tool("python") else { return };
+    let python = tool("python");
     let parse = |file: &str| -> serde_json::Value {
         let out = Command::new(&python)
             .args([
@@ -420,11 +450,8 @@ fn example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context() {
     );
 }
 
-#[test]
 fn example_runner_images_lint_clean_and_install_stackhook() {
-    let Some(hadolint) = tool("hadolint") else {
-        return;
-    };
+    let hadolint = tool("hadolint");
     for (file, clis) in [
         ("aws.Dockerfile", vec!["aws --version", "kubectl version"]),
         (
@@ -459,15 +486,12 @@ fn example_runner_images_lint_clean_and_install_stackhook() {
     }
 }
 
-#[test]
 fn example_github_workflow_is_valid_and_its_script_comments_changed_specs() {
     let wf = root().join("examples/github-actions/stackhook.yml");
-    let Some(out) = check_jsonschema(
+    let out = check_jsonschema(
         &["--builtin-schema", "vendor.github-workflows"],
         std::slice::from_ref(&wf),
-    ) else {
-        return;
-    };
+    );
     assert!(out.status.success(), "{}", stdout(&out));
 
     // Run the workflow's "Render plans" script in a repository where one

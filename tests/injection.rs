@@ -23,7 +23,15 @@ fn payloads_stay_inert_arguments_when_the_plan_runs_in_sh() {
     let spec = dir.path().join("spec.yaml");
     std::fs::write(
         &spec,
-        "version: 1\nsteps:\n  - provider: aws-eks\n    with:\n      cluster: ${EKS_CLUSTER_NAME}\n      region: \"eu-west-1; touch pwned-literal\"\n      alias: \"it's `touch pwned-backtick`\"\n      role_arn: ${ROLE}\n",
+        r#"version: 1
+steps:
+  - provider: aws-eks
+    with:
+      cluster: ${EKS_CLUSTER_NAME}
+      region: "eu-west-1; touch pwned-literal"
+      alias: "it's `touch pwned-backtick`"
+      role_arn: ${ROLE}
+"#,
     )
     .unwrap();
     let cluster = "$(touch pwned-env); touch pwned-env2";

@@ -1,6 +1,7 @@
 //! The corpus of invalid specs: each fails `plan --strict` with exit 2 and a
 //! diagnostic that points into the spec (snapshotted), and never panics.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -14,6 +15,7 @@ fn every_invalid_spec_fails_with_a_diagnostic() {
         .collect();
     files.sort();
     assert!(files.len() >= 20, "the corpus has {} specs", files.len());
+    let mut failed = Vec::new();
     for file in files {
         let rel = file.strip_prefix(root()).unwrap();
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
@@ -31,8 +33,9 @@ fn every_invalid_spec_fails_with_a_diagnostic() {
             err.contains("stackhook::"),
             "{name}: no diagnostic code: {err}"
         );
-        insta::assert_snapshot!(name, err);
+        check_snapshot!(failed, name, err);
     }
+    all_snapshots_match(&failed);
 }
 
 #[test]

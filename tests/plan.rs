@@ -1,6 +1,7 @@
 //! `stackhook plan` on every shipped spec, as a user runs it: snapshots of
 //! the text, JSON and markdown previews under a fixed environment.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -30,15 +31,18 @@ fn plan(spec: &std::path::Path, format: &str, env: &[(&str, &str)]) -> String {
 
 #[test]
 fn every_shipped_spec_previews_in_every_format() {
+    let mut failed = Vec::new();
     for spec in shipped_specs() {
         let name = spec.file_stem().unwrap().to_string_lossy().to_string();
-        insta::assert_snapshot!(format!("{name}.text"), plan(&spec, "text", FULL_ENV));
-        insta::assert_snapshot!(
-            format!("{name}.markdown"),
-            plan(&spec, "markdown", FULL_ENV)
-        );
-        insta::assert_snapshot!(format!("{name}.json"), plan(&spec, "json", FULL_ENV));
+        for format in ["text", "markdown", "json"] {
+            check_snapshot!(
+                failed,
+                format!("{name}.{format}"),
+                plan(&spec, format, FULL_ENV)
+            );
+        }
     }
+    all_snapshots_match(&failed);
 }
 
 #[test]
@@ -195,4 +199,92 @@ fn kubeconfig_path_rules() {
         ),
         "/flag/wins"
     );
+    // Relative paths are made absolute before any command sees them.
+    let cwd = root().display().to_string();
+    assert_eq!(
+        kube(&[("KUBECONFIG", "rel/config")], &[]),
+        format!("{cwd}/rel/config")
+    );
+    assert_eq!(
+        kube(&[], &["--kubeconfig", "./flag/config"]),
+        format!("{cwd}/flag/config")
+    );
+}
+
+/// The spec's `kubeconfig:` is relative to the spec file, `~/` is HOME, and
+/// the same rule holds for `plan`, `run` and the `kubeconfig` subcommand.
+#[test]
+fn the_spec_kubeconfig_is_relative_to_the_spec_and_absolute_for_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    let write = |kubeconfig: &str| {
+        let spec = specs.join("s.yaml");
+        std::fs::write(
+            &spec,
+            format!(
+                "version: 1\nkubeconfig: {kubeconfig}\nsteps:\n  - provider: run\n    with: {{commands: ['echo \"$KUBECONFIG\"']}}\n"
+            ),
+        )
+        .unwrap();
+        spec
+    };
+    let plan_kube = |spec: &std::path::Path, home: &str| {
+        let out = stackhook()
+            .current_dir(dir.path())
+            .args(["plan", "--format", "json"])
+            .arg(spec.strip_prefix(dir.path()).unwrap())
+            .env("HOME", home)
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let base = dir.path().display().to_string();
+    let spec = write("../kube/config");
+    let (code, out, err) = plan_kube(&spec, "/home/u");
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kubeconfig"], format!("{base}/kube/config"));
+
+    let spec = write("~/k/config");
+    let (_, out, _) = plan_kube(&spec, "/home/u");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kubeconfig"], "/home/u/k/config");
+    let (code, _, err) = plan_kube(&spec, "");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot expand `~`"), "{err}");
+
+    // A run hands commands the absolute path, whatever directory they use.
+    let spec = write("kube/config");
+    let out = stackhook()
+        .current_dir(dir.path())
+        .args(["run", "specs/s.yaml"])
+        .env("PATH", "/usr/bin:/bin")
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("[run] {base}/specs/kube/config\n"));
+    drop(spec);
+}
+
+#[test]
+fn no_home_and_no_kubeconfig_is_an_error_everywhere() {
+    for home in [None, Some("")] {
+        let mut plan = stackhook();
+        plan.args(["plan", "specs/kubeconfig-mounted.yaml"])
+            .env_remove("HOME");
+        let mut check = stackhook();
+        check.args(["kubeconfig", "check"]).env_remove("HOME");
+        if let Some(h) = home {
+            plan.env("HOME", h);
+            check.env("HOME", h);
+        }
+        let out = plan.output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("HOME and KUBECONFIG are unset"));
+        let out = check.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("HOME and KUBECONFIG are unset"));
+    }
 }

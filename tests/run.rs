@@ -5,48 +5,46 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 
+use common::harness::{self, Need, case};
 use common::*;
 
-/// Reads the child's stdout until a line contains `needle`; returns the
-/// lines read.
-fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
-        let hit = line.contains(needle);
-        lines.push(line);
-        if hit {
-            return lines;
-        }
-    }
-}
-
-fn output_of(child: Child) -> (i32, String, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn run(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
-    let child = sb
-        .command()
-        .args(args)
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    output_of(child)
+fn main() {
+    harness::main(vec![
+        case!(
+            success_edits_the_kubeconfig_and_leaves_no_temp_files,
+            Need::Kubectl
+        ),
+        case!(
+            failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte,
+            Need::Kubectl
+        ),
+        case!(
+            a_kubeconfig_that_did_not_exist_is_removed_with_its_directory,
+            Need::Kubectl
+        ),
+        case!(a_timeout_kills_the_whole_process_group),
+        case!(sigint_mid_step_rolls_back_and_exits_130, Need::Kubectl),
+        case!(a_second_sigint_does_not_skip_the_rollback, Need::Kubectl),
+        case!(sigterm_mid_step_rolls_back_and_exits_143, Need::Kubectl),
+        case!(sighup_mid_step_rolls_back_and_exits_129, Need::Kubectl),
+        case!(the_next_run_sweeps_the_directory_of_a_killed_run),
+        case!(retries_rerun_the_step_and_succeed_on_the_second_attempt),
+        case!(secret_values_never_reach_output_or_disk),
+        case!(spacelift_gets_derived_secrets_registered_with_its_masker),
+        case!(env_file_exports_values_and_secret_references),
+        case!(no_env_file_after_a_failure),
+        case!(preflight_stops_before_anything_runs_or_is_written),
+        case!(preflight_names_the_runner_image_for_missing_azure_clis),
+        case!(output_streams_live_before_the_command_ends),
+        case!(dry_run_is_plan),
+        case!(kubeconfig_from_env_is_validated_and_installed),
+        case!(quiet_prints_only_failures_and_verbose_echoes_commands),
+        case!(temp_files_go_after_their_last_use_exactly),
+    ]);
 }
 
 fn mode(p: &std::path::Path) -> u32 {
@@ -63,18 +61,19 @@ const EDIT_KUBECONFIG: &str = r#"  - provider: run
         - kubectl config use-context hook
 "#;
 
-#[test]
 fn success_edits_the_kubeconfig_and_leaves_no_temp_files() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o644)).unwrap();
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: verify\n    with: {{server: false}}\n"
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: verify
+    with: {{server: false}}
+"#
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     let kube = std::fs::read_to_string(sb.kubeconfig()).unwrap();
     assert!(kube.contains("current-context: hook"), "{kube}");
@@ -90,19 +89,28 @@ fn success_edits_the_kubeconfig_and_leaves_no_temp_files() {
     );
 }
 
-#[test]
 fn failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let marker = sb.path("work/step-three-ran");
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: broken\n    with:\n      commands:\n        - \"echo 'garbage: [' >> $KUBECONFIG\"\n        - \"echo 'cluster prod not found' >&2; exit 3\"\n  - provider: run\n    name: three\n    with:\n      commands: ['touch {}']\n",
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: run
+    name: broken
+    with:
+      commands:
+        - "echo 'garbage: [' >> $KUBECONFIG"
+        - "echo 'cluster prod not found' >&2; exit 3"
+  - provider: run
+    name: three
+    with:
+      commands: ['touch {}']
+"#,
         marker.display()
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
         std::fs::read_to_string(sb.kubeconfig()).unwrap(),
@@ -124,16 +132,19 @@ fn failure_in_step_two_of_three_restores_the_kubeconfig_byte_for_byte() {
     assert!(err.contains("spec.yaml:"), "{err}");
 }
 
-#[test]
 fn a_kubeconfig_that_did_not_exist_is_removed_with_its_directory() {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     let kube = sb.path("kube/new/dir/config");
-    let spec = sb.write_spec(&format!("version: 1\nsteps:\n{EDIT_KUBECONFIG}  - provider: run\n    name: fail\n    with: {{commands: [exit 1]}}\n"));
-    let (code, _, err) = run(
-        &sb,
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+steps:
+{EDIT_KUBECONFIG}  - provider: run
+    name: fail
+    with: {{commands: [exit 1]}}
+"#
+    ));
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -141,15 +152,21 @@ fn a_kubeconfig_that_did_not_exist_is_removed_with_its_directory() {
     assert!(!sb.path("kube/new").exists());
 }
 
-#[test]
 fn a_timeout_kills_the_whole_process_group() {
     let sb = Sandbox::new();
     let pidfile = sb.path("work/grandchild.pid");
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    name: slow\n    timeout: 1s\n    with:\n      commands:\n        - sh -c 'sleep 600 & echo $! > \"$PIDFILE\"; wait'\n",
+        r#"version: 1
+steps:
+  - provider: run
+    name: slow
+    timeout: 1s
+    with:
+      commands:
+        - sh -c 'sleep 600 & echo $! > "$PIDFILE"; wait'
+"#,
     );
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("PIDFILE", pidfile.to_str().unwrap())],
     );
@@ -181,7 +198,14 @@ fn alive(pid: i32) -> bool {
 /// file, prints `ready <pid of its sh>` and sleeps; returns once it is ready.
 fn start_waiting(sb: &Sandbox, before: &str) -> (Child, String) {
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n{before}  - provider: run\n    name: wait\n    with:\n      commands:\n        - test -s {{{{ tempfile(\"tok\", env.MY_TOKEN) }}}} && echo ready $$ && sleep 600\n"
+        r#"version: 1
+steps:
+{before}  - provider: run
+    name: wait
+    with:
+      commands:
+        - test -s {{{{ tempfile("tok", env.MY_TOKEN) }}}} && echo ready $$ && sleep 600
+"#
     ));
     let mut child = sb
         .command()
@@ -199,9 +223,7 @@ fn start_waiting(sb: &Sandbox, before: &str) -> (Child, String) {
 
 fn interrupted_run(signals: &[i32], expected: i32) {
     let sb = Sandbox::new();
-    if !sb.with_real_kubectl() {
-        return;
-    }
+    sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let (mut child, _) = start_waiting(&sb, EDIT_KUBECONFIG);
     // Mid-step: the token file exists, private.
@@ -223,27 +245,22 @@ fn interrupted_run(signals: &[i32], expected: i32) {
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 
-#[test]
 fn sigint_mid_step_rolls_back_and_exits_130() {
     interrupted_run(&[libc::SIGINT], 130);
 }
 
-#[test]
 fn a_second_sigint_does_not_skip_the_rollback() {
     interrupted_run(&[libc::SIGINT, libc::SIGINT], 130);
 }
 
-#[test]
 fn sigterm_mid_step_rolls_back_and_exits_143() {
     interrupted_run(&[libc::SIGTERM], 143);
 }
 
-#[test]
 fn sighup_mid_step_rolls_back_and_exits_129() {
     interrupted_run(&[libc::SIGHUP], 129);
 }
 
-#[test]
 fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let sb = Sandbox::new();
     let (mut child, ready) = start_waiting(&sb, "");
@@ -255,9 +272,14 @@ fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let stale = sb.tmp_entries();
     assert_eq!(stale.len(), 1, "a killed run cannot clean up");
 
-    let ok =
-        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
-    let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
+    let ok = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['true']}
+"#,
+    );
+    let (code, _, err) = sb.run(&["run", ok.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
@@ -266,15 +288,21 @@ fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 
-#[test]
 fn retries_rerun_the_step_and_succeed_on_the_second_attempt() {
     let sb = Sandbox::new();
     let mark = sb.path("work/first-attempt-done");
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    name: flaky\n    retries: 2\n    with:\n      commands:\n        - 'if [ -e \"$MARK\" ]; then echo second try; else touch \"$MARK\"; echo first try fails >&2; exit 1; fi'\n",
+        r#"version: 1
+steps:
+  - provider: run
+    name: flaky
+    retries: 2
+    with:
+      commands:
+        - 'if [ -e "$MARK" ]; then echo second try; else touch "$MARK"; echo first try fails >&2; exit 1; fi'
+"#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MARK", mark.to_str().unwrap())],
     );
@@ -285,7 +313,6 @@ fn retries_rerun_the_step_and_succeed_on_the_second_attempt() {
     assert!(out.contains("[flaky] second try"), "{out}");
 }
 
-#[test]
 fn secret_values_never_reach_output_or_disk() {
     let sb = Sandbox::new();
     let canary = "CANARY-s3cr3t-value";
@@ -311,11 +338,7 @@ steps:
         - echo "denied for $MY_TOKEN" >&2; exit 1
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
-        &["run", spec.to_str().unwrap()],
-        &[("MY_TOKEN", canary)],
-    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_TOKEN", canary)]);
     assert_eq!(code, 1, "{err}");
     let all = format!("{out}{err}");
     assert!(!all.contains(canary), "leaked: {all}");
@@ -337,14 +360,18 @@ steps:
     assert!(sb.tmp_entries().is_empty());
 }
 
-#[test]
 fn spacelift_gets_derived_secrets_registered_with_its_masker() {
     let sb = Sandbox::new();
     let spec = sb.write_spec(
-        "version: 1\nenv:\n  AUTH_HEADER: \"Bearer ${MY_TOKEN}\"\nsteps:\n  - provider: run\n    with: {commands: ['echo \"$AUTH_HEADER\"']}\n",
+        r#"version: 1
+env:
+  AUTH_HEADER: "Bearer ${MY_TOKEN}"
+steps:
+  - provider: run
+    with: {commands: ['echo "$AUTH_HEADER"']}
+"#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[
             ("MY_TOKEN", "tok-123456"),
@@ -386,17 +413,23 @@ esac
     sb.script("kubelogin", "#!/bin/sh\nexit 0\n");
 }
 
-#[test]
 fn env_file_exports_values_and_secret_references() {
     let sb = Sandbox::new();
     stub_azure(&sb);
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: spn}\n  - provider: run\n    name: later\n    with:\n      commands: ['test \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\" = \"$ARM_CLIENT_SECRET\" && echo later step sees the export']\n",
+        r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn}
+  - provider: run
+    name: later
+    with:
+      commands: ['test "$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET" = "$ARM_CLIENT_SECRET" && echo later step sees the export']
+"#,
     );
     let env_file = sb.path("work/out/stackhook.env");
     let secret = "CANARY-arm-secret";
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &[
             "run",
             "--env-file",
@@ -412,9 +445,12 @@ fn env_file_exports_values_and_secret_references() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("later step sees the export"), "{out}");
     let text = std::fs::read_to_string(&env_file).unwrap();
+    let kube = sb.kubeconfig().display().to_string();
     assert_eq!(
         text,
-        "# written by stackhook run; source it: . FILE\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+        format!(
+            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+        )
     );
     assert_eq!(mode(&env_file), 0o600);
     // Sourced as the hook line does, a later phase sees the values.
@@ -430,14 +466,17 @@ fn env_file_exports_values_and_secret_references() {
     );
 }
 
-#[test]
 fn no_env_file_after_a_failure() {
     let sb = Sandbox::new();
-    let spec =
-        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['exit 4']}\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['exit 4']}
+"#,
+    );
     let env_file = sb.path("work/stackhook.env");
-    let (code, _, _) = run(
-        &sb,
+    let (code, _, _) = sb.run(
         &[
             "run",
             "--env-file",
@@ -450,17 +489,27 @@ fn no_env_file_after_a_failure() {
     assert!(!env_file.exists());
 }
 
-#[test]
 fn preflight_stops_before_anything_runs_or_is_written() {
     let sb = Sandbox::new();
     let marker = sb.path("work/ran");
     let kube = sb.path("kube/not-yet/config");
     let spec = sb.write_spec(&format!(
-        "version: 1\nsteps:\n  - provider: run\n    with:\n      commands: ['touch {}']\n  - provider: run\n    name: needs-cli\n    with:\n      requires: [definitely-not-a-cli]\n      commands: ['definitely-not-a-cli']\n  - provider: gke\n    with: {{cluster: c, project: p, zone: z}}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands: ['touch {}']
+  - provider: run
+    name: needs-cli
+    with:
+      requires: [definitely-not-a-cli]
+      commands: ['definitely-not-a-cli']
+  - provider: gke
+    with: {{cluster: c, project: p, zone: z}}
+"#,
         marker.display()
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -478,11 +527,16 @@ fn preflight_stops_before_anything_runs_or_is_written() {
     assert!(sb.tmp_entries().is_empty());
 }
 
-#[test]
 fn preflight_names_the_runner_image_for_missing_azure_clis() {
     let sb = Sandbox::new();
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: msi}\n");
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: msi}
+"#,
+    );
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("`az` is not on PATH") && err.contains("`kubelogin` is not on PATH"),
@@ -491,7 +545,6 @@ fn preflight_names_the_runner_image_for_missing_azure_clis() {
     assert!(err.contains("custom runner"), "{err}");
 }
 
-#[test]
 fn output_streams_live_before_the_command_ends() {
     let sb = Sandbox::new();
     let fifo = sb.path("work/release");
@@ -500,7 +553,15 @@ fn output_streams_live_before_the_command_ends() {
         .status()
         .unwrap();
     assert!(made.success());
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: run\n    name: live\n    with:\n      commands: ['echo first; read x < \"$RELEASE\"; echo \"second $x\"']\n");
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: live
+    with:
+      commands: ['echo first; read x < "$RELEASE"; echo "second $x"']
+"#,
+    );
     let mut child = sb
         .command()
         .args(["run", spec.to_str().unwrap()])
@@ -520,28 +581,34 @@ fn output_streams_live_before_the_command_ends() {
     assert!(child.wait().unwrap().success());
 }
 
-#[test]
 fn dry_run_is_plan() {
     let sb = Sandbox::new();
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['touch should-not-exist']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['touch should-not-exist']}
+"#,
     );
-    let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
-    let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
+    let (code, out, _) = sb.run(&["run", "--dry-run", spec.to_str().unwrap()], &[]);
+    let (_, plan_out, _) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0);
     assert_eq!(out, plan_out);
     assert!(!sb.path("work/should-not-exist").exists());
 }
 
-#[test]
 fn kubeconfig_from_env_is_validated_and_installed() {
     let sb = Sandbox::new();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let spec = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {from: env, var: KC}\n",
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KC}
+"#,
     );
     let bad = "apiVersion: v1\ncurrent-context: nope\n";
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", bad)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("names no context"), "{err}");
     assert_eq!(
@@ -550,24 +617,26 @@ fn kubeconfig_from_env_is_validated_and_installed() {
     );
 
     let good = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", &good)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &good)]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), good);
     assert_eq!(mode(&sb.kubeconfig()), 0o600);
     assert!(!err.contains("alice-token"));
 }
 
-#[test]
 fn quiet_prints_only_failures_and_verbose_echoes_commands() {
     let sb = Sandbox::new();
     let ok = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo hello']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['echo hello']}
+"#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", "--verbose", ok.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-x")],
     );
@@ -576,11 +645,50 @@ fn quiet_prints_only_failures_and_verbose_echoes_commands() {
     assert_eq!(out, "[run] hello\n");
 
     let bad = sb.write_spec(
-        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo noisy; exit 2']}\n",
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['echo noisy; exit 2']}
+"#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
     assert_eq!(out, "");
     assert!(!err.contains("==>"), "{err}");
     assert!(err.contains("step `run` failed"), "{err}");
+}
+
+/// A temp file is removed right after the last command that uses it, and
+/// a file named like the prefix of another (`tok`, `tok2`) is not kept
+/// alive by the other's use.
+fn temp_files_go_after_their_last_use_exactly() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: files
+    with:
+      commands:
+        - test -s {{ tempfile("tok", env.MY_TOKEN) }}
+        - test -s {{ tempfile("tok2", env.MY_TOKEN) }} && test ! -e "$STACKHOOK_TMPDIR/tok" && echo tok gone
+        - test ! -e "$STACKHOOK_TMPDIR/tok2" && echo tok2 gone
+"#,
+    );
+    let (code, out, err) = sb.run(
+        &["run", spec.to_str().unwrap()],
+        &[("MY_TOKEN", "CANARY-tok")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[files] tok gone\n[files] tok2 gone\n");
+    let (_, plan, _) = sb.run(
+        &["plan", "--format", "json", spec.to_str().unwrap()],
+        &[("MY_TOKEN", "CANARY-tok")],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let files = &plan["steps"][0]["tempfiles"];
+    assert_eq!(files[0]["name"], "tok");
+    assert_eq!(files[0]["remove_after"], 1);
+    assert_eq!(files[1]["name"], "tok2");
+    assert_eq!(files[1]["remove_after"], 2);
 }

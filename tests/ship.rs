@@ -6,15 +6,16 @@
 //! By default the release files are made from the test build of the binary
 //! (`scripts/release --binary`), which exercises the packing, SHA256SUMS, the
 //! installer and the plugin for real, but not the static cross builds. The
-//! tests marked `ignore` build and check those: `.ci/run` runs them when
-//! `STACKHOOK_RELEASE_TESTS=1` (about 6 minutes), the release workflow on
-//! every tag. `STACKHOOK_RELEASE_DIR=DIR` points them at release files built
-//! already instead.
+//! cases that need `STACKHOOK_RELEASE_TESTS=1` build and check those (about 5
+//! minutes with the dependencies built; `.ci/run` passes the variable on, the
+//! release workflow sets it); without it they are reported as ignored.
+//! `STACKHOOK_RELEASE_DIR=DIR` points them at release files built already.
 //!
 //! No Docker engine and no Spacelift here: the Dockerfile's install line and
 //! the plugin's hooks run as shell commands with their absolute paths moved
 //! into a temp directory.
 
+#[macro_use]
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -22,7 +23,76 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use common::harness::{self, Need, case};
 use common::*;
+
+const RELEASE: Need = Need::OptIn("STACKHOOK_RELEASE_TESTS");
+const SPACEFORGE: Need = Need::Tool("spaceforge");
+const BUSYBOX: Need = Need::Cli("busybox");
+
+fn main() {
+    harness::main(vec![
+        case!(release_files_are_named_packed_and_summed, SPACEFORGE),
+        case!(release_archives_are_reproducible),
+        case!(release_script_refuses_what_it_does_not_ship),
+        case!(
+            installer_installs_this_machines_archive_under_busybox,
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(
+            installer_works_with_curl_and_dash_too,
+            SPACEFORGE,
+            Need::Cli("curl"),
+            Need::Cli("dash")
+        ),
+        case!(
+            installer_refuses_a_tampered_archive_and_installs_nothing,
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(
+            installer_refuses_unknown_machines_and_untrusted_sources_before_downloading,
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(
+            dockerfile_is_a_scratch_image_of_the_verified_release_binary,
+            Need::Tool("hadolint"),
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(
+            spacelift_plugin_is_generated_by_spaceforge_and_valid_against_its_schema,
+            SPACEFORGE,
+            Need::Tool("check-jsonschema")
+        ),
+        case!(
+            spacelift_plugin_installs_the_verified_binary_in_the_workspace_and_runs_the_stack_spec,
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(
+            spacelift_plugin_refuses_a_wrong_checksum_and_an_unknown_architecture,
+            SPACEFORGE,
+            BUSYBOX
+        ),
+        case!(crate_package_has_metadata_and_leaves_tests_out),
+        case!(
+            release_workflow_is_valid_and_builds_tests_and_publishes_the_release_files,
+            Need::Tool("check-jsonschema")
+        ),
+        case!(
+            static_release_binaries_run_on_both_architectures,
+            RELEASE,
+            SPACEFORGE,
+            Need::Tool("cargo-zigbuild"),
+            Need::Cli("qemu-aarch64-static"),
+            BUSYBOX
+        ),
+        case!(crate_publish_dry_run_succeeds, RELEASE),
+    ]);
+}
 
 const X86: &str = "x86_64-unknown-linux-musl";
 const ARM: &str = "aarch64-unknown-linux-musl";
@@ -36,25 +106,10 @@ fn scratch() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ship")
 }
 
-/// The venv that .ci/run installs the linters, check-jsonschema and
-/// spaceforge into.
-fn tools_venv() -> PathBuf {
-    std::env::var_os("STACKHOOK_TOOLS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/stackhook/tools-venv")
-        })
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let p = tools_venv().join("bin").join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        skip_or_fail(&format!("{name} is not installed (.ci/run installs it)"));
-        None
-    }
+/// A tool from the venv .ci/run installs (cases that call this need
+/// `Need::Tool(name)`).
+fn tool(name: &str) -> PathBuf {
+    tools_venv().join("bin").join(name)
 }
 
 /// PATH for commands that need the tools venv (scripts/release runs
@@ -80,10 +135,9 @@ fn run_ok(cmd: &mut Command) -> Output {
 
 /// Release files packed from the test build, as the x86_64 archive; built
 /// once per test run.
-fn fast_release() -> Option<&'static Path> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+fn fast_release() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        tool("spaceforge")?;
         let out = scratch().join("fast-release");
         run_ok(
             Command::new(root().join("scripts/release"))
@@ -92,9 +146,8 @@ fn fast_release() -> Option<&'static Path> {
                 .arg(format!("{X86}={}", bin().display()))
                 .env("PATH", path_with_tools()),
         );
-        Some(out)
+        out
     })
-    .as_deref()
 }
 
 /// The real release: both static targets, built by scripts/release with
@@ -124,24 +177,16 @@ fn full_release() -> &'static Path {
 
 /// A directory of busybox applets only, to stand for an Alpine image's
 /// userland (no curl, no GNU tools).
-fn busybox_bin() -> Option<&'static Path> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+fn busybox_bin() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let Some(busybox) = ["/usr/bin/busybox", "/bin/busybox"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-        else {
-            skip_or_fail("busybox is not installed (.ci/run installs it)");
-            return None;
-        };
+        let busybox = which("busybox").expect("busybox on PATH");
         let dir = scratch().join("busybox-bin");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         run_ok(Command::new(&busybox).args(["--install", "-s"]).arg(&dir));
-        Some(dir)
+        dir
     })
-    .as_deref()
 }
 
 /// `python3 -m http.server` on 127.0.0.1 and a free port, serving `dir`;
@@ -198,23 +243,21 @@ impl Drop for Server {
 
 /// install.sh under busybox sh with busybox's applets only on PATH (and
 /// `extra_path` first: stubs).
-fn install_sh(args: &[&str], extra_path: Option<&Path>, home: &Path) -> Option<Output> {
-    let bb = busybox_bin()?;
+fn install_sh(args: &[&str], extra_path: Option<&Path>, home: &Path) -> Output {
+    let bb = busybox_bin();
     let path = match extra_path {
         Some(p) => format!("{}:{}", p.display(), bb.display()),
         None => bb.display().to_string(),
     };
-    Some(
-        Command::new(bb.join("sh"))
-            .arg(root().join("install.sh"))
-            .args(args)
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", home)
-            .env("TMPDIR", home)
-            .output()
-            .unwrap(),
-    )
+    Command::new(bb.join("sh"))
+        .arg(root().join("install.sh"))
+        .args(args)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("TMPDIR", home)
+        .output()
+        .unwrap()
 }
 
 /// The files of an archive, unpacked into a new temp directory.
@@ -291,9 +334,8 @@ fn check_release_files(dir: &Path, targets: &[&str]) {
     }
 }
 
-#[test]
 fn release_files_are_named_packed_and_summed() {
-    let Some(dir) = fast_release() else { return };
+    let dir = fast_release();
     check_release_files(dir, &[X86]);
     let unpacked = unpack(&dir.join(archive(X86)));
     let stem = format!("stackhook-{VERSION}-{X86}");
@@ -307,7 +349,6 @@ fn release_files_are_named_packed_and_summed() {
     );
 }
 
-#[test]
 fn release_archives_are_reproducible() {
     // A small stand-in binary keeps this quick; packing does not look inside.
     let work = tempfile::tempdir().unwrap();
@@ -339,7 +380,6 @@ fn release_archives_are_reproducible() {
     assert!(first == pack("b"), "two packs of the same files differ");
 }
 
-#[test]
 fn release_script_refuses_what_it_does_not_ship() {
     let out = Command::new(root().join("scripts/release"))
         .args(["--no-plugin", "--out"])
@@ -355,21 +395,18 @@ fn release_script_refuses_what_it_does_not_ship() {
     );
 }
 
-#[test]
 fn installer_installs_this_machines_archive_under_busybox() {
-    let Some(dir) = fast_release() else { return };
+    let dir = fast_release();
     let server = Server::start(dir);
     let home = tempfile::tempdir().unwrap();
     let to = home.path().join("bin");
     let to_s = to.display().to_string();
     // No version asked: the archive in SHA256SUMS names it.
-    let Some(out) = install_sh(
+    let out = install_sh(
         &["--base-url", &server.url, "--to", &to_s],
         None,
         home.path(),
-    ) else {
-        return;
-    };
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("downloading {}", archive(X86))),
@@ -399,10 +436,10 @@ fn installer_installs_this_machines_archive_under_busybox() {
 
     // A pinned version, through the environment, over an existing binary.
     std::fs::write(&installed, "old").unwrap();
-    let out = Command::new(busybox_bin().unwrap().join("sh"))
+    let out = Command::new(busybox_bin().join("sh"))
         .arg(root().join("install.sh"))
         .env_clear()
-        .env("PATH", busybox_bin().unwrap())
+        .env("PATH", busybox_bin())
         .env("HOME", home.path())
         .env("STACKHOOK_VERSION", format!("v{VERSION}"))
         .env("STACKHOOK_DOWNLOAD_URL", &server.url)
@@ -428,8 +465,7 @@ fn installer_installs_this_machines_archive_under_busybox() {
         ],
         None,
         home.path(),
-    )
-    .unwrap();
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(&format!("lists no stackhook-9.9.9-{X86}.tar.gz")),
@@ -439,13 +475,8 @@ fn installer_installs_this_machines_archive_under_busybox() {
     assert_eq!(std::fs::read(&installed).unwrap(), b"old");
 }
 
-#[test]
 fn installer_works_with_curl_and_dash_too() {
-    let Some(dir) = fast_release() else { return };
-    if Command::new("curl").arg("--version").output().is_err() {
-        skip_or_fail("curl is not installed");
-        return;
-    }
+    let dir = fast_release();
     let server = Server::start(dir);
     let home = tempfile::tempdir().unwrap();
     let to = home.path().join("bin");
@@ -481,16 +512,15 @@ fn tampered_copy(dir: &Path, target: &str) -> tempfile::TempDir {
     copy
 }
 
-#[test]
 fn installer_refuses_a_tampered_archive_and_installs_nothing() {
-    let Some(dir) = fast_release() else { return };
+    let dir = fast_release();
     let tampered = tampered_copy(dir, X86);
     let server = Server::start(tampered.path());
     let home = tempfile::tempdir().unwrap();
 
     // Into a new directory: not even the directory appears.
     let fresh = home.path().join("fresh");
-    let Some(out) = install_sh(
+    let out = install_sh(
         &[
             "--base-url",
             &server.url,
@@ -499,9 +529,7 @@ fn installer_refuses_a_tampered_archive_and_installs_nothing() {
         ],
         None,
         home.path(),
-    ) else {
-        return;
-    };
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(&format!("checksum mismatch for {}", archive(X86)))
@@ -524,8 +552,7 @@ fn installer_refuses_a_tampered_archive_and_installs_nothing() {
         ],
         None,
         home.path(),
-    )
-    .unwrap();
+    );
     assert!(!out.status.success());
     assert_eq!(std::fs::read(existing.join("stackhook")).unwrap(), b"old");
     assert_eq!(std::fs::read_dir(&existing).unwrap().count(), 1);
@@ -550,7 +577,7 @@ fn uname_stub(dir: &Path, machine: &str) -> PathBuf {
         &p,
         format!(
             "#!{}\ncase \"$1\" in -m) echo {machine} ;; *) echo Linux ;; esac\n",
-            busybox_bin().unwrap().join("sh").display()
+            busybox_bin().join("sh").display()
         ),
     )
     .unwrap();
@@ -558,10 +585,8 @@ fn uname_stub(dir: &Path, machine: &str) -> PathBuf {
     stubs
 }
 
-#[test]
 fn installer_refuses_unknown_machines_and_untrusted_sources_before_downloading() {
-    let Some(dir) = fast_release() else { return };
-    let Some(_) = busybox_bin() else { return };
+    let dir = fast_release();
     let server = Server::start(dir);
     let home = tempfile::tempdir().unwrap();
     let to = home.path().join("bin").display().to_string();
@@ -571,8 +596,7 @@ fn installer_refuses_unknown_machines_and_untrusted_sources_before_downloading()
         &["--base-url", &server.url, "--to", &to],
         Some(&stubs),
         home.path(),
-    )
-    .unwrap();
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no prebuilt binary for the riscv64 architecture")
@@ -593,7 +617,7 @@ fn installer_refuses_unknown_machines_and_untrusted_sources_before_downloading()
     ] {
         let mut all = vec!["--to", to.as_str()];
         all.extend(args.iter().copied());
-        let out = install_sh(&all, None, home.path()).unwrap();
+        let out = install_sh(&all, None, home.path());
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
     }
@@ -602,11 +626,8 @@ fn installer_refuses_unknown_machines_and_untrusted_sources_before_downloading()
     assert_eq!(server.requests(), "", "something was downloaded");
 }
 
-#[test]
 fn dockerfile_is_a_scratch_image_of_the_verified_release_binary() {
-    let Some(hadolint) = tool("hadolint") else {
-        return;
-    };
+    let hadolint = tool("hadolint");
     let dockerfile = root().join("Dockerfile");
     let out = Command::new(hadolint)
         .arg("--no-color")
@@ -644,10 +665,8 @@ fn dockerfile_is_a_scratch_image_of_the_verified_release_binary() {
 
     // Its install line, with /release and /out moved into a temp directory,
     // over the release files: the image gets exactly the verified binary.
-    let Some(release) = fast_release() else {
-        return;
-    };
-    let Some(bb) = busybox_bin() else { return };
+    let release = fast_release();
+    let bb = busybox_bin();
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
     let line = run
@@ -695,24 +714,19 @@ fn plugin(dir: &Path) -> serde_json::Value {
     serde_saphyr::from_str(&text).unwrap()
 }
 
-fn spaceforge_schema() -> Option<PathBuf> {
-    let python = tool("python")?;
+fn spaceforge_schema() -> PathBuf {
+    let python = tool("python");
     let out = run_ok(Command::new(python).args([
         "-c",
         "import os, spaceforge; print(os.path.join(os.path.dirname(spaceforge.__file__), 'schema.json'))",
     ]));
-    Some(PathBuf::from(stdout(&out).trim()))
+    PathBuf::from(stdout(&out).trim())
 }
 
-#[test]
 fn spacelift_plugin_is_generated_by_spaceforge_and_valid_against_its_schema() {
-    let Some(dir) = fast_release() else { return };
-    let Some(schema) = spaceforge_schema() else {
-        return;
-    };
-    let Some(cj) = tool("check-jsonschema") else {
-        return;
-    };
+    let dir = fast_release();
+    let schema = spaceforge_schema();
+    let cj = tool("check-jsonschema");
     let yaml = dir.join(format!("stackhook-{VERSION}-spacelift-plugin.yaml"));
     let out = Command::new(cj)
         .arg("--schemafile")
@@ -788,7 +802,7 @@ fn run_plugin_hooks(
         std::fs::write(&path, f["content"].as_str().unwrap()).unwrap();
     }
     let params = plugin["parameters"].as_array().unwrap();
-    let mut cmd = Command::new(busybox_bin().unwrap().join("sh"));
+    let mut cmd = Command::new(busybox_bin().join("sh"));
     cmd.env_clear();
     for v in ctx["env"].as_array().unwrap() {
         let param = params
@@ -806,7 +820,7 @@ fn run_plugin_hooks(
         .iter()
         .map(|h| relocate(h.as_str().unwrap()))
         .collect();
-    let bb = busybox_bin().unwrap().display().to_string();
+    let bb = busybox_bin().display().to_string();
     let path = match stubs {
         Some(s) => format!("{}:{bb}", s.display()),
         None => bb,
@@ -844,10 +858,8 @@ steps:
     .unwrap();
 }
 
-#[test]
 fn spacelift_plugin_installs_the_verified_binary_in_the_workspace_and_runs_the_stack_spec() {
-    let Some(dir) = fast_release() else { return };
-    let Some(_) = busybox_bin() else { return };
+    let dir = fast_release();
     let server = Server::start(dir);
     let p = plugin(dir);
     let ws = tempfile::tempdir().unwrap();
@@ -894,7 +906,7 @@ fn spacelift_plugin_installs_the_verified_binary_in_the_workspace_and_runs_the_s
     let resumed = Command::new(ran.trim())
         .arg("--version")
         .env_clear()
-        .env("PATH", busybox_bin().unwrap())
+        .env("PATH", busybox_bin())
         .output()
         .unwrap();
     assert!(
@@ -904,10 +916,8 @@ fn spacelift_plugin_installs_the_verified_binary_in_the_workspace_and_runs_the_s
     );
 }
 
-#[test]
 fn spacelift_plugin_refuses_a_wrong_checksum_and_an_unknown_architecture() {
-    let Some(dir) = fast_release() else { return };
-    let Some(_) = busybox_bin() else { return };
+    let dir = fast_release();
     let p = plugin(dir);
     let record = tempfile::tempdir().unwrap();
     let record_dir = record.path().display().to_string();
@@ -978,7 +988,6 @@ fn spacelift_plugin_refuses_a_wrong_checksum_and_an_unknown_architecture() {
     assert_eq!(server.requests(), "");
 }
 
-#[test]
 fn crate_package_has_metadata_and_leaves_tests_out() {
     let meta = run_ok(
         Command::new(env!("CARGO"))
@@ -1059,12 +1068,9 @@ fn crate_package_has_metadata_and_leaves_tests_out() {
     }
 }
 
-#[test]
 fn release_workflow_is_valid_and_builds_tests_and_publishes_the_release_files() {
     let wf = root().join(".github/workflows/release.yml");
-    let Some(cj) = tool("check-jsonschema") else {
-        return;
-    };
+    let cj = tool("check-jsonschema");
     let out = Command::new(cj)
         .args(["--builtin-schema", "vendor.github-workflows"])
         .arg(&wf)
@@ -1093,8 +1099,6 @@ fn release_workflow_is_valid_and_builds_tests_and_publishes_the_release_files() 
     );
 }
 
-#[test]
-#[ignore = "builds the static release binaries: STACKHOOK_RELEASE_TESTS=1 .ci/run (about 6 minutes)"]
 fn static_release_binaries_run_on_both_architectures() {
     let dir = full_release();
     check_release_files(dir, &[X86, ARM]);
@@ -1112,15 +1116,7 @@ fn static_release_binaries_run_on_both_architectures() {
 
         // Run it: natively for x86_64, under qemu user emulation for aarch64.
         let runner: Vec<PathBuf> = if target == ARM {
-            let Some(qemu) = ["/usr/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64"]
-                .into_iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-            else {
-                panic!(
-                    "qemu-user-static is not installed (.ci/run installs it with the release flag)"
-                );
-            };
+            let qemu = which("qemu-aarch64-static").expect("qemu-aarch64-static on PATH");
             vec![qemu, binary.clone()]
         } else {
             vec![binary.clone()]
@@ -1166,8 +1162,7 @@ fn static_release_binaries_run_on_both_architectures() {
         &["--base-url", &server.url, "--to", &to.display().to_string()],
         None,
         home.path(),
-    )
-    .expect("busybox");
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let unpacked = unpack(&dir.join(archive(X86)));
     assert_eq!(
@@ -1181,8 +1176,6 @@ fn static_release_binaries_run_on_both_architectures() {
     );
 }
 
-#[test]
-#[ignore = "builds the static release binaries: STACKHOOK_RELEASE_TESTS=1 .ci/run (about 6 minutes)"]
 fn crate_publish_dry_run_succeeds() {
     let out = Command::new(env!("CARGO"))
         .args(["publish", "--dry-run", "--locked", "--allow-dirty"])

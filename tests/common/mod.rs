@@ -1,5 +1,32 @@
 //! Helpers shared by the integration tests, which drive the built binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// Checks one snapshot of a loop without stopping it: a mismatch (shown
+/// by insta with its diff) is added to `$failed`, so that a loop can report
+/// every mismatch at once with [`all_snapshots_match`]. A macro, so that
+/// insta names the snapshot after the calling test file.
+macro_rules! check_snapshot {
+    ($failed:expr, $name:expr, $value:expr) => {{
+        let name: String = $name.into();
+        let value: String = $value;
+        let matched = std::panic::catch_unwind(|| insta::assert_snapshot!(name.clone(), value));
+        if matched.is_err() {
+            $failed.push(name);
+        }
+    }};
+}
+
+/// Fails naming every snapshot of a loop that did not match.
+pub fn all_snapshots_match(failed: &[String]) {
+    assert!(
+        failed.is_empty(),
+        "{} snapshots differ (diffs above): {}",
+        failed.len(),
+        failed.join(", ")
+    );
+}
+
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 
@@ -154,6 +181,20 @@ impl Sandbox {
             .current_dir(self.path("work"));
         c
     }
+    /// Runs the binary in the sandbox to its end: exit code, stdout, stderr.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+        let child = self
+            .command()
+            .args(args)
+            .envs(extra.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        output_of(child)
+    }
+
     /// Entries left in TMPDIR: a finished run leaves none.
     pub fn tmp_entries(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.tmp())
@@ -170,29 +211,85 @@ impl Sandbox {
         std::fs::write(&p, body).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    /// Puts a real kubectl first on PATH; false (after saying why) when
-    /// this machine has none and e2e tests are not required.
-    pub fn with_real_kubectl(&self) -> bool {
-        match real_kubectl() {
-            Some(k) => {
-                std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
-                true
-            }
-            None => {
-                skip_or_fail("kubectl is not on PATH");
-                false
-            }
+    /// Puts the real kubectl first on PATH (tests that call this need
+    /// `Need::Kubectl`).
+    pub fn with_real_kubectl(&self) {
+        let k = real_kubectl().expect("the harness checked that kubectl is here");
+        std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
+    }
+}
+
+/// A finished child's exit code (-1 when killed by a signal), stdout and
+/// stderr.
+pub fn output_of(child: std::process::Child) -> (i32, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A diagnostic as one line: miette wraps long messages at 100 columns
+/// behind a `│` gutter.
+pub fn unwrapped(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads the child's stdout until a line contains `needle`; returns the
+/// lines read.
+pub fn wait_for_line(reader: &mut impl std::io::BufRead, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
+        let hit = line.contains(needle);
+        lines.push(line);
+        if hit {
+            return lines;
         }
     }
 }
 
-/// Where no CLI can run, a test is skipped with one line, unless
-/// STACKHOOK_E2E=require (as in CI), where that is a failure.
-pub fn skip_or_fail(why: &str) {
-    if std::env::var("STACKHOOK_E2E").as_deref() == Ok("require") {
-        panic!("{why}, and STACKHOOK_E2E=require");
-    }
-    eprintln!("skipped: {why}");
+/// A program on this process's PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// A venv that .ci/run installs under ~/.cache/stackhook, or where the
+/// variable says.
+fn venv(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/stackhook")
+            .join(default)
+    })
+}
+
+/// The venv that holds the Azure CLI.
+pub fn az_venv() -> PathBuf {
+    venv("STACKHOOK_AZ_VENV", "az-venv")
+}
+
+/// The venv that holds the linters and validators.
+pub fn tools_venv() -> PathBuf {
+    venv("STACKHOOK_TOOLS_VENV", "tools-venv")
+}
+
+/// The Python that runs tests/fakes/fake_cloud.py: the az venv's has
+/// `cryptography` (an az dependency); else python3.
+pub fn fake_cloud_python() -> PathBuf {
+    Some(az_venv().join("bin/python"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "python3".into())
 }
 
 /// The real kubectl binary: the Google Cloud SDK's `kubectl` is a version
