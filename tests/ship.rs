@@ -6,7 +6,7 @@
 //! By default the release files are made from the test build of the binary
 //! (`scripts/release --binary`), which exercises the packing, SHA256SUMS, the
 //! installer and the plugin for real, but not the static cross builds. The
-//! cases that need `STACKHOOK_RELEASE_TESTS=1` build and check those (about 5
+//! cases that need `STACKHOOK_RELEASE_TESTS=1` build and check those (5 to 10
 //! minutes with the dependencies built; `.ci/run` passes the variable on, the
 //! release workflow sets it); without it they are reported as ignored.
 //! `STACKHOOK_RELEASE_DIR=DIR` points them at release files built already.
