@@ -11,11 +11,11 @@ use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
-use crate::interpolate::{Lookup, is_var_name};
+use crate::interpolate::{self, Lookup, is_var_name};
 use crate::markers::mark;
 use crate::provider::{Param, ParamKind, Provider, json_text};
 use crate::resolve::{Env, MissingVar, SpecKey, Vars, interpolate_spanned};
-use crate::spec::{Spec, Step};
+use crate::spec::{Spec, Step, collect_strings};
 
 /// The parameters' values for the templates: given, defaulted, or none.
 pub type Params = IndexMap<String, Jinja>;
@@ -336,6 +336,18 @@ fn convert(
         param,
         node,
     };
+    if param.kind != ParamKind::Commands {
+        let mut strings = Vec::new();
+        collect_strings(&node.value, &mut strings);
+        if let Some(e) = strings.iter().find_map(|s| interpolate::parse(s).err()) {
+            // Nested values have no spans of their own: point at the entry.
+            return Err(Diag::new(Code::SpecInterpolation, e.message).at(
+                cx.src(),
+                cx.span(node),
+                "in this value",
+            ));
+        }
+    }
     match (param.kind, &node.value) {
         (ParamKind::String, Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
             convert_string(&c, &json_text(&node.value), missing)

@@ -34,7 +34,9 @@ pub mod resolve;
 pub mod provider;
 pub mod secret_set;
 pub mod markers;
+pub mod env_view;
 pub mod bind;
+pub mod jinja;
 pub mod render;
 // The plan, and what shows it.
 pub mod plan;
