@@ -25,6 +25,10 @@ pub enum Need {
     FakeCloud,
     /// Running as root (to give files to another owner).
     Root,
+    /// An environment variable set to 1 that opts in to a slow case (the
+    /// static release builds). Unset, the case is ignored, also under
+    /// STACKHOOK_E2E=require: leaving it out is a choice, not a lack.
+    OptIn(&'static str),
 }
 
 impl Need {
@@ -41,6 +45,7 @@ impl Need {
                 .is_ok_and(|o| o.status.success()),
             // SAFETY: geteuid has no preconditions.
             Need::Root => (unsafe { libc::geteuid() }) == 0,
+            Need::OptIn(var) => std::env::var(var).as_deref() == Ok("1"),
         };
         let why = match self {
             Need::Cli(name) => format!("{name} is not on PATH"),
@@ -49,6 +54,7 @@ impl Need {
             Need::Tool(name) => format!("{name} is not installed (.ci/run installs it)"),
             Need::FakeCloud => "python3 with `cryptography` (for the fake cloud) is missing".into(),
             Need::Root => "not running as root".into(),
+            Need::OptIn(var) => format!("slow, runs with {var}=1"),
         };
         (!found).then_some(why)
     }
@@ -83,13 +89,17 @@ pub fn main(cases: Vec<Case>) {
             .iter()
             .filter_map(|n| checked.entry(*n).or_insert_with(|| n.missing()).clone())
             .collect();
+        let opted_out = case
+            .needs
+            .iter()
+            .any(|n| matches!(n, Need::OptIn(_)) && checked[n].is_some());
         let run = case.run;
         let trial = if why.is_empty() {
             Trial::test(case.name, move || {
                 run();
                 Ok(())
             })
-        } else if require {
+        } else if require && !opted_out {
             let message = format!("{}, and STACKHOOK_E2E=require", why.join("; "));
             Trial::test(case.name, move || Err(message.into()))
         } else {
