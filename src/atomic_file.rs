@@ -3,19 +3,34 @@
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The file a path names: the path, or where its symlinks end, even when
+/// that file does not exist (yet).
+pub fn final_target(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    // As many hops as the kernel follows.
+    for _ in 0..40 {
+        match std::fs::read_link(&current) {
+            Ok(next) => {
+                current = match current.parent() {
+                    Some(dir) => dir.join(next),
+                    None => next,
+                };
+            }
+            Err(_) => break,
+        }
+    }
+    current
+}
 
 /// Writes `content` to `dest` atomically (a 0600 file in the same
 /// directory, synced, then renamed), creating the directory 0700. A
-/// symlink (a mounted file) is written through, not replaced.
+/// symlink (a mounted file) is written through, not replaced, even when it
+/// points at a file that does not exist yet.
 pub fn write(dest: &Path, content: &[u8]) -> std::io::Result<()> {
-    let resolved;
-    let dest = if dest.is_symlink() {
-        resolved = std::fs::canonicalize(dest)?;
-        resolved.as_path()
-    } else {
-        dest
-    };
+    let resolved = final_target(dest);
+    let dest = resolved.as_path();
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -49,6 +64,19 @@ mod tests {
         write(&link, b"new").unwrap();
         assert!(link.is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("sub/target", &link).unwrap();
+        write(&link, b"new").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("sub/target")).unwrap(),
+            "new"
+        );
     }
 
     #[test]

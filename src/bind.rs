@@ -11,11 +11,11 @@ use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
-use crate::interpolate::{Lookup, is_var_name};
+use crate::interpolate::{self, Lookup, is_var_name};
 use crate::markers::mark;
-use crate::provider::{Param, ParamKind, Provider, json_text};
+use crate::provider::{Param, ParamKind, Provider, json_kind, json_text};
 use crate::resolve::{Env, MissingVar, SpecKey, Vars, interpolate_spanned};
-use crate::spec::{Spec, Step};
+use crate::spec::{Spec, Step, collect_strings};
 
 /// The parameters' values for the templates: given, defaulted, or none.
 pub type Params = IndexMap<String, Jinja>;
@@ -97,6 +97,14 @@ pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>
 
 fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
     let def = &cx.provider.def;
+    if let Some(instead) = def.removed.get(&key.value) {
+        return Diag::new(
+            Code::SpecRemovedParam,
+            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
+        )
+        .at(cx.src(), cx.span(key), "removed")
+        .help(instead.trim().to_string());
+    }
     let names = def.params.keys().map(String::as_str);
     let help = match did_you_mean(&key.value, names) {
         Some(s) => {
@@ -190,7 +198,7 @@ fn apply_defaults(
 }
 
 /// Where to point when something is missing from `with:`.
-fn with_anchor(cx: &Ctx) -> SourceSpan {
+pub fn with_anchor(cx: &Ctx) -> SourceSpan {
     let step = cx.step();
     step.with
         .as_ref()
@@ -277,17 +285,6 @@ fn type_error(cx: &Ctx, name: &str, param: &Param, node: &Spanned<Json>, got: &s
     .help_opt((!param.description.is_empty()).then(|| param.description.clone()))
 }
 
-fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
-    }
-}
-
 /// One parameter value being converted.
 struct Conv<'a, 'c> {
     cx: &'a Ctx<'c>,
@@ -336,6 +333,18 @@ fn convert(
         param,
         node,
     };
+    if param.kind != ParamKind::Commands {
+        let mut strings = Vec::new();
+        collect_strings(&node.value, &mut strings);
+        if let Some(e) = strings.iter().find_map(|s| interpolate::parse(s).err()) {
+            // Nested values have no spans of their own: point at the entry.
+            return Err(Diag::new(Code::SpecInterpolation, e.message).at(
+                cx.src(),
+                cx.span(node),
+                "in this value",
+            ));
+        }
+    }
     match (param.kind, &node.value) {
         (ParamKind::String, Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
             convert_string(&c, &json_text(&node.value), missing)
@@ -377,10 +386,11 @@ fn convert(
         }
         (ParamKind::Var, Json::String(s)) => convert_var(&c, s, missing),
         (ParamKind::Commands, Json::String(s)) => Ok(Jinja::from(vec![s.clone()])),
-        (ParamKind::Commands, Json::Array(items)) if items.iter().all(Json::is_string) => {
-            let items: Vec<String> = items.iter().map(json_text).collect();
-            Ok(Jinja::from(items))
-        }
+        (ParamKind::Commands, Json::Array(items)) => match items.iter().find(|i| !i.is_string()) {
+            None => Ok(Jinja::from(items.iter().map(json_text).collect::<Vec<_>>())),
+            // `- true` is a YAML bool: say so, not just "a list".
+            Some(other) => Err(c.type_error(&format!("a list holding {}", json_kind(other)))),
+        },
         (_, other) => Err(c.type_error(json_kind(other))),
     }
 }

@@ -74,7 +74,7 @@ expands at run time. Variables that are not set are listed (exit 0), or fail the
 commands with POSIX sh, streaming their output with secret values masked. Temp files live in a \
 private directory and are removed after their last command; if anything fails, times out or \
 is interrupted, the kubeconfig is restored byte for byte and nothing is left behind.",
-        after_help = "Examples:\n  stackhook run specs/gke-region.yaml\n  stackhook run --env-file /mnt/workspace/.stackhook.env && . /mnt/workspace/.stackhook.env\n  stackhook run --dry-run            # the same as `stackhook plan`\n\nExit codes: 0 success, 1 a step failed (rolled back), 2 invalid spec or failed preflight,\n128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."
+        after_help = "Examples:\n  stackhook run specs/gke-region.yaml\n  stackhook run                      # the spec of this Spacelift stack: the hook line\n  stackhook run --env-file /mnt/workspace/.stackhook.env && . /mnt/workspace/.stackhook.env\n  stackhook run --dry-run            # the same as `stackhook plan`\n\nExit codes: 0 success, 1 a step failed (rolled back), 2 invalid spec or failed preflight,\n128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."
     )]
     Run(RunArgs),
 
@@ -130,6 +130,23 @@ spec starts with `# yaml-language-server: $schema=PATH`.",
         after_help = "Examples:\n  stackhook kubeconfig check\n  stackhook kubeconfig install --from-env KUBECONFIG_CONTENT"
     )]
     Kubeconfig(KubeconfigCommand),
+
+    /// Print a token for kubectl as an ExecCredential (a kubeconfig exec plugin).
+    #[command(
+        long_about = "The client side of Kubernetes' exec credential protocol \
+(client.authentication.k8s.io/v1): kubectl, Helm and Terraform's kubernetes and helm providers \
+run this when they need a token, and it prints an ExecCredential holding the token that the \
+named variable holds at that moment (with its expiry when the token is a JWT). Kubeconfigs \
+written by `gke` with `credentials: exec` name it, so they hold no credential and keep working in \
+later phases, where the platform sets a fresh token. The token goes to stdout only; an unset or \
+empty variable is an error that names it.",
+        after_help = "Example (what a kubeconfig's exec user runs):\n  stackhook exec-credential --from-env GOOGLE_OAUTH_ACCESS_TOKEN"
+    )]
+    ExecCredential {
+        /// The variable holding the token.
+        #[arg(long, value_name = "VAR")]
+        from_env: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +220,11 @@ pub struct RunArgs {
     /// Print only failures.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// How long to wait for another stackhook run using the same kubeconfig
+    /// (runs on one kubeconfig take turns), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -259,7 +281,55 @@ pub enum KubeconfigCommand {
         /// Refuse the content unless its SHA-256 (hex) is this.
         #[arg(long, value_name = "HEX")]
         sha256: Option<String>,
+        /// Make this context of the content current (the content may then lack a current-context).
+        #[arg(long, value_name = "NAME")]
+        context: Option<String>,
+        /// Set this namespace on the resulting current context.
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
         /// Where to write; default: first entry of $KUBECONFIG, else ~/.kube/config.
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Change how the current context's user gets its credential.
+    #[command(
+        after_help = "Examples:\n  stackhook kubeconfig set-user --exec-credential-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --token-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --exec-arg=--use-azurerm-env-vars"
+    )]
+    SetUser {
+        /// The user runs `stackhook exec-credential --from-env VAR` at each call (this binary, by absolute path).
+        #[arg(long, value_name = "VAR", group = "auth")]
+        exec_credential_from_env: Option<String>,
+        /// The user holds the token VAR holds now, as a static bearer token (it expires with the token).
+        #[arg(long, value_name = "VAR", group = "auth")]
+        token_from_env: Option<String>,
+        /// Add this argument to the user's exec plugin (repeatable).
+        #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+        exec_arg: Vec<String>,
+        /// Set NAME=VALUE in the exec plugin's environment (repeatable; the value is written in the file, so never a secret).
+        #[arg(long, value_name = "NAME=VALUE")]
+        exec_env: Vec<String>,
+        /// The kubeconfig; default: first entry of $KUBECONFIG, else ~/.kube/config.
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Select, rename or annotate the current context.
+    #[command(
+        after_help = "Examples:\n  stackhook kubeconfig set-context --rename prod --namespace apps\n  stackhook kubeconfig set-context --use staging"
+    )]
+    SetContext {
+        /// Make this existing context current.
+        #[arg(long = "use", value_name = "NAME", conflicts_with = "rename")]
+        use_context: Option<String>,
+        /// Rename the current context (replacing another context of that name).
+        #[arg(long, value_name = "NAME")]
+        rename: Option<String>,
+        /// Set the current context's namespace.
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// Set the proxy-url of the current context's cluster.
+        #[arg(long, value_name = "URL")]
+        proxy_url: Option<String>,
+        /// The kubeconfig; default: first entry of $KUBECONFIG, else ~/.kube/config.
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,
     },

@@ -9,10 +9,13 @@ use crate::cli::{
 };
 use crate::diagnostic::{Code, Diag};
 use crate::discover;
+use crate::exec_credential;
 use crate::execute;
 use crate::failure::Failure;
 use crate::init;
+use crate::interpolate::is_var_name;
 use crate::kubeconfig;
+use crate::kubeconfig_edit::{self, ContextChange, Exec, UserAuth};
 use crate::kubeconfig_path::{self, Given};
 use crate::paint::Paint;
 use crate::plan::{self, Mode, Plan};
@@ -30,6 +33,7 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Validate(args) => validate(&args),
         Command::Providers(args) => providers(&args),
         Command::Kubeconfig(k) => kubeconfig(k),
+        Command::ExecCredential { from_env } => exec_credential(&from_env),
         Command::Init(args) => init(&args),
         Command::Schema => {
             let schema = schema::schema(&Catalog::builtin());
@@ -94,6 +98,7 @@ fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
         quiet: args.quiet,
         env_file: args.env_file.clone(),
         paint: Paint(color.enabled(std::io::stderr().is_terminal())),
+        lock_wait: args.lock_timeout,
     };
     execute::run(&spec, &plan, &process, &opts)
 }
@@ -202,36 +207,45 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Where a `stackhook kubeconfig` subcommand works: `--kubeconfig`, else
+/// the first entry of $KUBECONFIG (set by the runner), else ~/.kube/config.
+fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
+    let given = flag.map_or(Given::Env, Given::Flag);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
+}
+
+fn report_current(what: &str, path: &Path, c: &kubeconfig::Current) {
+    eprintln!(
+        "kubeconfig {} {what}: context {} -> cluster {} ({}) as user {}",
+        path.display(),
+        c.context,
+        c.cluster,
+        c.server,
+        c.user
+    );
+}
+
 /// The `stackhook kubeconfig` subcommands run inside steps: a failure is a
 /// failed command (exit 1).
 fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
-    let locate = |flag: Option<&Path>| {
-        let given = flag.map_or(Given::Env, Given::Flag);
-        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-        kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
-    };
+    let fail = |msg: String| Failure::failed(Diag::new(Code::Kubeconfig, msg));
     match command {
         KubeconfigCommand::Check { kubeconfig } => {
             let path = locate(kubeconfig.as_deref())?;
             let current = kubeconfig::check(&path).map_err(Failure::failed)?;
-            eprintln!(
-                "kubeconfig {}: context {} -> cluster {} ({}) as user {}",
-                path.display(),
-                current.context,
-                current.cluster,
-                current.server,
-                current.user
-            );
+            report_current("checked", &path, &current);
             Ok(())
         }
         KubeconfigCommand::Install {
             from_env,
             from_file,
             sha256,
+            context,
+            namespace,
             kubeconfig,
         } => {
             let path = locate(kubeconfig.as_deref())?;
-            let fail = |msg: String| Failure::failed(Diag::new(Code::Kubeconfig, msg));
             let raw = match (from_env, from_file) {
                 (Some(var), _) => std::env::var_os(&var)
                     .filter(|v| !v.is_empty())
@@ -243,15 +257,112 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                     .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?,
                 (None, None) => unreachable!("clap requires one source"),
             };
-            let current =
-                kubeconfig::install(&raw, sha256.as_deref(), &path).map_err(Failure::failed)?;
-            eprintln!(
-                "kubeconfig {} installed: context {} -> {}",
-                path.display(),
-                current.context,
-                current.server
-            );
+            let change = ContextChange {
+                use_context: context,
+                namespace,
+                ..Default::default()
+            };
+            let current = kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)
+                .map_err(Failure::failed)?;
+            report_current("installed", &path, &current);
             Ok(())
         }
+        KubeconfigCommand::SetUser {
+            exec_credential_from_env,
+            token_from_env,
+            exec_arg,
+            exec_env,
+            kubeconfig,
+        } => {
+            let path = locate(kubeconfig.as_deref())?;
+            let auth = user_auth(exec_credential_from_env, token_from_env)?;
+            let env = exec_env
+                .iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) if is_var_name(k) => Ok((k.to_string(), v.to_string())),
+                    _ => Err(fail(format!("--exec-env wants NAME=VALUE, not `{kv}`"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let current = kubeconfig_edit::edit(&path, |doc| {
+                if let Some(auth) = &auth {
+                    doc.set_user(auth)?;
+                }
+                if !exec_arg.is_empty() || !env.is_empty() {
+                    doc.extend_exec(&exec_arg, &env)?;
+                }
+                Ok(())
+            })
+            .map_err(Failure::failed)?;
+            report_current("user set", &path, &current);
+            Ok(())
+        }
+        KubeconfigCommand::SetContext {
+            use_context,
+            rename,
+            namespace,
+            proxy_url,
+            kubeconfig,
+        } => {
+            let path = locate(kubeconfig.as_deref())?;
+            let change = ContextChange {
+                use_context,
+                rename,
+                namespace,
+                proxy_url,
+            };
+            let current = kubeconfig_edit::edit(&path, |doc| doc.change_context(&change))
+                .map_err(Failure::failed)?;
+            report_current("context set", &path, &current);
+            Ok(())
+        }
+    }
+}
+
+/// The user `set-user` writes: an exec user that runs this binary by its
+/// absolute path (so that it works whatever PATH a later phase has, and in
+/// a new container of the same image, where the binary is at the same
+/// place), or a static token read from the environment, never from argv.
+fn user_auth(
+    exec_from: Option<String>,
+    token_from: Option<String>,
+) -> Result<Option<UserAuth>, Failure> {
+    let fail = |msg: String| Failure::failed(Diag::new(Code::Kubeconfig, msg));
+    if let Some(var) = token_from {
+        let token = std::env::var(&var)
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| fail(format!("environment variable {var} is not set or empty")))?;
+        return Ok(Some(UserAuth::Token(token)));
+    }
+    let Some(var) = exec_from else {
+        return Ok(None);
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(format!("cannot tell where this stackhook binary is: {e}")))?;
+    Ok(Some(UserAuth::Exec(Exec {
+        command: exe.display().to_string(),
+        args: vec!["exec-credential".into(), format!("--from-env={var}")],
+        env: Vec::new(),
+        install_hint: format!(
+            "This kubeconfig gets its token from {var} by running stackhook at {}: run kubectl \
+             where that binary is (the same runner image, or the workspace it was installed into), \
+             or run `stackhook run` again.",
+            exe.display()
+        ),
+    })))
+}
+
+/// `stackhook exec-credential`: the ExecCredential on stdout, or the
+/// reason on stderr (exit 1). Never the token on stderr.
+fn exec_credential(var: &str) -> Result<(), Failure> {
+    let value = std::env::var(var).ok();
+    let info = std::env::var("KUBERNETES_EXEC_INFO").ok();
+    match exec_credential::answer(var, value.as_deref(), info.as_deref()) {
+        Ok(json) => {
+            print(&(json + "\n"));
+            Ok(())
+        }
+        Err(refusal) => Err(Failure::failed(Diag::new(Code::ExecCredential, refusal.0))),
     }
 }

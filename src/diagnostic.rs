@@ -5,7 +5,9 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
 
 pub use crate::code::Code;
 
@@ -28,17 +30,21 @@ impl Source {
         }
     }
 
+    fn line_starts(&self) -> &[usize] {
+        self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
     /// `file:line:column` of a byte offset, 1-based, as editors expect.
     pub fn position(&self, offset: usize) -> String {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let starts = self.lines.get_or_init(|| {
-            std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect()
-        });
+        let starts = self.line_starts();
         let line = starts.partition_point(|&s| s <= offset);
         let start = starts[line - 1];
         let column = self.text[start..offset].chars().count() + 1;
@@ -46,11 +52,48 @@ impl Source {
     }
 }
 
+/// miette reads the lines around a label by scanning the text from its
+/// start: with many diagnostics in a big file that is quadratic. Here it
+/// scans only the few lines around the label, found by the line index,
+/// and the result is shifted back into place.
+impl SourceCode for Source {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text: &str = &self.text;
+        let starts = self.line_starts();
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len()).max(start);
+        let line_of = |offset: usize| starts.partition_point(|&s| s <= offset) - 1;
+        let from_line = line_of(start).saturating_sub(before + 1);
+        let to_line = (line_of(end.saturating_sub(1).max(start)) + after + 2).min(starts.len());
+        let base = starts[from_line];
+        let stop = starts.get(to_line).copied().unwrap_or(text.len());
+        let window = &text[base..stop];
+        let inner = window.read_span(&(start - base, end - start).into(), before, after)?;
+        let shifted = (inner.span().offset() + base, inner.span().len()).into();
+        Ok(Box::new(
+            MietteSpanContents::new_named(
+                self.name.clone(),
+                inner.data(),
+                shifted,
+                inner.line() + from_line,
+                inner.column(),
+                inner.line_count() + from_line,
+            )
+            .with_language("yaml"),
+        ))
+    }
+}
+
 #[derive(Debug)]
 pub struct Diag {
     pub code: Code,
     pub message: String,
-    named: Option<NamedSource<Arc<str>>>,
+    source: Option<Source>,
     pub labels: Vec<(SourceSpan, String)>,
     pub help: Option<String>,
 }
@@ -60,7 +103,7 @@ impl Diag {
         Diag {
             code,
             message: message.into(),
-            named: None,
+            source: None,
             labels: Vec::new(),
             help: None,
         }
@@ -73,8 +116,7 @@ impl Diag {
         span: impl Into<SourceSpan>,
         label: impl Into<String>,
     ) -> Self {
-        self.named =
-            Some(NamedSource::new(&source.name, source.text.clone()).with_language("yaml"));
+        self.source = Some(source.clone());
         self.labels.push((span.into(), label.into()));
         self
     }
@@ -87,7 +129,7 @@ impl Diag {
 
     /// Whether the diagnostic points into a file.
     pub fn has_source(&self) -> bool {
-        self.named.is_some()
+        self.source.is_some()
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -130,7 +172,7 @@ impl Diagnostic for Diag {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.named.as_ref().map(|s| s as &dyn SourceCode)
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

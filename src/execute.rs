@@ -11,12 +11,14 @@ use indexmap::IndexMap;
 use crate::diagnostic::{Code, Diag};
 use crate::env_file;
 use crate::failure::Failure;
+use crate::lock::LockError;
 use crate::masker::{MIN_MASKED_LEN, Masker};
 use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
+use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
 use crate::report::{self, Console, StepResult, StepStatus};
-use crate::resolve::{self, ProcessEnv};
+use crate::resolve::ProcessEnv;
 use crate::rollback::{self, Journal};
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
@@ -29,44 +31,8 @@ pub struct Options {
     pub quiet: bool,
     pub env_file: Option<PathBuf>,
     pub paint: Paint,
-}
-
-/// Checks that a run can start: no variable missing, every CLI on PATH.
-/// Nothing has run and nothing was written when this fails.
-pub fn preflight(spec: &Spec, plan: &Plan) -> Result<(), Failure> {
-    let mut diags = Vec::new();
-    if !plan.missing_env.is_empty() {
-        diags.push(resolve::missing_diag(spec.source(), &plan.missing_env));
-    }
-    let src = spec.source();
-    for tool in plan.tools.iter().filter(|t| !t.found) {
-        let mut d = Diag::new(
-            Code::PreflightMissingCli,
-            format!("`{}` is not on PATH", tool.name),
-        );
-        let needing = plan
-            .steps
-            .iter()
-            .filter(|s| s.requires.contains(&tool.name));
-        for (i, step) in needing.enumerate() {
-            let label = format!("step `{}` needs {}", step.name, tool.name);
-            d = if i == 0 {
-                d.at(src, step.span, label)
-            } else {
-                d.and(step.span, label)
-            };
-        }
-        let help = match &tool.hint {
-            Some(h) => format!("install {} or run on an image that has it: {h}", tool.name),
-            None => format!("install {} or add its directory to PATH", tool.name),
-        };
-        diags.push(d.help(help));
-    }
-    if diags.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Invalid(diags))
-    }
+    /// How long to wait for another run that holds the kubeconfig.
+    pub lock_wait: Duration,
 }
 
 /// Where a run stopped.
@@ -78,44 +44,44 @@ struct Stop {
 }
 
 pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
-    preflight(spec, plan)?;
+    let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
     signals::install()
         .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
     let mut env: Env = process.clone();
     // The spec's env, resolved against the process environment.
-    let mut derived_secrets = Vec::new();
+    let mut derived = Vec::new();
     for (name, entry) in &plan.env {
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
-        if entry.secret {
-            derived_secrets.push(v.clone());
+        if plan.secrets.contains(name) {
+            derived.push(v.clone());
         }
         env.insert(name.clone(), v);
     }
-    // plan.secrets holds every secret name the environment had when the
-    // plan was made, by name, by the spec's `secrets:` or by a provider.
-    let mut secret_values: Vec<String> = plan
-        .secrets
-        .iter()
-        .filter_map(|name| env.get(name).cloned())
-        .collect();
-    secret_values.extend(derived_secrets.iter().cloned());
     let console = Console {
-        masker: Masker::new(secret_values),
+        masker: Masker::new(secret_values(plan, &env)),
         quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
     };
-    if process
+    let spacelift = process
         .get("TF_VAR_spacelift_run_id")
-        .is_some_and(|v| !v.is_empty())
-    {
-        register_masks(&derived_secrets);
+        .is_some_and(|v| !v.is_empty());
+    if spacelift {
+        register_masks(&derived);
     }
-    let mut runner = Runner::start(plan, opts, console, env)?;
+    let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
     match runner.steps() {
-        None => runner.commit(),
+        None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
     }
+}
+
+/// The value of every variable of `env` that the plan decided is secret.
+fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
+    env.iter()
+        .filter(|(name, _)| plan.secrets.contains(name))
+        .map(|(_, value)| value.clone())
+        .collect()
 }
 
 /// Spacelift masks any value announced this way in its logs. Only values
@@ -139,8 +105,9 @@ struct Runner<'a> {
     /// What every command gets; exports of finished steps are added.
     env: Env,
     journal: Journal,
-    exported: IndexMap<String, Value>,
     results: Vec<StepResult>,
+    /// Announce derived secret values to Spacelift's masker.
+    spacelift: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -151,6 +118,7 @@ impl<'a> Runner<'a> {
         opts: &'a Options,
         console: Console,
         mut env: Env,
+        spacelift: bool,
     ) -> Result<Self, Failure> {
         let tmp_base = std::env::temp_dir();
         let kubeconfig = PathBuf::from(&plan.kubeconfig);
@@ -161,17 +129,40 @@ impl<'a> Runner<'a> {
             ));
         }
         let mut journal = Journal::default();
-        let setup = (|| -> std::io::Result<PathBuf> {
-            let dir = journal.create_run_dir(&tmp_base)?;
-            journal.snapshot_kubeconfig(&kubeconfig)?;
-            Ok(dir)
-        })();
-        let run_dir = setup.map_err(|e| {
-            Failure::failed(Diag::new(
-                Code::RunSetup,
-                format!("cannot prepare the run: {e}"),
-            ))
-        })?;
+        let setup_failed = |e: std::io::Error| {
+            let message = format!("cannot prepare the run: {e}");
+            Failure::failed(Diag::new(Code::RunSetup, message))
+        };
+        let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
+        let waiting = |m: &str| console.note(m);
+        match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
+            Ok(()) => {}
+            Err(LockError::Io(e)) => return Err(setup_failed(e)),
+            Err(LockError::Busy { path, holder }) => {
+                let message = format!(
+                    "another stackhook run (pid {holder}) held {} for longer than {}",
+                    kubeconfig.display(),
+                    humantime::format_duration(opts.lock_wait)
+                );
+                let help = format!(
+                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
+                    path.display()
+                );
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
+            Err(LockError::Interrupted(sig)) => {
+                let message = format!(
+                    "interrupted by {} while waiting for the kubeconfig",
+                    signals::name(sig)
+                );
+                return Err(Failure::Interrupted(
+                    sig,
+                    vec![Diag::new(Code::RunInterrupted, message)],
+                ));
+            }
+        }
         let self_exe = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "stackhook".into());
@@ -186,8 +177,8 @@ impl<'a> Runner<'a> {
             console,
             env,
             journal,
-            exported: IndexMap::new(),
             results: Vec::new(),
+            spacelift,
         })
     }
 
@@ -221,12 +212,21 @@ impl<'a> Runner<'a> {
             outcome,
         };
         let mut step_env = self.env.clone();
+        let mut derived = Vec::new();
         for (name, entry) in &step.env {
             let v = entry
                 .value
                 .materialize(|n| self.env.get(n).cloned())
                 .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
             step_env.insert(name.clone(), v);
+        }
+        // The step's own secrets (its `env:`, earlier exports) are masked too.
+        self.console.masker = Masker::new(secret_values(self.plan, &step_env));
+        if self.spacelift {
+            register_masks(&derived);
         }
         let attempts = step.retries + 1;
         let mut backoff = Duration::from_secs(1);
@@ -268,12 +268,18 @@ impl<'a> Runner<'a> {
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
+        let mut derived = Vec::new();
         for (name, value) in &step.exports {
             let v = value
                 .materialize(|n| step_env.get(n).cloned())
                 .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone());
+            }
             self.env.insert(name.clone(), v);
-            self.exported.insert(name.clone(), value.clone());
+        }
+        if self.spacelift {
+            register_masks(&derived);
         }
         Ok(())
     }
@@ -334,28 +340,33 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Success: temp files go, the kubeconfig stays, the env file is written.
-    fn commit(self) -> Result<(), Failure> {
+    /// Success: the env file is written (a failure to write it still rolls
+    /// back), then temp files go and the kubeconfig stays.
+    fn commit(mut self, env_file: Option<IndexMap<String, Value>>) -> Result<(), Failure> {
+        if let (Some(path), Some(contents)) = (&self.opts.env_file, &env_file)
+            && let Err(e) = env_file::write(path, contents)
+        {
+            let problems = self.journal.rollback();
+            let help = if problems.is_empty() {
+                "every step succeeded, but the run was rolled back".to_string()
+            } else {
+                format!("rollback incomplete: {}", problems.join("; "))
+            };
+            let message = format!("cannot write the env file {}: {e}", path.display());
+            return Err(Failure::failed(
+                Diag::new(Code::RunEnvFile, message).help(help),
+            ));
+        }
         let Runner {
             plan,
-            opts,
             console,
             journal,
-            exported,
             results,
             ..
         } = self;
         journal.commit().map_err(|e| {
             Failure::failed(Diag::new(Code::RunCommit, format!("cannot finish: {e}")))
         })?;
-        if let Some(path) = &opts.env_file {
-            env_file::write(path, &exported).map_err(|e| {
-                Failure::failed(Diag::new(
-                    Code::RunEnvFile,
-                    format!("cannot write {}: {e}", path.display()),
-                ))
-            })?;
-        }
         report::summary(&console, &results, plan.steps.len());
         Ok(())
     }

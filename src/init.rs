@@ -66,6 +66,7 @@ pub fn starter(p: &Provider, schema: &str) -> String {
             (Some(v), _) => yaml_value(v),
             (None, Some(d)) => yaml_value(d),
             (None, None) if param.kind == ParamKind::Var => "MY_VARIABLE".into(),
+            (None, None) if !param.values.is_empty() => param.values[0].clone(),
             (None, None) => format!("${{{}}}", name.to_uppercase()),
         };
         if active {

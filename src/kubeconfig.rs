@@ -1,12 +1,11 @@
-//! The kubeconfig's content: whether it is usable, and installing a new one
-//! atomically. Messages never quote the file's content: it holds
+//! The kubeconfig's content: whether it is usable, and decoding one given
+//! plain or as base64. Messages never quote the file's content: it holds
 //! credentials.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::atomic_file;
 use crate::diagnostic::{Code, Diag};
 
 #[derive(Debug, Deserialize)]
@@ -133,15 +132,21 @@ pub fn check(path: &Path) -> Result<Current, Diag> {
 }
 
 /// Kubeconfig content as given: plain YAML, or base64 of it (as CI
-/// variables often hold it).
+/// variables often hold it). Only the shape is checked here (a YAML
+/// mapping); [`validate`] checks the rest.
 pub fn decode(raw: &[u8]) -> Result<String, Diag> {
     decode_text(raw).map_err(|e| Diag::new(Code::Kubeconfig, e))
+}
+
+/// Whether `text` is a YAML mapping with a kubeconfig's keys.
+fn is_kubeconfig(text: &str) -> bool {
+    serde_saphyr::from_str::<Kubeconfig>(text).is_ok()
 }
 
 fn decode_text(raw: &[u8]) -> Result<String, String> {
     use base64::Engine;
     if let Ok(text) = std::str::from_utf8(raw)
-        && validate_text(text).is_ok()
+        && is_kubeconfig(text)
     {
         return Ok(text.to_string());
     }
@@ -153,8 +158,12 @@ fn decode_text(raw: &[u8]) -> Result<String, String> {
     if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&compact)
         && let Ok(text) = String::from_utf8(bytes)
     {
-        validate_text(&text)?;
-        return Ok(text);
+        if is_kubeconfig(&text) {
+            return Ok(text);
+        }
+        return Err(validate_text(&text)
+            .err()
+            .unwrap_or_else(|| "not a kubeconfig".into()));
     }
     // Neither: report why the plain form is not a kubeconfig.
     let text = std::str::from_utf8(raw)
@@ -170,32 +179,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Installs a kubeconfig from a variable or a file: checksum, decode,
-/// validate, then write atomically. The old file stays if any check fails.
-pub fn install(raw: &[u8], sha256: Option<&str>, dest: &Path) -> Result<Current, Diag> {
-    let fail = |msg: String| Diag::new(Code::Kubeconfig, msg);
-    if let Some(want) = sha256 {
-        let got = sha256_hex(raw);
-        if !got.eq_ignore_ascii_case(want.trim()) {
-            return Err(fail(format!(
-                "sha256 mismatch: expected {want}, got {got}; the kubeconfig at {} was left as it was",
-                dest.display()
-            )));
-        }
-    }
-    let text = decode(raw)?;
-    let current = validate(&text)?;
-    atomic_file::write(dest, text.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", dest.display())))?;
-    Ok(current)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    pub const GOOD: &str = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: u\n  user: {token: sekrit}\n";
+    const GOOD: &str = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: u\n  user: {token: sekrit}\n";
 
     #[test]
     fn a_good_kubeconfig_resolves() {
@@ -235,26 +222,5 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(GOOD);
         assert_eq!(decode(b64.as_bytes()).unwrap(), GOOD);
         assert_eq!(decode(GOOD.as_bytes()).unwrap(), GOOD);
-    }
-
-    #[test]
-    fn install_checks_the_sum_and_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("sub/config");
-        let err = install(GOOD.as_bytes(), Some("00"), &dest).unwrap_err();
-        assert!(err.message.contains("sha256 mismatch"));
-        assert!(!dest.exists());
-        install(GOOD.as_bytes(), Some(&sha256_hex(GOOD.as_bytes())), &dest).unwrap();
-        assert_eq!(std::fs::read_to_string(&dest).unwrap(), GOOD);
-        let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let dmode = std::fs::metadata(dest.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(dmode, 0o700);
-        assert!(install(b"nonsense: [", None, &dest).is_err());
-        assert_eq!(std::fs::read_to_string(&dest).unwrap(), GOOD);
     }
 }

@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod shell;
 pub mod atomic_file;
 pub mod which;
+pub mod jwt;
 pub mod kubeconfig_path;
 // Reading a spec.
 pub mod yaml;
@@ -32,9 +33,13 @@ pub mod discover;
 pub mod resolve;
 // Providers, binding and rendering.
 pub mod provider;
+pub mod secret_set;
 pub mod markers;
+pub mod env_view;
 pub mod bind;
+pub mod jinja;
 pub mod render;
+pub mod token_expiry;
 // The plan, and what shows it.
 pub mod plan;
 pub mod preview;
@@ -43,14 +48,19 @@ pub mod init;
 pub mod schema;
 // Running it.
 pub mod kubeconfig;
+pub mod kubeconfig_edit;
+pub mod exec_credential;
 pub mod masker;
 pub mod signals;
 pub mod reaper;
 pub mod guardian;
 pub mod process;
 pub mod report;
+pub mod snapshot;
+pub mod lock;
 pub mod rollback;
 pub mod env_file;
+pub mod preflight;
 pub mod execute;
 // The command line.
 pub mod cli;

@@ -2,22 +2,22 @@
 //! and exports of each step. It is what `plan` prints (as JSON it is
 //! serialised as is) and exactly what `run` executes.
 
-use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::bind::Ctx;
 use crate::diagnostic::{Diag, finish};
-use crate::provider::{Catalog, ParamKind, Provider};
+use crate::provider::{Catalog, Provider};
 use crate::render::{self, TempFile};
 use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
-use crate::secrets::is_secret_name;
-use crate::spec::{Spec, Step};
+use crate::secret_set;
+use crate::secrets::{SecretNames, is_secret_name};
+use crate::spec::Spec;
+use crate::token_expiry::{self, Finding, Source};
 use crate::value::Value;
 use crate::which::find_on_path;
 
@@ -32,9 +32,15 @@ pub struct Plan {
     pub tools: Vec<Tool>,
     pub missing_env: Vec<MissingVar>,
     pub warnings: Vec<String>,
-    /// Variables whose values the runner masks in output.
+    /// OIDC tokens that have expired: a run stops in preflight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_tokens: Vec<String>,
+    /// The spec's `env:` entries that `--env-file` exports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<String>,
+    /// Variables whose values the runner masks in output, decided once.
     #[serde(skip)]
-    pub secrets: BTreeSet<String>,
+    pub secrets: SecretNames,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,6 +59,9 @@ pub struct PlanStep {
     /// Where the step is in the spec, for run-time errors.
     #[serde(skip)]
     pub span: SourceSpan,
+    /// The OIDC tokens the step uses, for the expiry check.
+    #[serde(skip)]
+    pub jwts: Vec<Value>,
 }
 
 fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -110,7 +119,7 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
 /// Renders every step. Errors of all steps are reported together.
 pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
     let catalog = catalog(spec, opts.provider_dir)?;
-    let mut vars = Vars::new(process);
+    let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
     let mut missing = Vec::new();
     let mut diags = Vec::new();
     vars.load_spec(spec, &mut missing);
@@ -141,6 +150,28 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
             Err(d) => diags.extend(d),
         }
     }
+    let mut expired_tokens = Vec::new();
+    if opts.mode == Mode::Live {
+        let lookup = |n: &str| process.get(n).cloned();
+        for step in &steps {
+            for jwt in &step.jwts {
+                let Some(source) = Source::parse(jwt.clone(), &lookup) else {
+                    continue;
+                };
+                match token_expiry::check(
+                    &step.name,
+                    &source,
+                    step.timeout,
+                    &lookup,
+                    SystemTime::now(),
+                ) {
+                    Some(Finding::Expired(m)) => expired_tokens.push(m),
+                    Some(Finding::Short(m)) => warnings.push(m),
+                    None => {}
+                }
+            }
+        }
+    }
     let tools = match opts.mode {
         Mode::Live => tools(
             &catalog,
@@ -158,7 +189,9 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         tools,
         missing_env: missing,
         warnings,
-        secrets: vars.secret_names(),
+        expired_tokens,
+        export: spec.export.iter().map(|n| n.value.clone()).collect(),
+        secrets: vars.into_secrets(),
     };
     finish(plan, diags)
 }
@@ -173,7 +206,6 @@ fn plan_step(
 ) -> Result<(PlanStep, Vec<String>), Vec<Diag>> {
     let step = &spec.steps.value[index].value;
     let step_env = vars.step_env(spec, index, missing);
-    declare_named_secrets(provider, step, vars);
     let cx = Ctx {
         spec,
         index,
@@ -184,7 +216,7 @@ fn plan_step(
     let rendered = render::step(&cx, missing)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
-            secret: value.has_secret() || is_secret_name(name),
+            secret: value.has_secret() || vars.is_secret(name),
             value: value.clone(),
         };
         vars.exported.insert(name.clone(), entry);
@@ -200,20 +232,9 @@ fn plan_step(
         timeout: step.timeout(),
         retries: step.retries(),
         span: spec.span(&step.provider),
+        jwts: rendered.jwts,
     };
     Ok((plan_step, rendered.warnings))
-}
-
-/// Variables named by `type: var` parameters are secret everywhere: their
-/// value is read by the command, and it is a credential.
-fn declare_named_secrets(provider: &Provider, step: &Step, vars: &mut Vars) {
-    for (key, value) in step.with.iter().flat_map(|w| w.value.iter()) {
-        if let (Some(p), Json::String(s)) = (provider.def.params.get(&key.value), &value.value)
-            && p.kind == ParamKind::Var
-        {
-            vars.declare_secret(s);
-        }
-    }
 }
 
 fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {

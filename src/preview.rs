@@ -99,6 +99,13 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
             let _ = writeln!(out, "  - {w}");
         }
     }
+    if !plan.expired_tokens.is_empty() {
+        let title = "expired tokens (a run would stop before its first command):";
+        let _ = writeln!(out, "\n{}", paint.red(title));
+        for t in &plan.expired_tokens {
+            let _ = writeln!(out, "  - {t}");
+        }
+    }
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
     if !missing_tools.is_empty() {
         let title = "not on PATH (a run would stop before its first command):";
@@ -126,8 +133,8 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
 /// GitHub-flavoured markdown for a pull-request comment.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### stackhook plan: `{}`\n", plan.spec);
-    let _ = writeln!(out, "kubeconfig: `{}`\n", plan.kubeconfig);
+    let _ = writeln!(out, "### stackhook plan: {}\n", md_code(&plan.spec));
+    let _ = writeln!(out, "kubeconfig: {}\n", md_code(&plan.kubeconfig));
     let _ = writeln!(out, "| # | step | provider | needs | timeout | retries |");
     let _ = writeln!(out, "|---|------|----------|-------|---------|---------|");
     for (i, s) in plan.steps.iter().enumerate() {
@@ -144,7 +151,7 @@ pub fn markdown(plan: &Plan) -> String {
             out,
             "| {} | {} | `{}` | {} | {} | {} |",
             i + 1,
-            md_cell(&s.name),
+            md_text(&s.name),
             s.provider,
             needs,
             humantime::format_duration(s.timeout),
@@ -154,7 +161,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.env.is_empty() {
         let _ = writeln!(out, "\n**Environment (every step)**\n");
         for (k, v) in &plan.env {
-            let _ = writeln!(out, "- `{k}` = `{}`", v.display().replace('`', "'"));
+            let _ = writeln!(out, "- `{k}` = {}", md_code(&v.display()));
         }
     }
     for (i, s) in plan.steps.iter().enumerate() {
@@ -165,19 +172,15 @@ pub fn markdown(plan: &Plan) -> String {
 }
 
 fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
-    let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_cell(&s.name));
+    let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_text(&s.name));
     for t in &s.tempfiles {
-        let _ = writeln!(out, "- temp file `{}`", tempfile_line(t).replace('`', "'"));
+        let _ = writeln!(out, "- temp file {}", md_code(&tempfile_line(t)));
     }
     for (k, v) in &s.env {
-        let _ = writeln!(out, "- env `{k}` = `{}`", v.display().replace('`', "'"));
+        let _ = writeln!(out, "- env `{k}` = {}", md_code(&v.display()));
     }
     for (k, v) in &s.exports {
-        let _ = writeln!(
-            out,
-            "- exports `{k}` = `{}`",
-            v.to_string().replace('`', "'")
-        );
+        let _ = writeln!(out, "- exports `{k}` = {}", md_code(&v.to_string()));
     }
     if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
         let _ = writeln!(out);
@@ -194,7 +197,16 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n> [!WARNING]");
         for w in &plan.warnings {
-            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+            let _ = writeln!(out, "> - {}", md_text(&w.replace('\n', " ")));
+        }
+    }
+    if !plan.expired_tokens.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> [!CAUTION]\n> Expired tokens (a run would stop before its first command):"
+        );
+        for t in &plan.expired_tokens {
+            let _ = writeln!(out, "> - {t}");
         }
     }
     let missing_tools: Vec<String> = plan
@@ -216,13 +228,35 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
             "\n**Variables not set where this plan was made** (the run environment must set them):\n"
         );
         for m in &plan.missing_env {
-            let _ = writeln!(out, "- `{}` at `{}` (`{}`)", m.name, m.location, m.key);
+            let (location, key) = (md_code(&m.location), md_code(&m.key.to_string()));
+            let _ = writeln!(out, "- `{}` at {location} ({key})", m.name);
         }
     }
 }
 
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
+/// Text from the spec as inline markdown that shows as written: a step
+/// name cannot open a link, an image, emphasis, HTML or a table cell.
+fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\`*_[]<>|!~#&".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Text as a code span, with a fence longer than any backtick run in it.
+fn md_code(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
 }
 
 /// A code fence longer than any backtick run in the commands.

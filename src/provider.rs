@@ -53,11 +53,20 @@ pub struct Definition {
     /// An export whose value renders empty is not exported.
     #[serde(default)]
     pub exports: IndexMap<String, String>,
+    /// Templates naming the OIDC tokens (JWTs) the step uses, whose expiry
+    /// `plan` and `run` check: `file:PATH`, `google-credentials:PATH`, or
+    /// the token itself; an empty result is dropped.
+    #[serde(default)]
+    pub jwts: Vec<String>,
     /// Command templates, one command each; an empty result is dropped.
     pub commands: Vec<Spanned<String>>,
     /// A `with:` that shows the provider off, for docs and `init`.
     #[serde(default)]
     pub example: IndexMap<String, serde_json::Value>,
+    /// Parameters the provider no longer has: NAME -> what replaces it,
+    /// so that a spec using one gets a clear error.
+    #[serde(default)]
+    pub removed: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone)]
@@ -150,6 +159,19 @@ pub fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// What kind of YAML value a parameter was given, for type errors.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as Json;
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
 /// All providers a spec can use, by name.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -160,7 +182,7 @@ pub struct Catalog {
 #[derive(Debug)]
 enum Entry {
     BuiltIn(usize),
-    File(Provider),
+    File(Box<Provider>),
 }
 
 /// Built-in provider `i`, parsed once per process and only if used: a
@@ -229,7 +251,7 @@ impl Catalog {
             let source = Source::new(path.display().to_string(), text);
             match parse(&name, Origin::File(path), source) {
                 Ok(p) => {
-                    self.providers.insert(name, Entry::File(p));
+                    self.providers.insert(name, Entry::File(Box::new(p)));
                 }
                 Err(d) => diags.extend(d),
             }
@@ -271,8 +293,10 @@ const PROVIDER_KEYS: &[&str] = &[
     "reads",
     "warnings",
     "exports",
+    "jwts",
     "commands",
     "example",
+    "removed",
     "type",
     "required",
     "default",
@@ -310,6 +334,11 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
             diags.push(bad(format!(
                 "parameter `{pname}` is required and has a default"
             )));
+        }
+    }
+    for old in def.removed.keys() {
+        if def.params.contains_key(old) {
+            diags.push(bad(format!("`{old}` is both a parameter and removed")));
         }
     }
     for name in def.exports.keys() {

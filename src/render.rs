@@ -1,25 +1,22 @@
 //! Rendering one step: the provider's minijinja templates run against its
 //! bound parameters. Pure: it reads the environment snapshot in `Vars` and
-//! nothing else.
-//!
-//! Commands are rendered with shell quoting: every `{{ }}` is one quoted
-//! word unless `|safe`, and a secret comes out as `"$NAME"`. Everything
-//! else (exports, warnings, CLI names) is rendered as plain text.
+//! nothing else. Commands are rendered with shell quoting; everything else
+//! (exports, warnings, CLI names) as plain text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
-use minijinja::value::ValueKind;
-use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as Jinja};
+use minijinja::{Environment, ErrorKind, Value as Jinja};
 use serde::Serialize;
 
-use crate::bind::{self, Ctx, Params};
+use crate::bind::{self, Ctx, Params, with_anchor};
 use crate::diagnostic::{Code, Diag, Source};
-use crate::markers::{self, mark, unmark, unmark_raw};
+use crate::env_view::EnvView;
+use crate::jinja::{self, Collected, FAIL, FUEL, Quoting, Syntax, lock};
+use crate::markers::{self, unmark, unmark_raw};
 use crate::provider::ParamKind;
-use crate::resolve::MissingVar;
-use crate::shell;
+use crate::resolve::{MissingVar, SpecKey};
 use crate::value::Value;
 use crate::yaml;
 
@@ -30,6 +27,8 @@ pub struct Rendered {
     pub exports: IndexMap<String, Value>,
     pub requires: Vec<String>,
     pub warnings: Vec<String>,
+    /// The OIDC tokens the step uses (see `Definition::jwts`).
+    pub jwts: Vec<Value>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -45,166 +44,45 @@ pub struct TempFile {
     pub remove_after: Option<usize>,
 }
 
-/// Binds and renders one step.
+/// Binds and renders one step. A variable a template reads through `env`
+/// that is not set is reported as missing (and rendered as a reference),
+/// unless the template itself handles its absence (`default`, `is defined`).
 pub fn step(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Rendered, Vec<Diag>> {
     let params = bind::bind(cx, missing)?;
-    Templates::new(cx).render(params)
-}
-
-/// How `{{ }}` output is written.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quoting {
-    /// One quoted sh word per value; references as `"$NAME"`.
-    Shell,
-    /// Text as it is, references kept as markers.
-    Plain,
-}
-
-const SHELL: &str = "sh";
-
-fn format_value(
-    out: &mut minijinja::Output,
-    state: &mut minijinja::State,
-    value: &Jinja,
-) -> Result<(), minijinja::Error> {
-    let quoting = match state.auto_escape() {
-        AutoEscape::Custom(n) if n == SHELL => Quoting::Shell,
-        _ => Quoting::Plain,
-    };
-    let text = to_text(quoting, value)?;
-    out.write_str(&text)
-        .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
-}
-
-fn invalid(msg: impl Into<String>) -> minijinja::Error {
-    minijinja::Error::new(ErrorKind::InvalidOperation, msg.into())
-}
-
-fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> {
-    if value.is_undefined() || value.is_none() {
-        return Err(invalid(
-            "a value is none: guard an optional parameter with `{% if name %}`",
-        ));
-    }
-    if value.is_safe() {
-        let s = value.as_str().unwrap_or_default();
-        return Ok(match quoting {
-            Quoting::Shell => unmark_raw(s),
-            Quoting::Plain => value.to_string(),
-        });
-    }
-    if let Some(s) = value.as_str() {
-        if quoting == Quoting::Plain {
-            return Ok(s.to_string());
-        }
-        if markers::has_tempfile(s) {
-            return Err(invalid(
-                "a tempfile() path must stand alone in a command, not inside another value",
-            ));
-        }
-        return Ok(shell::word(&unmark(s)));
-    }
-    match value.kind() {
-        ValueKind::Seq => {
-            let mut words = Vec::new();
-            for item in value.try_iter()? {
-                words.push(to_text(quoting, &item)?);
+    let visible = cx.vars.visible(cx.step_env);
+    let mut as_missing = BTreeSet::new();
+    loop {
+        let env = EnvView::new(&visible, as_missing.clone());
+        let result = Templates::new(cx, env.clone()).render(params.clone());
+        let unseen: BTreeSet<String> = env.misses().difference(&as_missing).cloned().collect();
+        match result {
+            Err(_) if !unseen.is_empty() => as_missing.extend(unseen),
+            result => {
+                for name in as_missing {
+                    missing.push(read_by_template(cx, name));
+                }
+                return result;
             }
-            Ok(words.join(" "))
         }
-        ValueKind::Map => Err(invalid(
-            "cannot write a map into a command: pick one of its values",
+    }
+}
+
+/// A variable a template of the step reads, located at the step.
+fn read_by_template(cx: &Ctx, name: String) -> MissingVar {
+    let step = cx.step();
+    let span = step
+        .with
+        .as_ref()
+        .map_or_else(|| cx.span(&step.provider), |w| cx.span(w));
+    MissingVar {
+        location: cx.src().position(span.offset()),
+        key: SpecKey::new(format!(
+            "steps[{}], read by a template as env.{name}",
+            cx.index
         )),
-        _ => Ok(value.to_string()),
+        name,
+        span,
     }
-}
-
-/// The temp files and extra commands a render declares through functions.
-#[derive(Default)]
-struct Collected {
-    tempfiles: Vec<(String, Option<Value>)>,
-    extra_commands: Vec<String>,
-}
-
-fn environment(quoting: Quoting, collected: &Arc<Mutex<Collected>>) -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .expect("valid syntax config"),
-    );
-    env.set_formatter(format_value);
-    if quoting == Quoting::Plain {
-        return env;
-    }
-    env.set_auto_escape_callback(|_| AutoEscape::Custom(SHELL.into()));
-    let files = collected.clone();
-    env.add_function("tempfile", move |name: String, content: Option<Jinja>| {
-        declare_tempfile(&files, name, content)
-    });
-    let extra = collected.clone();
-    env.add_function(
-        "command",
-        move |text: Jinja| -> Result<Jinja, minijinja::Error> {
-            if !text.is_safe() {
-                return Err(invalid(
-                    "command() takes a rendered command template (a `type: templates` parameter)",
-                ));
-            }
-            let text = unmark_raw(text.as_str().unwrap_or_default())
-                .trim()
-                .to_string();
-            if !text.is_empty() {
-                lock(&extra).extra_commands.push(text);
-            }
-            Ok(Jinja::from_safe_string(String::new()))
-        },
-    );
-    env
-}
-
-fn lock(c: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `tempfile(NAME[, CONTENT])`: declares a private temp file of the step
-/// and stands for its path.
-fn declare_tempfile(
-    files: &Mutex<Collected>,
-    name: String,
-    content: Option<Jinja>,
-) -> Result<Jinja, minijinja::Error> {
-    let valid = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid {
-        return Err(invalid(format!(
-            "tempfile name `{name}` must use only letters, digits, `.`, `_` and `-`"
-        )));
-    }
-    let content = match content {
-        None => None,
-        Some(c) if c.is_none() || c.is_undefined() => {
-            return Err(invalid(format!("the content of tempfile `{name}` is none")));
-        }
-        Some(c) => Some(unmark(&c.to_string())),
-    };
-    let mut files = lock(files);
-    match files.tempfiles.iter().find(|(n, _)| *n == name) {
-        Some((_, prev)) if *prev != content => {
-            return Err(invalid(format!(
-                "tempfile `{name}` is declared twice with different content"
-            )));
-        }
-        Some(_) => {}
-        None => files.tempfiles.push((name.clone(), content)),
-    }
-    Ok(Jinja::from_safe_string(markers::tempfile(&name)))
 }
 
 /// The two environments of one step and what its templates collect.
@@ -212,26 +90,24 @@ struct Templates<'a, 'c> {
     cx: &'a Ctx<'c>,
     collected: Arc<Mutex<Collected>>,
     shell: Environment<'static>,
+    /// For command templates written in the spec.
+    shell_text: Environment<'static>,
     plain: Environment<'static>,
-    /// `env.NAME` for templates: every visible variable, marked.
-    visible: BTreeMap<String, String>,
+    /// `env.NAME` for templates.
+    env: Arc<EnvView>,
     diags: Vec<Diag>,
 }
 
 impl<'a, 'c> Templates<'a, 'c> {
-    fn new(cx: &'a Ctx<'c>) -> Self {
+    fn new(cx: &'a Ctx<'c>, env: Arc<EnvView>) -> Self {
         let collected = Arc::new(Mutex::new(Collected::default()));
         Templates {
             cx,
-            shell: environment(Quoting::Shell, &collected),
-            plain: environment(Quoting::Plain, &collected),
+            shell: jinja::environment(Quoting::Shell, Syntax::Full, &collected),
+            shell_text: jinja::environment(Quoting::Shell, Syntax::ShellText, &collected),
+            plain: jinja::environment(Quoting::Plain, Syntax::Full, &collected),
             collected,
-            visible: cx
-                .vars
-                .visible(cx.step_env)
-                .iter()
-                .map(|(k, v)| (k.clone(), mark(v)))
-                .collect(),
+            env,
             diags: Vec::new(),
         }
     }
@@ -241,7 +117,7 @@ impl<'a, 'c> Templates<'a, 'c> {
         let step = self.cx.step();
         let mut ctx: BTreeMap<String, Jinja> =
             params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        ctx.insert("env".into(), Jinja::from(self.visible.clone()));
+        ctx.insert("env".into(), Jinja::from_dyn_object(self.env.clone()));
         ctx.insert(
             "kubeconfig".into(),
             Jinja::from_safe_string("\"$KUBECONFIG\"".into()),
@@ -264,6 +140,11 @@ impl<'a, 'c> Templates<'a, 'c> {
         let cx = self.cx;
         let def = &cx.provider.def;
         let requires = self.render_plain_list("requires", &def.requires, &ctx);
+        let jwts = self
+            .render_plain_list("jwts", &def.jwts, &ctx)
+            .iter()
+            .map(|j| unmark(j))
+            .collect();
         let warnings = self
             .render_plain_list("warnings", &def.warnings, &ctx)
             .into_iter()
@@ -271,7 +152,10 @@ impl<'a, 'c> Templates<'a, 'c> {
             .collect();
         let mut exports = IndexMap::new();
         for (name, t) in &def.exports {
-            if let Some(v) = self.render_plain(&format!("exports.{name}"), t, &ctx) {
+            // An export is a value: kept exactly, spaces and all; one that
+            // renders empty is not exported.
+            let what = format!("exports.{name}");
+            if let Some(v) = self.render_exact(&what, t, &ctx).filter(|v| !v.is_empty()) {
                 exports.insert(name.clone(), unmark(&v));
             }
         }
@@ -279,11 +163,12 @@ impl<'a, 'c> Templates<'a, 'c> {
             return Err(self.diags);
         }
         let files = std::mem::take(&mut lock(&self.collected).tempfiles);
+        let for_step = std::mem::take(&mut lock(&self.collected).for_step);
         let mut finished = Vec::new();
         let mut last_use: BTreeMap<String, usize> = BTreeMap::new();
         for (i, command) in commands.iter().enumerate() {
             let (text, used) = markers::take_tempfiles(command);
-            for name in used {
+            for name in used.into_iter().filter(|n| !for_step.contains(n)) {
                 last_use.insert(name, i + 1);
             }
             finished.push(text);
@@ -303,6 +188,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             exports,
             requires,
             warnings,
+            jwts,
         })
     }
 
@@ -327,7 +213,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             let mut out = Vec::new();
             for (i, t) in list.try_iter().into_iter().flatten().enumerate() {
                 let t = t.as_str().unwrap_or_default();
-                match self.shell.render_str(t, ctx.clone()) {
+                match self.shell_text.render_str(t, ctx.clone()) {
                     Ok(s) => out.push(Jinja::from_safe_string(s)),
                     Err(e) => {
                         self.diags
@@ -363,9 +249,16 @@ impl<'a, 'c> Templates<'a, 'c> {
         commands
     }
 
+    /// A plain template's text, trimmed; none when empty.
     fn render_plain(&mut self, what: &str, template: &str, ctx: &Jinja) -> Option<String> {
+        self.render_exact(what, template, ctx)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn render_exact(&mut self, what: &str, template: &str, ctx: &Jinja) -> Option<String> {
         match self.plain.render_str(template, ctx.clone()) {
-            Ok(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+            Ok(s) => Some(s),
             Err(e) => {
                 self.diags.push(template_error(self.cx, what, None, &e));
                 None
@@ -392,6 +285,18 @@ fn template_error(
     let mut detail = e
         .detail()
         .map_or_else(|| e.kind().to_string(), str::to_string);
+    if let Some(msg) = detail.strip_prefix(FAIL) {
+        let step = cx.step();
+        return Diag::new(
+            Code::SpecParamValue,
+            format!("step `{}`: {msg}", step.name()),
+        )
+        .at(cx.src(), with_anchor(cx), "these parameters")
+        .help(format!(
+            "change the step's `with:` (`stackhook providers {}` documents it)",
+            cx.provider.name
+        ));
+    }
     if let Some(line) = e.line() {
         detail = format!("{detail} (line {line} of the template)");
     }
@@ -414,6 +319,9 @@ fn template_error(
         cx.provider.origin.to_string()
     };
     d.help(match e.kind() {
+        ErrorKind::OutOfFuel => format!(
+            "the template runs more than {FUEL} instructions: a loop too long or nested too deep? check {origin}"
+        ),
         ErrorKind::UndefinedError => format!(
             "the template uses a name that is not a parameter of `{}`, `env`, `kubeconfig` or `step`; check {origin}",
             cx.provider.name

@@ -107,7 +107,7 @@ fn hint(stderr: &[String]) -> Option<&'static str> {
     let has = |s: &str| text.contains(s);
     if has("gke-gcloud-auth-plugin") {
         Some(
-            "kubectl needs gke-gcloud-auth-plugin for this kubeconfig: install it (`gcloud components install gke-gcloud-auth-plugin`), or keep `token_credentials: true` so the kubeconfig holds the token instead",
+            "this kubeconfig's user runs gke-gcloud-auth-plugin, which must be on PATH and able to get a token from gcloud (or, with --use_application_default_credentials, from GOOGLE_APPLICATION_CREDENTIALS); `credentials: exec`, the gke provider's default, needs neither",
         )
     } else if has("kubelogin") && (has("not found") || has("no such file")) {
         Some(

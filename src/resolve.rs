@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Code, Diag, Source};
 use crate::interpolate::{self, Lookup};
 use crate::kubeconfig_path::{self, Given};
-use crate::secrets::is_secret_name;
+use crate::secrets::SecretNames;
 use crate::spec::Spec;
 use crate::value::{Part, RefKind, Value};
 use crate::yaml;
@@ -114,17 +114,17 @@ pub struct Vars<'a> {
     pub spec_env: Env,
     /// Exports of the steps rendered so far, which later steps see.
     pub exported: Env,
-    /// Names the spec or a provider declared secret.
-    declared: BTreeSet<String>,
+    /// The secret names, decided before anything is resolved.
+    secrets: SecretNames,
 }
 
 impl<'a> Vars<'a> {
-    pub fn new(process: &'a ProcessEnv) -> Self {
+    pub fn new(process: &'a ProcessEnv, secrets: SecretNames) -> Self {
         Vars {
             process,
             spec_env: IndexMap::new(),
             exported: IndexMap::new(),
-            declared: BTreeSet::new(),
+            secrets,
         }
     }
 
@@ -132,23 +132,15 @@ impl<'a> Vars<'a> {
         self.process.get(name).map(String::as_str)
     }
 
-    pub fn declare_secret(&mut self, name: &str) {
-        self.declared.insert(name.to_string());
-    }
-
     pub fn is_secret(&self, name: &str) -> bool {
-        is_secret_name(name)
-            || self.declared.contains(name)
+        self.secrets.contains(name)
             || self.spec_env.get(name).is_some_and(|e| e.secret)
             || self.exported.get(name).is_some_and(|e| e.secret)
     }
 
-    /// Reads the spec's `secrets:` and `env:`. Spec env values see only the
-    /// process environment, as in docker-compose.
+    /// Reads the spec's `env:`. Spec env values see only the process
+    /// environment, as in docker-compose.
     pub fn load_spec(&mut self, spec: &Spec, missing: &mut Vec<MissingVar>) {
-        for name in &spec.secrets {
-            self.declare_secret(&name.value);
-        }
         let mut entries = IndexMap::new();
         for (key, value) in &spec.env {
             let key_path = SpecKey::new(format!("env.{}", key.value));
@@ -247,22 +239,16 @@ impl<'a> Vars<'a> {
             .collect()
     }
 
-    /// Names of every secret variable that has a value, for masking at run time.
-    pub fn secret_names(&self) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = self
-            .process
-            .keys()
-            .filter(|k| self.is_secret(k))
-            .cloned()
-            .collect();
-        out.extend(self.declared.iter().cloned());
-        out.extend(
-            self.spec_env
-                .iter()
-                .filter(|(_, e)| e.secret)
-                .map(|(k, _)| k.clone()),
-        );
-        out
+    /// The run's secret names: those decided before resolution, and the
+    /// entries and exports that resolved to secrets.
+    pub fn into_secrets(self) -> SecretNames {
+        let mut names = self.secrets;
+        for (name, entry) in self.spec_env.iter().chain(&self.exported) {
+            if entry.secret {
+                names.insert(name);
+            }
+        }
+        names
     }
 }
 

@@ -1,14 +1,19 @@
 //! The run's journal: what it created or changed (its private temp
-//! directory, the kubeconfig and the directory made for it), and a guard
+//! directory, the kubeconfig and the directories made for it), and a guard
 //! that undoes all of it unless the run commits. Secrets go first: the temp
-//! directory is removed before the kubeconfig is restored.
+//! directory is removed before the kubeconfig is restored. The kubeconfig
+//! is locked from before its snapshot until after commit or rollback, so
+//! that a run only ever restores what it changed itself.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::atomic_file;
+use crate::lock::{self, Lock, LockError};
+use crate::snapshot::Snapshot;
 
 const RUN_DIR_PREFIX: &str = "stackhook-";
 const LOCK: &str = ".lock";
@@ -16,7 +21,7 @@ const LOCK: &str = ".lock";
 #[derive(Default)]
 pub struct Journal {
     run_dir: Option<RunDir>,
-    kubeconfig: Option<Snapshot>,
+    kubeconfig: Option<Kubeconfig>,
     committed: bool,
 }
 
@@ -27,12 +32,12 @@ struct RunDir {
     _lock: File,
 }
 
-struct Snapshot {
-    path: PathBuf,
-    /// Content and mode before the run; none when there was no file.
-    before: Option<(Vec<u8>, u32)>,
-    /// Whether kubectl's lock file existed before the run.
-    lock_existed: bool,
+struct Kubeconfig {
+    snapshot: Snapshot,
+    /// Released (and its file removed) after the restore or commit.
+    lock: Option<Lock>,
+    /// Whether kubectl's own lock file existed before the run.
+    kubectl_lock_existed: bool,
     /// Directories created to hold the kubeconfig, deepest last.
     created_dirs: Vec<PathBuf>,
 }
@@ -85,49 +90,54 @@ impl Journal {
         }
     }
 
-    /// Records the kubeconfig as it is, creating its directory (0700) when
-    /// it is missing.
-    pub fn snapshot_kubeconfig(&mut self, path: &Path) -> std::io::Result<()> {
-        let mut created_dirs = Vec::new();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let mut missing = Vec::new();
-            let mut p = parent;
-            while !p.exists() {
-                missing.push(p.to_path_buf());
-                match p.parent() {
-                    Some(q) if !q.as_os_str().is_empty() => p = q,
-                    _ => break,
-                }
+    /// Locks the kubeconfig (waiting up to `wait` for another run) and
+    /// records it as it is, creating its directory (0700) when missing.
+    pub fn take_kubeconfig(
+        &mut self,
+        path: &Path,
+        wait: Duration,
+        waiting: impl Fn(&str),
+    ) -> Result<(), LockError> {
+        let created_dirs = create_dirs(path).map_err(LockError::Io)?;
+        // Recorded before anything can fail, so that a rollback removes them.
+        let lock = match lock::acquire(path, wait, waiting) {
+            Ok(l) => l,
+            Err(e) => {
+                remove_dirs(&created_dirs);
+                return Err(e);
             }
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
-            missing.reverse();
-            created_dirs = missing;
-        }
-        let before = match fs::read(path) {
-            Ok(bytes) => Some((bytes, fs::metadata(path)?.permissions().mode() & 0o7777)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
         };
-        self.kubeconfig = Some(Snapshot {
-            path: path.to_path_buf(),
-            before,
-            lock_existed: lock_path(path).exists(),
+        let snapshot = match Snapshot::take(path) {
+            Ok(s) => s,
+            Err(e) => {
+                drop(lock);
+                remove_dirs(&created_dirs);
+                return Err(LockError::Io(e));
+            }
+        };
+        self.kubeconfig = Some(Kubeconfig {
+            snapshot,
+            lock: Some(lock),
+            kubectl_lock_existed: kubectl_lock(path).exists(),
             created_dirs,
         });
         Ok(())
     }
 
-    /// The run succeeded: temp files go, the kubeconfig stays (mode 0600).
+    /// The run succeeded: temp files go, the kubeconfig stays (mode 0600 if
+    /// the run wrote it).
     pub fn commit(mut self) -> std::io::Result<()> {
         self.committed = true;
         self.remove_run_dir();
-        if let Some(s) = &self.kubeconfig
-            && s.path.exists()
-        {
-            fs::set_permissions(&s.path, fs::Permissions::from_mode(0o600))?;
+        if let Some(k) = &mut self.kubeconfig {
+            let path = atomic_file::final_target(k.snapshot.path());
+            let result = if k.snapshot.changed() && path.exists() {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            } else {
+                Ok(())
+            };
+            k.lock.take();
+            result?;
         }
         Ok(())
     }
@@ -137,26 +147,18 @@ impl Journal {
         self.committed = true;
         let mut problems = Vec::new();
         self.remove_run_dir();
-        if let Some(s) = self.kubeconfig.take() {
-            let restored = match &s.before {
-                Some((bytes, mode)) => atomic_file::write(&s.path, bytes)
-                    .and_then(|_| fs::set_permissions(&s.path, fs::Permissions::from_mode(*mode))),
-                None => match fs::remove_file(&s.path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                },
-            };
-            if let Err(e) = restored {
-                problems.push(format!("could not restore {}: {e}", s.path.display()));
+        if let Some(mut k) = self.kubeconfig.take() {
+            let path = k.snapshot.path().to_path_buf();
+            if let Err(e) = k.snapshot.restore() {
+                problems.push(format!("could not restore {}: {e}", path.display()));
             }
             // A command killed mid-write leaves kubectl's lock behind, which
             // would make every later kubectl call fail.
-            if !s.lock_existed {
-                let _ = fs::remove_file(lock_path(&s.path));
+            if !k.kubectl_lock_existed {
+                let _ = fs::remove_file(kubectl_lock(&path));
             }
-            for dir in s.created_dirs.iter().rev() {
-                let _ = fs::remove_dir(dir);
-            }
+            k.lock.take();
+            remove_dirs(&k.created_dirs);
         }
         problems
     }
@@ -177,10 +179,40 @@ impl Drop for Journal {
     }
 }
 
-fn lock_path(kubeconfig: &Path) -> PathBuf {
+/// kubectl's own lock file beside the kubeconfig.
+fn kubectl_lock(kubeconfig: &Path) -> PathBuf {
     let mut s = kubeconfig.as_os_str().to_owned();
     s.push(".lock");
     PathBuf::from(s)
+}
+
+/// Creates the missing directories above `path` (0700); returns them,
+/// deepest last.
+fn create_dirs(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut missing = Vec::new();
+    let mut p = parent;
+    while !p.exists() {
+        missing.push(p.to_path_buf());
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => break,
+        }
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)?;
+    missing.reverse();
+    Ok(missing)
+}
+
+fn remove_dirs(created: &[PathBuf]) {
+    for dir in created.iter().rev() {
+        let _ = fs::remove_dir(dir);
+    }
 }
 
 /// Removes run directories under `base` left by runs that were killed
@@ -235,9 +267,9 @@ mod tests {
             fs::metadata(&f).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        j.snapshot_kubeconfig(&kube).unwrap();
+        j.take_kubeconfig(&kube, Duration::ZERO, |_| {}).unwrap();
         fs::write(&kube, b"after").unwrap();
-        fs::write(lock_path(&kube), b"").unwrap();
+        fs::write(kubectl_lock(&kube), b"").unwrap();
         drop(j);
         assert!(!dir.exists());
         assert_eq!(fs::read(&kube).unwrap(), b"before");
@@ -245,7 +277,7 @@ mod tests {
             fs::metadata(&kube).unwrap().permissions().mode() & 0o777,
             0o640
         );
-        assert!(!lock_path(&kube).exists());
+        assert!(!kubectl_lock(&kube).exists());
     }
 
     #[test]
@@ -253,7 +285,7 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let kube = base.path().join("a/b/config");
         let mut j = Journal::default();
-        j.snapshot_kubeconfig(&kube).unwrap();
+        j.take_kubeconfig(&kube, Duration::ZERO, |_| {}).unwrap();
         assert_eq!(
             fs::metadata(base.path().join("a/b"))
                 .unwrap()
@@ -273,7 +305,7 @@ mod tests {
         let kube = base.path().join("config");
         let mut j = Journal::default();
         let dir = j.create_run_dir(base.path()).unwrap();
-        j.snapshot_kubeconfig(&kube).unwrap();
+        j.take_kubeconfig(&kube, Duration::ZERO, |_| {}).unwrap();
         fs::write(&kube, b"new").unwrap();
         fs::set_permissions(&kube, fs::Permissions::from_mode(0o644)).unwrap();
         j.commit().unwrap();

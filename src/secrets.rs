@@ -1,4 +1,7 @@
-//! Which variable names are secret by themselves.
+//! Which variable names are secret: by their name alone, or because the
+//! plan decided so (see `secret_set`).
+
+use std::collections::BTreeSet;
 
 /// Name fragments that make a variable secret, matched case-insensitively.
 pub const SECRET_MARKERS: &[&str] = &[
@@ -16,6 +19,30 @@ pub const SECRET_MARKERS: &[&str] = &[
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     SECRET_MARKERS.iter().any(|m| upper.contains(m))
+}
+
+/// The names whose values are secret: every name that is secret by
+/// itself, and those added to the set.
+#[derive(Clone, Debug, Default)]
+pub struct SecretNames {
+    listed: BTreeSet<String>,
+}
+
+impl SecretNames {
+    pub fn contains(&self, name: &str) -> bool {
+        is_secret_name(name) || self.listed.contains(name)
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        if !self.contains(name) {
+            self.listed.insert(name.to_string());
+        }
+    }
+
+    /// The names added to the set (not those secret by name alone).
+    pub fn listed(&self) -> impl Iterator<Item = &str> {
+        self.listed.iter().map(String::as_str)
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,10 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Vec<EnvName>")]
     pub secrets: Vec<Spanned<String>>,
+    /// Names of `env:` entries that `run --env-file` exports to the caller's shell too.
+    #[serde(default)]
+    #[schemars(with = "Vec<EnvName>")]
+    pub export: Vec<Spanned<String>>,
     /// A directory of custom provider files, relative to the spec file.
     #[serde(rename = "templates")]
     #[schemars(with = "Option<String>")]
@@ -135,7 +139,7 @@ impl Step {
 /// Reads and parses a spec, then checks what can be checked without
 /// providers or an environment.
 pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         vec![
             Diag::new(
                 Code::SpecRead,
@@ -144,7 +148,23 @@ pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
             .help("pass the path of a spec file, e.g. `stackhook plan specs/gke-region.yaml`"),
         ]
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| vec![not_utf8(path, e)])?;
     parse(path, &text)
+}
+
+/// Points at the first byte that is not UTF-8, showing the text before it.
+fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Diag {
+    let at = e.utf8_error().valid_up_to();
+    let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+    let source = Source::new(path.display().to_string(), valid);
+    let position = source.position(at);
+    let byte = e.as_bytes()[at];
+    Diag::new(
+        Code::SpecEncoding,
+        format!("{position}: the spec is not UTF-8 text (byte 0x{byte:02X} at offset {at})"),
+    )
+    .at(&source, (at, 0), "the next byte is not UTF-8")
+    .help("save the spec as UTF-8 (a YAML file is UTF-8 text)")
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Spec, Vec<Diag>> {
@@ -156,6 +176,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, Vec<Diag>> {
         source: Some(source),
     };
     let mut diags = Vec::new();
+    check_nul(&spec, &mut diags);
     check_top(&spec, &mut diags);
     check_steps(&spec, &mut diags);
     check_interpolation(&spec, &mut diags);
@@ -168,6 +189,7 @@ const SPEC_KEYS: &[&str] = &[
     "kubeconfig",
     "env",
     "secrets",
+    "export",
     "templates",
     "steps",
     "provider",
@@ -195,11 +217,72 @@ fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
             diags.push(bad_name(src, name, "secrets"));
         }
     }
+    for name in &spec.export {
+        if !spec.env.keys().any(|k| k.value == name.value) {
+            diags.push(
+                Diag::new(
+                    Code::SpecExport,
+                    format!(
+                        "`export` names `{}`, which is not an `env:` entry",
+                        name.value
+                    ),
+                )
+                .at(src, spec.span(name), "not in env")
+                .help("`export` lists entries of the spec's `env:` to write to the env file"),
+            );
+        }
+    }
     if spec.steps.value.is_empty() {
         diags.push(
             Diag::new(Code::SpecNoSteps, "the spec has no steps")
                 .at(src, spec.span(&spec.steps), "empty")
                 .help("add at least one step, e.g. `- provider: verify`; `stackhook providers` lists them"),
+        );
+    }
+}
+
+/// A NUL byte cannot reach a command (argv and environment are C strings):
+/// refuse it here, where it can be pointed at, rather than at run time.
+fn check_nul(spec: &Spec, diags: &mut Vec<Diag>) {
+    let mut strings: Vec<&Spanned<String>> = Vec::new();
+    strings.extend(spec.kubeconfig.iter().chain(&spec.provider_dir));
+    strings.extend(spec.secrets.iter().chain(&spec.export));
+    let env_strings = |env: &'_ Map<String>| -> Vec<(SourceSpan, bool)> {
+        env.iter()
+            .flat_map(|(k, v)| {
+                [
+                    (spec.span(k), k.value.contains('\0')),
+                    (spec.span(v), v.value.contains('\0')),
+                ]
+            })
+            .collect()
+    };
+    let mut spans: Vec<(SourceSpan, bool)> = env_strings(&spec.env);
+    for step in &spec.steps.value {
+        let step = &step.value;
+        strings.push(&step.provider);
+        strings.extend(step.name.iter().chain(&step.timeout));
+        spans.extend(env_strings(&step.env));
+        for (k, v) in step.with.iter().flat_map(|w| w.value.iter()) {
+            let mut nested = Vec::new();
+            collect_strings(&v.value, &mut nested);
+            spans.push((spec.span(k), k.value.contains('\0')));
+            spans.push((spec.span(v), nested.iter().any(|s| s.contains('\0'))));
+        }
+    }
+    spans.extend(
+        strings
+            .iter()
+            .map(|s| (spec.span(s), s.value.contains('\0'))),
+    );
+    for (span, _) in spans.into_iter().filter(|(_, nul)| *nul) {
+        diags.push(
+            Diag::new(
+                Code::SpecNul,
+                "a value holds a NUL byte, which no command can receive",
+            )
+            .at(spec.source(), span, "NUL byte in here")
+            .help("remove the `\\0` (or `\\x00`, `\\u0000`) escape"),
         );
     }
 }
@@ -263,7 +346,9 @@ fn check_timeout(spec: &Spec, t: &Spanned<String>) -> Option<Diag> {
     Some(diag)
 }
 
-/// Interpolation syntax of every string, so one run shows every typo.
+/// Interpolation syntax of every string of the spec itself, so one run
+/// shows every typo. (`with:` values are checked where their parameter's
+/// kind is known: command templates are shell text, not interpolated.)
 fn check_interpolation(spec: &Spec, diags: &mut Vec<Diag>) {
     let src = spec.source();
     let mut strings: Vec<&Spanned<String>> = Vec::new();
@@ -277,25 +362,10 @@ fn check_interpolation(spec: &Spec, diags: &mut Vec<Diag>) {
             diags.push(interpolation_error(src, s, &e));
         }
     }
-    for step in &spec.steps.value {
-        for value in step.value.with.iter().flat_map(|w| w.value.values()) {
-            let mut strings = Vec::new();
-            collect_strings(&value.value, &mut strings);
-            for s in strings {
-                if let Err(e) = interpolate::parse(s) {
-                    // Nested values have no spans of their own: point at the entry.
-                    diags.push(Diag::new(Code::SpecInterpolation, e.message).at(
-                        src,
-                        spec.span(value),
-                        "in this value",
-                    ));
-                }
-            }
-        }
-    }
 }
 
-fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+/// Every string inside a JSON value.
+pub fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     match value {
         serde_json::Value::String(s) => out.push(s),
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),

@@ -112,41 +112,65 @@ fn files_and_functions_stay_small() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The Layout block README.md should have: its descriptions (or a
+/// placeholder for a new module), in lib.rs order, with the real imports.
+fn expected_layout(layout: &str) -> String {
+    let mut described: BTreeMap<String, String> = BTreeMap::new();
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut group = None;
+    for line in layout.lines() {
+        if let Some(g) = line.strip_prefix("# ") {
+            group = Some(g.to_string());
+        } else if let Some(rest) = line.strip_prefix("src/") {
+            let (file, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            let module = file.trim_end_matches(".rs").to_string();
+            described.insert(module.clone(), text.trim().to_string());
+            if let Some(g) = group.take() {
+                groups.insert(module, g);
+            }
+        }
+    }
+    let mut out = String::from("\n");
+    for module in modules() {
+        if let Some(g) = groups.get(&module) {
+            out.push_str(&format!("# {g}\n"));
+        }
+        let text = described
+            .get(&module)
+            .cloned()
+            .unwrap_or_else(|| "(describe this module)".into());
+        out.push_str(&format!("{:<24}{text}\n", format!("src/{module}.rs")));
+        let uses = imports(&source(&module));
+        if !uses.is_empty() {
+            out.push_str(&format!("{}uses {}\n", " ".repeat(26), uses.join(", ")));
+        }
+    }
+    out
+}
+
+/// With STACKHOOK_UPDATE_LAYOUT=1, a stale block is rewritten in place.
 #[test]
 fn the_readme_layout_is_the_real_one() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
     let layout = readme
         .split("## Layout")
         .nth(1)
         .and_then(|s| s.split("```").nth(1))
         .expect("README.md has a Layout section with a code block");
-    let mut listed: Vec<(String, Vec<String>)> = Vec::new();
-    for line in layout.lines() {
-        if let Some(rest) = line.strip_prefix("src/") {
-            let module = rest.split(".rs").next().unwrap().to_string();
-            listed.push((module, Vec::new()));
-        } else if let Some(uses) = line.trim_start().strip_prefix("uses ") {
-            let last = listed.last_mut().expect("a `uses` line follows a file");
-            last.1 = uses.split(", ").map(str::to_string).collect();
-        }
+    assert!(
+        !layout.contains("(describe this module)"),
+        "describe every new module in README.md's Layout"
+    );
+    let expected = expected_layout(layout);
+    if layout == expected {
+        return;
     }
-    let real: Vec<(String, Vec<String>)> = modules()
-        .into_iter()
-        .map(|m| {
-            let mut uses = imports(&source(&m));
-            uses.sort();
-            (m, uses)
-        })
-        .collect();
-    let listed: Vec<(String, Vec<String>)> = listed
-        .into_iter()
-        .map(|(m, mut u)| {
-            u.sort();
-            (m, u)
-        })
-        .collect();
-    assert_eq!(
-        listed, real,
-        "README.md's Layout is stale: list every module of src/lib.rs in its order, with what it uses"
+    if std::env::var_os("STACKHOOK_UPDATE_LAYOUT").is_some() {
+        std::fs::write(&path, readme.replacen(layout, &expected, 1)).unwrap();
+        return;
+    }
+    panic!(
+        "README.md's Layout is stale (rerun with STACKHOOK_UPDATE_LAYOUT=1 to rewrite it); it should read:\n{expected}"
     );
 }

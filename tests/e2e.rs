@@ -27,7 +27,31 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
-            eks_with_an_alias,
+            eks_with_a_context_user_alias_and_namespace,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_with_only_aws_on_path,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_oidc_web_identity_in_later_phases,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            an_expired_oidc_token_stops_the_run_before_any_command,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_assume_role_and_proxy_url,
             Need::Cli("aws"),
             Need::Kubectl,
             Need::FakeCloud
@@ -64,13 +88,76 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            gke_exec_survives_a_resumed_run_with_a_new_token,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_token_credentials_write_a_static_token,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_plugin_credentials_work_through_gcloud,
+            Need::Cli("gcloud"),
+            Need::Cli("gke-gcloud-auth-plugin"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            env_file_carries_an_absolute_kube_config_path,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_oidc_workload_identity_federation,
+            Need::Cli("gcloud"),
+            Need::Cli("gke-gcloud-auth-plugin"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_token_credentials_parameter_names_its_replacement,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig,
             Need::Cli("gcloud"),
             Need::Kubectl,
             Need::FakeCloud
         ),
         case!(
-            aks_service_principal_with_env_file_for_later_kubectl,
+            aks_service_principal_needs_no_env_file_in_later_phases,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_service_principal_with_a_hostile_secret,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_oidc_federated_token,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_certificate_with_a_password,
+            Need::Az,
+            Need::Cli("openssl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_azure_cli_login_with_context_and_namespace,
             Need::Az,
             Need::Kubectl,
             Need::FakeCloud
@@ -99,6 +186,22 @@ fn main() {
             Need::FakeCloud
         ),
         case!(kubeconfig_mounted, Need::Kubectl, Need::FakeCloud),
+        case!(
+            the_argv_check_sees_every_argument,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            kubeconfig_mounted_without_current_context_with_context_and_namespace,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            gke_and_kubeconfig_env_with_context_and_namespace,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
         case!(
             kubeconfig_mounted_but_missing_fails_preflight_free_and_clear,
             Need::Kubectl,
@@ -138,6 +241,8 @@ struct Fake {
     dir: tempfile::TempDir,
     ports: Json,
     ca: PathBuf,
+    /// Files the fake made (a client certificate).
+    files: Json,
 }
 
 impl Fake {
@@ -165,6 +270,7 @@ impl Fake {
             dir,
             ports: hello["ports"].clone(),
             ca: PathBuf::from(hello["ca"].as_str().unwrap()),
+            files: hello["files"].clone(),
         }
     }
 
@@ -196,6 +302,30 @@ impl Fake {
             "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority-data: {ca}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: robot\nusers:\n- name: robot\n  user:\n    token: {STATIC_TOKEN}\n",
             self.port("k8s")
         )
+    }
+}
+
+impl Drop for E2e {
+    /// No secret in any child's argv: every secret of these tests holds
+    /// CANARY, and the wrappers (and the kubelogin stub) recorded every
+    /// argument the CLIs were given, by stackhook, kubectl or each other.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(leak) = self.argv_leak() {
+            panic!("a secret reached a child's argv: {leak}");
+        }
+    }
+}
+
+impl E2e {
+    /// The recorded argv that holds a secret, if any.
+    fn argv_leak(&self) -> Option<String> {
+        [self.argv_log(), self.sb.path("work/kubelogin.log")]
+            .iter()
+            .map(|log| std::fs::read_to_string(log).unwrap_or_default())
+            .find(|text| text.contains("CANARY"))
     }
 }
 
@@ -266,7 +396,35 @@ impl E2e {
         } else if let Ok(home) = std::env::var("HOME") {
             env.push(("PYENV_ROOT".into(), format!("{home}/.pyenv")));
         }
-        E2e { sb, fake, env }
+        let e = E2e { sb, fake, env };
+        for name in clis.iter().copied().chain(["kubectl"]) {
+            e.record_argv(name);
+        }
+        e
+    }
+
+    /// Replaces the CLI in the sandbox's bin with a wrapper that appends
+    /// its argv to argv.log, then runs the real one: every e2e test checks,
+    /// when it ends, that no secret reached any child's argv (issue 13).
+    fn record_argv(&self, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let link = self.sb.bin().join(name);
+        let real = match std::fs::read_link(&link) {
+            Ok(target) => target,
+            Err(_) => which(name).unwrap_or_else(|| panic!("{name} is not on PATH")),
+        };
+        let _ = std::fs::remove_file(&link);
+        let script = format!(
+            "#!/bin/sh\nfor a in \"$0\" \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\nexec '{}' \"$@\"\n",
+            self.argv_log().display(),
+            real.display()
+        );
+        std::fs::write(&link, script).unwrap();
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn argv_log(&self) -> PathBuf {
+        self.sb.path("argv.log")
     }
 
     fn stub(&self, name: &str) {
@@ -317,6 +475,21 @@ impl E2e {
     fn kubeconfig(&self) -> String {
         std::fs::read_to_string(self.sb.kubeconfig()).unwrap_or_default()
     }
+}
+
+/// The sandbox's PATH with some programs taken off it.
+fn filtered_path(e: &E2e, exclude: &[&str]) -> String {
+    let path = e.env.iter().find(|(k, _)| k == "PATH").unwrap().1.clone();
+    path.split(':')
+        .map(|d| {
+            if exclude.iter().any(|x| Path::new(d).join(x).exists()) {
+                filtered_copy(&e.sb, d, exclude)
+            } else {
+                d.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// A copy of a PATH directory as symlinks, without some programs.
@@ -377,24 +550,25 @@ fn eks_logs_in_and_kubectl_reaches_the_api() {
     assert_clean(&e);
 }
 
-fn eks_with_an_alias() {
+/// `alias` became `context` (one name in every provider); the namespace
+/// and user alias go with it.
+fn eks_with_a_context_user_alias_and_namespace() {
     let e = eks(config());
     let spec = e.sb.write_spec(
         r#"version: 1
 steps:
   - provider: aws-eks
-    with: {cluster: eks-prod, region: eu-west-1, alias: prod}
+    with: {cluster: eks-prod, region: eu-west-1, context: prod, user_alias: eks-user, namespace: apps}
   - provider: verify
     with: {can_i: get pods -n default}
 "#,
     );
     let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(
-        e.kubeconfig().contains("current-context: prod"),
-        "{}",
-        e.kubeconfig()
-    );
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(kube.contains("user: eks-user"), "{kube}");
     assert!(e.fake.saw(
         "k8s",
         "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
@@ -415,6 +589,147 @@ fn eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back() {
     assert_clean(&e);
 }
 
+/// Issue 9 item 5: Spacelift's default runner image has the AWS CLI but no
+/// kubectl. The shipped spec passes preflight and succeeds there; verify
+/// says plainly that it did not call the API server.
+fn eks_with_only_aws_on_path() {
+    let mut e = eks(config());
+    std::fs::remove_file(e.sb.bin().join("kubectl")).unwrap();
+    let path = filtered_path(&e, &["kubectl"]);
+    e.set("PATH", &path);
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("[verify] warning: kubectl is not on PATH: the API server was not called"),
+        "{err}"
+    );
+    assert!(e.fake.saw("eks", "/clusters/eks-prod", 200));
+    assert!(e.kubeconfig().contains("get-token"));
+}
+
+/// Web identity: no keys anywhere. The AWS CLI assumes the role with the
+/// OIDC token through the fake STS (AWS_ENDPOINT_URL_STS); the kubeconfig
+/// carries the role and the token file, so a later phase without any stack
+/// variable gets a token that the fake API verifies.
+fn eks_oidc_web_identity_in_later_phases() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/spacelift";
+    let token = format!("{}.CANARY-aws-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["sts"] = json!({"role_arn": ROLE, "token": token});
+    let mut e = eks(cfg);
+    e.env
+        .retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    e.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap());
+    e.set("EKS_ROLE_ARN", ROLE);
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("sts", "/", 200));
+    assert!(e.fake.saw("k8s", "/version", 200));
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("AWS_ROLE_ARN") && kube.contains(ROLE),
+        "{kube}"
+    );
+    assert!(!kube.contains("CANARY"), "{kube}");
+
+    // A later phase in a new container: no stack variables at all, no AWS
+    // CLI cache (~/.aws/cli/cache holds assumed-role credentials).
+    e.env.retain(|(k, _)| {
+        ![
+            "EKS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "EKS_CLUSTER_NAME",
+        ]
+        .contains(&k.as_str())
+    });
+    let new_container = || {
+        let _ = std::fs::remove_dir_all(e.sb.path("work/.aws"));
+        e.kubectl_version()
+    };
+    let later = new_container();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    // The token file is what the kubeconfig names: a token STS refuses
+    // means no credentials.
+    std::fs::write(&file, "a-token-sts-refuses").unwrap();
+    assert!(!new_container().status.success());
+}
+
+/// An unsigned JWT expiring at `exp` (seconds since the epoch).
+fn jwt_expiring(exp: u64) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.sig",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"exp":{exp},"sub":"CANARY-sub"}}"#))
+    )
+}
+
+/// Issue 10 item 5: an expired OIDC token fails preflight (exit 2) before
+/// any command runs; one that expires within the step's timeout is a
+/// warning in the plan.
+fn an_expired_oidc_token_stops_the_run_before_any_command() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut e = eks(config());
+    let file = e.sb.path("kube/spacelift.oidc");
+    e.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap());
+    e.set("EKS_ROLE_ARN", "arn:aws:iam::111122223333:role/spacelift");
+    std::fs::write(&file, jwt_expiring(now - 600)).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stackhook::preflight::token_expired"), "{err}");
+    assert!(
+        err.contains(&format!("the token file {} expired 10m", file.display())),
+        "{err}"
+    );
+    assert!(!err.contains("==> [1/2]"), "nothing ran: {err}");
+    assert!(e.fake.requests().is_empty(), "nothing was called");
+
+    std::fs::write(&file, jwt_expiring(now + 300)).unwrap();
+    let (code, out, err) = e.stackhook(&["plan", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("less than the step's timeout (10m)"), "{out}");
+}
+
+/// Cross-account: update-kubeconfig assumes --assume-role-arn to read the
+/// cluster; --proxy-url lands in the kubeconfig.
+fn eks_assume_role_and_proxy_url() {
+    const ROLE: &str = "arn:aws:iam::444455556666:role/reader";
+    let mut cfg = config();
+    cfg["sts"] = json!({"assumable": [ROLE]});
+    let mut e = eks(cfg);
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let spec = e.sb.write_spec(&format!(
+        r#"version: 1
+steps:
+  - provider: aws-eks
+    with: {{cluster: eks-prod, region: eu-west-1, assume_role_arn: "{ROLE}", proxy_url: "http://proxy.internal:3128"}}
+"#
+    ));
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(e.fake.dir.path().join("sts.log")).unwrap();
+    assert!(log.contains("AssumeRole") && log.contains(ROLE), "{log}");
+    assert!(
+        e.kubeconfig()
+            .contains("proxy-url: http://proxy.internal:3128"),
+        "{}",
+        e.kubeconfig()
+    );
+}
+
 fn eks_unknown_cluster_fails_with_a_hint() {
     let mut e = eks(config());
     e.set("EKS_CLUSTER_NAME", "nope");
@@ -429,8 +744,14 @@ fn eks_unknown_cluster_fails_with_a_hint() {
 fn gke(location: &str) -> E2e {
     let mut cfg = config();
     cfg["gke"]["location"] = json!(location);
-    // Token mode must not need the auth plugin: it is taken off PATH.
+    // Exec and token modes must not need the auth plugin: it is taken off
+    // PATH.
     let mut e = E2e::new(cfg, &["gcloud"], &["gke-gcloud-auth-plugin"]);
+    gke_env(&mut e);
+    e
+}
+
+fn gke_env(e: &mut E2e) {
     let endpoint = format!("http://127.0.0.1:{}/", e.fake.port("gke"));
     e.set("CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER", &endpoint);
     e.set(
@@ -445,7 +766,6 @@ fn gke(location: &str) -> E2e {
     e.set("GKE_CLUSTER_ZONE", "europe-west1-b");
     e.set("GCP_PROJECT_NAME", "acme-prod");
     e.set("GOOGLE_OAUTH_ACCESS_TOKEN", GKE_TOKEN);
-    e
 }
 
 fn gke_flow(spec_name: &str, location: &str) {
@@ -455,8 +775,8 @@ fn gke_flow(spec_name: &str, location: &str) {
 fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
     let (code, _, err) = e.stackhook(&["run", &spec(spec_name)]);
     assert_eq!(code, 0, "{err}");
-    // The fake answered 200 only for the right bearer token: the temp
-    // token file carried it.
+    // The fake answered 200 only for the right bearer token: gcloud got
+    // it through CLOUDSDK_AUTH_ACCESS_TOKEN.
     assert!(e.fake.saw(
         "gke",
         &format!("/v1/projects/acme-prod/locations/{location}/clusters/gke-prod"),
@@ -473,12 +793,14 @@ fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
         !kube.contains("gke-gcloud-auth-plugin"),
         "the user still runs the plugin: {kube}"
     );
+    assert!(!kube.contains(GKE_TOKEN), "no token in the kubeconfig");
     assert!(
-        kube.contains(GKE_TOKEN),
-        "the kubeconfig must hold the token"
+        kube.contains(&bin().display().to_string()) && kube.contains("exec-credential"),
+        "the user runs this stackhook by absolute path: {kube}"
     );
     assert!(e.fake.saw("k8s", "/version", 200));
-    // A later phase: kubectl with the token, without any auth plugin.
+    // A later phase: kubectl gets the token from stackhook, without any
+    // auth plugin.
     let later = e.kubectl_version();
     assert!(
         later.status.success(),
@@ -518,11 +840,243 @@ fn gke_with_a_wrong_token_fails_and_keeps_the_old_kubeconfig() {
     assert_clean(&e);
 }
 
+/// Issue 9 item 4: the run resumes in a new container of the same image.
+/// Only the kubeconfig's directory is kept (new HOME, new TMPDIR, no
+/// gcloud state, gcloud not even on PATH), the platform sets a new token,
+/// and the fake API refuses the old one: kubectl still reaches the cluster.
+fn gke_exec_survives_a_resumed_run_with_a_new_token() {
+    let mut e = gke("europe-west1");
+    let (code, _, err) = e.stackhook(&["run", &spec("gke-region.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    let kept = e.kubeconfig();
+
+    // The new container: everything but the kubeconfig's directory is new.
+    for dir in ["work", "tmp"] {
+        std::fs::remove_dir_all(e.sb.path(dir)).unwrap();
+        std::fs::create_dir(e.sb.path(dir)).unwrap();
+    }
+    let no_gcloud = filtered_path(&e, &["gcloud", "gke-gcloud-auth-plugin"]);
+    e.set("PATH", &no_gcloud);
+    const NEW: &str = "ya29.CANARY-token-of-the-next-phase";
+    std::fs::write(
+        e.fake.dir.path().join("k8s_tokens.json"),
+        json!([NEW]).to_string(),
+    )
+    .unwrap();
+    e.set("GOOGLE_OAUTH_ACCESS_TOKEN", GKE_TOKEN);
+    let old = e.kubectl_version();
+    assert!(!old.status.success(), "the old token must be refused now");
+
+    e.set("GOOGLE_OAUTH_ACCESS_TOKEN", NEW);
+    let later = e.kubectl_version();
+    let stderr = String::from_utf8_lossy(&later.stderr).to_string();
+    assert!(later.status.success(), "{stderr}");
+    assert!(!stderr.contains(NEW));
+    assert_eq!(e.kubeconfig(), kept, "kubectl changed nothing");
+
+    // The variable unset: kubectl fails naming it, and no token shows.
+    e.env.retain(|(k, _)| k != "GOOGLE_OAUTH_ACCESS_TOKEN");
+    let unset = e.kubectl_version();
+    let stderr = String::from_utf8_lossy(&unset.stderr).to_string();
+    assert!(!unset.status.success());
+    assert!(
+        stderr.contains("GOOGLE_OAUTH_ACCESS_TOKEN is not set or empty"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(NEW) && !stderr.contains(GKE_TOKEN),
+        "{stderr}"
+    );
+}
+
+/// `credentials: token`: the static token, written by stackhook (no
+/// kubectl needed), with the expiry warning.
+fn gke_token_credentials_write_a_static_token() {
+    let e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, credentials: token}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains(&format!("token: {GKE_TOKEN}")), "{kube}");
+    assert!(!kube.contains("exec"), "{kube}");
+    let (_, plan, _) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert!(plan.contains("expires with the token"), "{plan}");
+    assert!(e.kubectl_version().status.success());
+}
+
+/// `credentials: plugin`: the real gke-gcloud-auth-plugin, which asks
+/// gcloud at each call; gcloud has a token from CLOUDSDK_AUTH_ACCESS_TOKEN,
+/// as the plan's warning says it must.
+fn gke_plugin_credentials_work_through_gcloud() {
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("europe-west1");
+    let mut e = E2e::new(cfg, &["gcloud", "gke-gcloud-auth-plugin"], &[]);
+    gke_env(&mut e);
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, credentials: plugin}
+  - provider: verify
+"#,
+    );
+    let (_, plan, _) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert!(
+        plan.contains("gcloud reads CLOUDSDK_AUTH_ACCESS_TOKEN"),
+        "{plan}"
+    );
+    e.set("CLOUDSDK_AUTH_ACCESS_TOKEN", GKE_TOKEN);
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("command: gke-gcloud-auth-plugin"), "{kube}");
+    assert!(!kube.contains(GKE_TOKEN), "{kube}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Workload identity federation: gcloud reads an external-account file
+/// whose token URLs point at the fake Google STS and IAM credentials
+/// service (gcloud accepts them); the kubeconfig's gke-gcloud-auth-plugin
+/// does the same exchange at each call from GOOGLE_APPLICATION_CREDENTIALS.
+fn gke_oidc_workload_identity_federation() {
+    let oidc = format!("{}.CANARY-gcp-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/spacelift/providers/spacelift";
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("europe-west1");
+    cfg["google"] = json!({"oidc_token": oidc, "audience": audience});
+    let mut e = E2e::new(cfg, &["gcloud", "gke-gcloud-auth-plugin"], &[]);
+    gke_env(&mut e);
+    e.env.retain(|(k, _)| k != "GOOGLE_OAUTH_ACCESS_TOKEN");
+    let google = format!("http://127.0.0.1:{}", e.fake.port("google"));
+    let token_file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&token_file, &oidc).unwrap();
+    let creds = e.sb.path("kube/gcp-credentials.json");
+    let external = json!({
+        "type": "external_account",
+        "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{google}/v1/token"),
+        "service_account_impersonation_url": format!("{google}/v1/projects/-/serviceAccounts/spacelift@acme-prod.iam.gserviceaccount.com:generateAccessToken"),
+        "credential_source": {"file": token_file},
+    });
+    std::fs::write(&creds, external.to_string()).unwrap();
+    e.set("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap());
+    let (code, _, err) = e.stackhook(&["run", &spec("gke-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("google", "/v1/token", 200));
+    assert!(e.fake.saw(
+        "gke",
+        "/v1/projects/acme-prod/locations/europe-west1/clusters/gke-prod",
+        200
+    ));
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("--use_application_default_credentials"),
+        "{kube}"
+    );
+    assert!(
+        !kube.contains("CANARY") && !kube.contains(GKE_TOKEN),
+        "{kube}"
+    );
+    assert!(e.fake.saw("k8s", "/version", 200));
+    // A later phase in a new container: no gcloud state, gcloud not even on
+    // PATH; the plugin exchanges the token file again.
+    std::fs::remove_dir_all(e.sb.path("work")).unwrap();
+    std::fs::create_dir(e.sb.path("work")).unwrap();
+    let path = filtered_path(&e, &["gcloud"]);
+    e.set("PATH", &path);
+    let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+}
+
+/// Issue 9 item 3: the env file carries KUBECONFIG and KUBE_CONFIG_PATH,
+/// both absolute (the run was given a relative path), which is what
+/// Terraform's kubernetes and helm providers read: a client that knows only
+/// KUBE_CONFIG_PATH reaches the cluster after sourcing it.
+fn env_file_carries_an_absolute_kube_config_path() {
+    let e = gke("europe-west1");
+    let env_file = e.sb.path("work/.stackhook.env");
+    let (code, _, err) = e.stackhook(&[
+        "run",
+        "--kubeconfig",
+        "../kube/config",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        &spec("gke-region.yaml"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let kube = e.sb.kubeconfig().display().to_string();
+    assert!(
+        text.contains(&format!("export KUBE_CONFIG_PATH={kube}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("export KUBECONFIG={kube}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("CANARY"), "{text}");
+    let later = e
+        .command("sh")
+        .arg("-c")
+        .arg(format!(
+            "unset KUBECONFIG; cd / && . {} && unset KUBECONFIG && kubectl --kubeconfig=\"$KUBE_CONFIG_PATH\" get --raw /version",
+            env_file.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+}
+
+/// `token_credentials` is gone, and the error names what replaces it.
+fn gke_token_credentials_parameter_names_its_replacement() {
+    let e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, token_credentials: false}
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`gke` no longer has `token_credentials`"),
+        "{err}"
+    );
+    assert!(err.contains("`credentials: plugin` is"), "{err}");
+}
+
 // ------------------------------------------------------------------ AKS
 
 fn aks() -> E2e {
-    let mut e = E2e::new(config(), &["az"], &[]);
+    aks_with(config())
+}
+
+fn aks_with(config: Json) -> E2e {
+    let mut e = E2e::new(config, &["az"], &[]);
     e.stub("kubelogin");
+    e.stub("kubelogin.py");
+    e.set(
+        "KUBELOGIN_STUB_PYTHON",
+        &fake_cloud_python().display().to_string(),
+    );
     let az_dir = e.sb.path("work/azure");
     e.set("AZURE_CONFIG_DIR", &az_dir.display().to_string());
     e.set("AZURE_CORE_INSTANCE_DISCOVERY", "false");
@@ -559,54 +1113,152 @@ fn aks() -> E2e {
     e
 }
 
-fn aks_service_principal_with_env_file_for_later_kubectl() {
+/// Issue 9 item 2: no env file. kubelogin reads ARM_CLIENT_SECRET itself at
+/// kubectl time (--use-azurerm-env-vars, which stackhook adds because
+/// convert-kubeconfig does not write it), so a later phase with the
+/// integration's ARM_* variables just works.
+fn aks_service_principal_needs_no_env_file_in_later_phases() {
     let mut e = aks();
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
     e.set("ARM_CLIENT_SECRET", ARM_SECRET);
-    let env_file = e.sb.path("work/.stackhook.env");
-    let (code, _, err) = e.stackhook(&[
-        "run",
-        "--env-file",
-        env_file.to_str().unwrap(),
-        &spec("azure-aks-spn.yaml"),
-    ]);
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
     assert!(e.fake.saw("aks", &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod/listClusterUserCredential"), 200));
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
     assert!(
-        log.lines().any(|l| l == "convert-kubeconfig -l spn"),
+        log.lines()
+            .any(|l| l
+                == "convert-kubeconfig --login=spn --client-id=app-0001 --tenant-id=tenant-0001"),
         "{log}"
     );
-    // verify's kubectl ran kubelogin with the exported AAD_* variables.
-    assert!(e.fake.saw("k8s", "/version", 200));
-    let text = std::fs::read_to_string(&env_file).unwrap();
     assert!(
-        text.contains("export AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\""),
-        "{text}"
+        e.kubeconfig().contains("--use-azurerm-env-vars"),
+        "{}",
+        e.kubeconfig()
     );
-    assert!(!text.contains(ARM_SECRET));
+    // verify's kubectl ran kubelogin, which read ARM_CLIENT_SECRET.
+    assert!(e.fake.saw("k8s", "/version", 200));
 
-    // A later phase without the env file cannot log in; with it, it can.
-    let without = e.kubectl_version();
-    assert!(!without.status.success());
-    assert!(String::from_utf8_lossy(&without.stderr).contains("AAD_SERVICE_PRINCIPAL_CLIENT_ID"));
-    let with = e
-        .command("sh")
-        .arg("-c")
-        .arg(format!(
-            ". {} && kubectl get --raw /version",
-            env_file.display()
-        ))
+    // A later phase: nothing sourced, the integration's variables only.
+    let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    // Without the secret in the environment, kubelogin cannot log in: the
+    // kubeconfig holds no secret of its own.
+    e.env.retain(|(k, _)| k != "ARM_CLIENT_SECRET");
+    assert!(!e.kubectl_version().status.success());
+    assert!(!e.kubeconfig().contains(ARM_SECRET));
+    assert_clean(&e);
+}
+
+/// An Azure client secret may start with `-` (Azure generates such), hold
+/// spaces, quotes, `$(...)`: az reads it from a 0600 file (`@FILE`), so it
+/// is one value whatever it holds, and never in an argv.
+fn aks_service_principal_with_a_hostile_secret() {
+    const HOSTILE: &str = "-CANARY- 'q\" $(touch pwned) `x`";
+    let mut cfg = config();
+    cfg["aks"]["client_secret"] = json!(HOSTILE);
+    cfg["k8s_tokens"] = json!([spn_token("app-0001", HOSTILE)]);
+    let mut e = aks_with(cfg);
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_SECRET", HOSTILE);
+    let (code, out, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{err}");
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    assert!(!e.sb.path("work/pwned").exists());
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Workload identity federation: az logs in with the federated token
+/// (client_assertion), kubelogin's workloadidentity mode reads the token
+/// file at each call, and the next phase's fresh token keeps working.
+fn aks_oidc_federated_token() {
+    let token = format!("{}.CANARY-oidc-payload.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["aks"]["federated_token"] = json!(token);
+    let mut e = aks_with(cfg);
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_OIDC_TOKEN_FILE_PATH", file.to_str().unwrap());
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
+    assert!(log.contains("convert-kubeconfig --login=workloadidentity --client-id=app-0001 --tenant-id=tenant-0001 --federated-token-file="), "{log}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(!e.kubeconfig().contains("CANARY"));
+    assert!(e.kubectl_version().status.success());
+    // A wrong token in the file is refused by the fake API at kubectl time.
+    std::fs::write(&file, "not-the-token").unwrap();
+    assert!(!e.kubectl_version().status.success());
+}
+
+/// A client certificate: a PFX with its password. openssl converts it for
+/// az (the password read from the environment), kubelogin reads both
+/// variables itself at kubectl time.
+fn aks_certificate_with_a_password() {
+    let mut cfg = config();
+    cfg["aks"]["cert_password"] = json!("CANARY-pfx-password");
+    let mut e = aks_with(cfg);
+    e.record_argv("openssl");
+    let pfx = e.fake.files["client_pfx"].as_str().unwrap().to_string();
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_CERTIFICATE_PATH", &pfx);
+    e.set("ARM_CLIENT_CERTIFICATE_PASSWORD", "CANARY-pfx-password");
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-cert.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("CANARY"));
+    // The fake checked the assertion's signature against the certificate.
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
+    assert_clean(&e);
+}
+
+/// `login: azurecli`: az was logged in before stackhook (as a worker or an
+/// earlier hook does it); kubelogin asks the real az for a token at each
+/// call.
+fn aks_azure_cli_login_with_context_and_namespace() {
+    let mut cfg = config();
+    cfg["k8s_tokens"] = json!(["arm-access-token"]);
+    let e = aks_with(cfg);
+    let secret_file = e.sb.path("work/sp-secret");
+    std::fs::write(&secret_file, ARM_SECRET).unwrap();
+    let login = e
+        .command("az")
+        .args([
+            "login",
+            "--service-principal",
+            "--username=app-0001",
+            "--tenant=tenant-0001",
+        ])
+        .arg(format!("--password=@{}", secret_file.display()))
+        .args(["--output=none"])
         .output()
         .unwrap();
     assert!(
-        with.status.success(),
+        login.status.success(),
         "{}",
-        String::from_utf8_lossy(&with.stderr)
+        String::from_utf8_lossy(&login.stderr)
     );
-    assert_clean(&e);
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-azurecli.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: aks-prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(kube.contains("- azurecli"), "{kube}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.kubectl_version().status.success());
 }
 
 fn aks_service_principal_with_a_wrong_secret_fails_with_a_hint() {
@@ -639,11 +1291,38 @@ fn aks_managed_identity() {
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
     assert!(
         log.lines()
-            .any(|l| l == "convert-kubeconfig -l msi --client-id client-of-identity"),
+            .any(|l| l == "convert-kubeconfig --login=msi --client-id=client-of-identity"),
         "{log}"
     );
     assert!(e.fake.saw("k8s", "/version", 200));
+    // A later phase: kubelogin's msi mode needs nothing sourced.
+    assert!(e.kubectl_version().status.success());
     assert_clean(&e);
+}
+
+// ------------------------------------------------------------- argv check
+
+/// The argv check of every e2e test is real: the wrappers record what the
+/// CLIs get (so a flow's own commands show up), and a command that does put
+/// a secret in an argv is caught.
+fn the_argv_check_sees_every_argument() {
+    let mut e = E2e::new(config(), &[], &[]);
+    e.set("MY_TOKEN", "CANARY-in-argv");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands: ['kubectl version --client --token="$MY_TOKEN" >/dev/null']
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(e.argv_log()).unwrap();
+    assert!(log.contains("--client"), "{log}");
+    assert!(e.argv_leak().is_some(), "the leak was not seen: {log}");
+    // Forget it, or the test's own check would (rightly) fail.
+    std::fs::remove_file(e.argv_log()).unwrap();
 }
 
 // ------------------------------------------------------------ kubeconfig
@@ -695,6 +1374,77 @@ fn kubeconfig_from_url_checks_its_sha256() {
     assert!(e.fake.saw("static", "/prod.yaml", 200));
     assert!(e.kubectl_version().status.success());
     assert_clean(&e);
+}
+
+/// Issue 9 item 6: a mounted kubeconfig without a current-context (as
+/// Terraform users who set `config_context` have it) is accepted when
+/// `context:` names one of its contexts, which becomes current.
+fn kubeconfig_mounted_without_current_context_with_context_and_namespace() {
+    let e = E2e::new(config(), &[], &[]);
+    let kc = e
+        .fake
+        .static_kubeconfig()
+        .replace("current-context: fake\n", "");
+    std::fs::write(e.sb.kubeconfig(), &kc).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
+    assert_eq!(code, 1, "without context: it is refused: {err}");
+    assert!(err.contains("no current-context"), "{err}");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: mounted, context: fake, namespace: apps}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: fake"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    assert!(e.kubectl_version().status.success());
+}
+
+/// `context:` and `namespace:` for gke (renamed by stackhook) and for a
+/// kubeconfig from a variable without a current-context.
+fn gke_and_kubeconfig_env_with_context_and_namespace() {
+    let mut e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, context: prod, namespace: apps}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: prod"), "{kube}");
+    assert!(kube.contains("namespace: apps"), "{kube}");
+    // Renamed, not copied: one context (cluster and user keep their names).
+    assert_eq!(kube.matches("context:\n").count(), 1, "{kube}");
+
+    let kc = e
+        .fake
+        .static_kubeconfig()
+        .replace("current-context: fake\n", "");
+    e.set("KUBECONFIG_CONTENT", &base64_encode(kc.as_bytes()));
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KUBECONFIG_CONTENT, context: fake, namespace: team}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("current-context: fake") && kube.contains("namespace: team"),
+        "{kube}"
+    );
 }
 
 fn kubeconfig_mounted() {

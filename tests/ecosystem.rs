@@ -211,9 +211,9 @@ fn provider_pages_are_complete() {
     for want in [
         "cluster (string; required)",
         "GOOGLE_OAUTH_ACCESS_TOKEN",
-        "Needs on PATH: gcloud, kubectl (when token_credentials)",
+        "Needs on PATH: gcloud, gke-gcloud-auth-plugin (when credentials == 'plugin'",
         "Renders to:",
-        "--access-token-file",
+        "set-user --exec-credential-from-env=GOOGLE_OAUTH_ACCESS_TOKEN",
     ] {
         assert!(gke.contains(want), "no {want:?} in:\n{gke}");
     }
@@ -378,9 +378,14 @@ fn example_spacelift_config_serves_each_stack_from_its_spec() {
         .iter()
         .map(|h| h.as_str().unwrap())
         .collect();
-    assert!(
-        hooks.iter().any(|h| h.contains("stackhook run --env-file")),
-        "{hooks:?}"
+    assert_eq!(
+        hooks,
+        ["(cd /mnt/workspace/source && stackhook run)"],
+        "one line, nothing to source"
+    );
+    assert_eq!(
+        config["stack_defaults"]["environment"]["KUBECONFIG"],
+        "/mnt/workspace/.kube/config"
     );
     for h in &hooks {
         assert!(
@@ -433,17 +438,38 @@ fn example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context() {
         s.contains("spacelift_stack") && s.contains("before_init"),
         "{s}"
     );
-    assert!(
-        s.contains("stackhook run --env-file /mnt/workspace/.stackhook.env specs/k8s-prod.yaml"),
-        "{s}"
-    );
+    assert!(s.contains("stackhook run specs/k8s-prod.yaml"), "{s}");
+    assert!(!s.contains("--env-file"), "nothing to source: {s}");
+    assert!(s.contains("/mnt/workspace/.kube/config"), "{s}");
     let context = parse("context.tf");
     let c = text(&context);
     assert!(
         c.contains("spacelift_context") && c.contains("autoattach:kubernetes"),
         "{c}"
     );
-    assert!(c.contains("stackhook run --env-file"), "{c}");
+    assert!(
+        c.contains("(cd /mnt/workspace/source && stackhook run)"),
+        "{c}"
+    );
+    // Terraform's kubernetes and helm providers read the same kubeconfig.
+    let providers = parse("../terraform-providers/providers.tf");
+    let p = text(&providers);
+    assert!(p.contains("kubernetes") && p.contains("helm"), "{p}");
+    assert_eq!(
+        providers["locals"][0]["kubeconfig"]
+            .as_str()
+            .map(|v| v.trim_matches('"')),
+        Some("/mnt/workspace/.kube/config"),
+        "{p}"
+    );
+    let provider = providers["provider"].to_string();
+    assert_eq!(
+        provider
+            .matches(r#""config_path":"${local.kubeconfig}""#)
+            .count(),
+        2,
+        "{p}"
+    );
     assert!(
         c.matches("\\\"kubernetes\\\"").count() >= 2 || c.matches("kubernetes").count() >= 3,
         "{c}"
@@ -471,13 +497,14 @@ fn example_runner_images_lint_clean_and_install_stackhook() {
             .unwrap();
         assert!(out.status.success(), "{file}: {}", stdout(&out));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("cargo build --release --locked"), "{file}");
-        assert!(
-            text.contains(
-                "COPY --from=stackhook /src/target/release/stackhook /usr/local/bin/stackhook"
-            ),
-            "{file}"
+        // The binary comes from the release image (the root Dockerfile,
+        // tests/ship.rs), not from a Rust build stage.
+        let copy = format!(
+            "COPY --from=ghcr.io/stackhook/stackhook:{} /stackhook /usr/local/bin/stackhook",
+            env!("CARGO_PKG_VERSION")
         );
+        assert!(text.contains(&copy), "{file} lacks {copy}");
+        assert!(!text.contains("cargo build"), "{file} still builds Rust");
         assert!(text.contains("stackhook --version"), "{file}");
         for cli in clis {
             assert!(text.contains(cli), "{file} lacks {cli}");
@@ -571,7 +598,7 @@ fn example_github_workflow_is_valid_and_its_script_comments_changed_specs() {
         "an unchanged spec was planned: {md}"
     );
     assert!(
-        md.contains("```sh\naws eks update-kubeconfig --region us-east-1"),
+        md.contains("```sh\naws eks update-kubeconfig --region=us-east-1"),
         "{md}"
     );
 }

@@ -29,7 +29,7 @@ steps:
     with:
       cluster: ${EKS_CLUSTER_NAME}
       region: "eu-west-1; touch pwned-literal"
-      alias: "it's `touch pwned-backtick`"
+      context: "-it's `touch pwned-backtick`"
       role_arn: ${ROLE}
 "#,
     )
@@ -58,17 +58,15 @@ steps:
         .unwrap();
     assert!(run.status.success());
     let args = String::from_utf8(run.stdout).unwrap();
+    // Each value is one `--flag=VALUE` argument, so a value that starts
+    // with `-` is still a value.
     let expected = [
-        "eks",
-        "update-kubeconfig",
-        "--region",
-        "eu-west-1; touch pwned-literal",
-        "--name",
-        cluster,
-        "--role-arn",
-        role,
-        "--alias",
-        "it's `touch pwned-backtick`",
+        "eks".to_string(),
+        "update-kubeconfig".into(),
+        "--region=eu-west-1; touch pwned-literal".into(),
+        format!("--name={cluster}"),
+        format!("--role-arn={role}"),
+        "--alias=-it's `touch pwned-backtick`".into(),
     ]
     .map(|a| format!("<{a}>\n"))
     .concat();

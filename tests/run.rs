@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 
@@ -47,44 +47,6 @@ fn main() {
     ]);
 }
 
-/// Reads the child's stdout until a line contains `needle`; returns the
-/// lines read.
-fn wait_for_line(reader: &mut impl BufRead, needle: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
-        let hit = line.contains(needle);
-        lines.push(line);
-        if hit {
-            return lines;
-        }
-    }
-}
-
-fn output_of(child: Child) -> (i32, String, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn run(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
-    let child = sb
-        .command()
-        .args(args)
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    output_of(child)
-}
-
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -111,7 +73,7 @@ steps:
     with: {{server: false}}
 "#
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     let kube = std::fs::read_to_string(sb.kubeconfig()).unwrap();
     assert!(kube.contains("current-context: hook"), "{kube}");
@@ -148,7 +110,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
         std::fs::read_to_string(sb.kubeconfig()).unwrap(),
@@ -182,8 +144,7 @@ steps:
     with: {{commands: [exit 1]}}
 "#
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -205,8 +166,7 @@ steps:
         - sh -c 'sleep 600 & echo $! > "$PIDFILE"; wait'
 "#,
     );
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("PIDFILE", pidfile.to_str().unwrap())],
     );
@@ -320,7 +280,7 @@ steps:
     with: {commands: ['true']}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", ok.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", ok.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
@@ -343,8 +303,7 @@ steps:
         - 'if [ -e "$MARK" ]; then echo second try; else touch "$MARK"; echo first try fails >&2; exit 1; fi'
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MARK", mark.to_str().unwrap())],
     );
@@ -380,11 +339,7 @@ steps:
         - echo "denied for $MY_TOKEN" >&2; exit 1
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
-        &["run", spec.to_str().unwrap()],
-        &[("MY_TOKEN", canary)],
-    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_TOKEN", canary)]);
     assert_eq!(code, 1, "{err}");
     let all = format!("{out}{err}");
     assert!(!all.contains(canary), "leaked: {all}");
@@ -417,8 +372,7 @@ steps:
     with: {commands: ['echo "$AUTH_HEADER"']}
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[
             ("MY_TOKEN", "tok-123456"),
@@ -452,8 +406,8 @@ fn stub_azure(sb: &Sandbox) {
         r#"#!/bin/sh
 case "$1 $2" in
   "aks get-credentials")
-    while [ $# -gt 0 ]; do [ "$1" = --file ] && file="$2"; shift; done
-    printf 'apiVersion: v1\nkind: Config\ncurrent-context: aks\ncontexts:\n- name: aks\n  context: {cluster: aks, user: u}\nclusters:\n- name: aks\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {}\n' > "$file";;
+    while [ $# -gt 0 ]; do case "$1" in --file=*) file="${1#--file=}";; esac; shift; done
+    printf 'apiVersion: v1\nkind: Config\ncurrent-context: aks\ncontexts:\n- name: aks\n  context: {cluster: aks, user: u}\nclusters:\n- name: aks\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}}\n' > "$file";;
 esac
 "#,
     );
@@ -467,17 +421,16 @@ fn env_file_exports_values_and_secret_references() {
         r#"version: 1
 steps:
   - provider: azure-aks
-    with: {cluster: c, resource_group: g, login: spn}
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${SP_SECRET}"}
   - provider: run
     name: later
     with:
-      commands: ['test "$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET" = "$ARM_CLIENT_SECRET" && echo later step sees the export']
+      commands: ['test "$ARM_CLIENT_SECRET" = "$SP_SECRET" && echo later step sees the export']
 "#,
     );
     let env_file = sb.path("work/out/stackhook.env");
     let secret = "CANARY-arm-secret";
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &[
             "run",
             "--env-file",
@@ -487,28 +440,35 @@ steps:
         &[
             ("ARM_CLIENT_ID", "app id"),
             ("ARM_TENANT_ID", "t"),
-            ("ARM_CLIENT_SECRET", secret),
+            ("SP_SECRET", secret),
         ],
     );
+    // kubelogin reads ARM_CLIENT_SECRET at kubectl time; the spec reads
+    // another variable, so the step exports ARM_CLIENT_SECRET (a reference,
+    // never the value) for later steps and the caller.
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("later step sees the export"), "{out}");
     let text = std::fs::read_to_string(&env_file).unwrap();
+    let kube = sb.kubeconfig().display().to_string();
     assert_eq!(
         text,
-        "# written by stackhook run; source it: . FILE\nexport AAD_SERVICE_PRINCIPAL_CLIENT_ID='app id'\nexport AAD_SERVICE_PRINCIPAL_CLIENT_SECRET=\"$ARM_CLIENT_SECRET\"\n"
+        format!(
+            "# written by stackhook run; source it: . FILE\nexport KUBECONFIG={kube}\nexport KUBE_CONFIG_PATH={kube}\nexport ARM_CLIENT_SECRET=\"$SP_SECRET\"\n"
+        )
     );
+    assert!(!text.contains(secret));
     assert_eq!(mode(&env_file), 0o600);
-    // Sourced as the hook line does, a later phase sees the values.
+    // Sourced as the hook line does, a later phase sees the value.
     let seen = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!(". {} && printf '%s|%s' \"$AAD_SERVICE_PRINCIPAL_CLIENT_ID\" \"$AAD_SERVICE_PRINCIPAL_CLIENT_SECRET\"", env_file.display()))
-        .env("ARM_CLIENT_SECRET", secret)
+        .arg(format!(
+            ". {} && printf '%s' \"$ARM_CLIENT_SECRET\"",
+            env_file.display()
+        ))
+        .env("SP_SECRET", secret)
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&seen.stdout),
-        format!("app id|{secret}")
-    );
+    assert_eq!(String::from_utf8_lossy(&seen.stdout), secret);
 }
 
 fn no_env_file_after_a_failure() {
@@ -521,8 +481,7 @@ steps:
 "#,
     );
     let env_file = sb.path("work/stackhook.env");
-    let (code, _, _) = run(
-        &sb,
+    let (code, _, _) = sb.run(
         &[
             "run",
             "--env-file",
@@ -555,8 +514,7 @@ steps:
 "#,
         marker.display()
     ));
-    let (code, _, err) = run(
-        &sb,
+    let (code, _, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("KUBECONFIG", kube.to_str().unwrap())],
     );
@@ -583,7 +541,7 @@ steps:
     with: {cluster: c, resource_group: g, login: msi}
 "#,
     );
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("`az` is not on PATH") && err.contains("`kubelogin` is not on PATH"),
@@ -637,8 +595,8 @@ steps:
     with: {commands: ['touch should-not-exist']}
 "#,
     );
-    let (code, out, _) = run(&sb, &["run", "--dry-run", spec.to_str().unwrap()], &[]);
-    let (_, plan_out, _) = run(&sb, &["plan", spec.to_str().unwrap()], &[]);
+    let (code, out, _) = sb.run(&["run", "--dry-run", spec.to_str().unwrap()], &[]);
+    let (_, plan_out, _) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0);
     assert_eq!(out, plan_out);
     assert!(!sb.path("work/should-not-exist").exists());
@@ -655,7 +613,7 @@ steps:
 "#,
     );
     let bad = "apiVersion: v1\ncurrent-context: nope\n";
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", bad)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", bad)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("names no context"), "{err}");
     assert_eq!(
@@ -664,7 +622,7 @@ steps:
     );
 
     let good = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
-    let (code, _, err) = run(&sb, &["run", spec.to_str().unwrap()], &[("KC", &good)]);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &good)]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), good);
     assert_eq!(mode(&sb.kubeconfig()), 0o600);
@@ -680,11 +638,10 @@ steps:
     with: {commands: ['echo hello']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", ok.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", ok.to_str().unwrap()], &[]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", "--verbose", ok.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-x")],
     );
@@ -699,7 +656,7 @@ steps:
     with: {commands: ['echo noisy; exit 2']}
 "#,
     );
-    let (code, out, err) = run(&sb, &["run", "--quiet", bad.to_str().unwrap()], &[]);
+    let (code, out, err) = sb.run(&["run", "--quiet", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
     assert_eq!(out, "");
     assert!(!err.contains("==>"), "{err}");
@@ -723,15 +680,13 @@ steps:
         - test ! -e "$STACKHOOK_TMPDIR/tok2" && echo tok2 gone
 "#,
     );
-    let (code, out, err) = run(
-        &sb,
+    let (code, out, err) = sb.run(
         &["run", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "[files] tok gone\n[files] tok2 gone\n");
-    let (_, plan, _) = run(
-        &sb,
+    let (_, plan, _) = sb.run(
         &["plan", "--format", "json", spec.to_str().unwrap()],
         &[("MY_TOKEN", "CANARY-tok")],
     );

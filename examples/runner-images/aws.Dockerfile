@@ -1,14 +1,8 @@
 # Spacelift runner image for EKS: Spacelift's own image already has the AWS
-# CLI and kubectl; this adds stackhook, built static (musl) from this
-# repository. Build from the repository root:
+# CLI and kubectl; this adds stackhook's static binary, copied from its
+# release image (no Rust toolchain needed):
 #   docker build -f examples/runner-images/aws.Dockerfile -t spacelift-runner-aws .
-FROM rust:1-alpine AS stackhook
-RUN apk add --no-cache musl-dev git
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked
-
 FROM public.ecr.aws/spacelift/runner-terraform:latest
-COPY --from=stackhook /src/target/release/stackhook /usr/local/bin/stackhook
+COPY --from=ghcr.io/stackhook/stackhook:0.1.0 /stackhook /usr/local/bin/stackhook
 # Fail the build, not the first run, if a CLI is missing.
 RUN stackhook --version && aws --version && kubectl version --client

@@ -1,15 +1,9 @@
 # Spacelift runner image for AKS: the Azure CLI, kubectl and kubelogin
-# (installed by `az aks install-cli`), and stackhook, built static (musl)
-# from this repository. Build from the repository root:
+# (installed by `az aks install-cli`), and stackhook's static binary, copied
+# from its release image (no Rust toolchain needed):
 #   docker build -f examples/runner-images/azure.Dockerfile -t spacelift-runner-azure .
-FROM rust:1-alpine AS stackhook
-RUN apk add --no-cache musl-dev git
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked
-
-FROM mcr.microsoft.com/azure-cli:2.67.0
+FROM mcr.microsoft.com/azure-cli:2.76.0
 RUN az aks install-cli --install-location /usr/local/bin/kubectl --kubelogin-install-location /usr/local/bin/kubelogin
-COPY --from=stackhook /src/target/release/stackhook /usr/local/bin/stackhook
+COPY --from=ghcr.io/stackhook/stackhook:0.1.0 /stackhook /usr/local/bin/stackhook
 # Fail the build, not the first run, if a CLI is missing.
 RUN stackhook --version && az version && kubectl version --client && kubelogin --version

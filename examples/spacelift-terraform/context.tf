@@ -7,10 +7,19 @@ resource "spacelift_context" "kubernetes_login" {
   description = "Logs kubectl in with stackhook before init (spec: specs/<stack id>.yaml)"
   labels      = ["autoattach:kubernetes"]
 
+  # One line: the kubeconfig gets credentials at call time, so later phases
+  # need nothing sourced.
   before_init = [
-    "(cd /mnt/workspace/source && stackhook run --env-file /mnt/workspace/.stackhook.env)",
-    ". /mnt/workspace/.stackhook.env",
+    "(cd /mnt/workspace/source && stackhook run)",
   ]
+}
+
+# The kubeconfig lives in the workspace, which a resumed run keeps.
+resource "spacelift_environment_variable" "kubeconfig" {
+  context_id = spacelift_context.kubernetes_login.id
+  name       = "KUBECONFIG"
+  value      = "/mnt/workspace/.kube/config"
+  write_only = false
 }
 
 resource "spacelift_stack" "k8s_staging" {

@@ -18,11 +18,23 @@ resource "spacelift_stack" "k8s_prod" {
   # A runner image with gcloud, kubectl and stackhook (runner-images/gcp.Dockerfile).
   runner_image = "ghcr.io/acme/spacelift-runner-gcp:latest"
 
-  # The single hook line. --env-file carries exported variables (AKS needs
-  # AAD_SERVICE_PRINCIPAL_*) into the later phases of the run.
+  # The single hook line. The kubeconfig it writes holds no credential: its
+  # user runs `stackhook exec-credential`, which reads the
+  # GOOGLE_OAUTH_ACCESS_TOKEN that Spacelift's GCP integration sets afresh in
+  # every phase, so kubectl, Helm and Terraform's providers keep working in
+  # later phases and in a resumed run's new container. Nothing to source.
   before_init = [
-    "stackhook run --env-file /mnt/workspace/.stackhook.env specs/k8s-prod.yaml && . /mnt/workspace/.stackhook.env",
+    "stackhook run specs/k8s-prod.yaml",
   ]
+}
+
+# The kubeconfig lives in the workspace, the one directory a resumed run's
+# new container keeps; kubectl and every phase read it from here.
+resource "spacelift_environment_variable" "kubeconfig" {
+  stack_id   = spacelift_stack.k8s_prod.id
+  name       = "KUBECONFIG"
+  value      = "/mnt/workspace/.kube/config"
+  write_only = false
 }
 
 # The spec's variables, set on the stack (GOOGLE_OAUTH_ACCESS_TOKEN comes

@@ -3,7 +3,7 @@
 //! comes out, whole or across chunks and lines; masking is exact however
 //! the output is chunked), with long lines cut at a small limit.
 //!
-//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run masker fuzz/corpus/masker`
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run masker fuzz/corpus/masker fuzz/seeds/masker`
 #![no_main]
 
 #[path = "../../tests/common/masking.rs"]

@@ -181,6 +181,20 @@ impl Sandbox {
             .current_dir(self.path("work"));
         c
     }
+    /// Runs the binary in the sandbox to its end: exit code, stdout, stderr.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+        let child = self
+            .command()
+            .args(args)
+            .envs(extra.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        output_of(child)
+    }
+
     /// Entries left in TMPDIR: a finished run leaves none.
     pub fn tmp_entries(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.tmp())
@@ -202,6 +216,42 @@ impl Sandbox {
     pub fn with_real_kubectl(&self) {
         let k = real_kubectl().expect("the harness checked that kubectl is here");
         std::os::unix::fs::symlink(k, self.bin().join("kubectl")).unwrap();
+    }
+}
+
+/// A finished child's exit code (-1 when killed by a signal), stdout and
+/// stderr.
+pub fn output_of(child: std::process::Child) -> (i32, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A diagnostic as one line: miette wraps long messages at 100 columns
+/// behind a `│` gutter.
+pub fn unwrapped(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads the child's stdout until a line contains `needle`; returns the
+/// lines read.
+pub fn wait_for_line(reader: &mut impl std::io::BufRead, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "output ended before {needle:?}; got {lines:?}");
+        let hit = line.contains(needle);
+        lines.push(line);
+        if hit {
+            return lines;
+        }
     }
 }
 

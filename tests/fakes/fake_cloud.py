@@ -159,12 +159,37 @@ class Base(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
 
+def k8s_tokens():
+    """The tokens the fake API accepts: <dir>/k8s_tokens.json when a test
+    wrote one (to change them mid-test, e.g. a token that expired), else the
+    config's."""
+    try:
+        with open(os.path.join(DIR, "k8s_tokens.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return CONFIG.get("k8s_tokens", []) + kubelogin_tokens()
+
+
+def kubelogin_tokens():
+    """What tests/fakes/kubelogin.py derives from the Azure credentials the
+    config names: a client certificate, a federated token."""
+    az = CONFIG.get("aks") or {}
+    sha = lambda *p: hashlib.sha256(b":".join(x if isinstance(x, bytes) else x.encode() for x in p)).hexdigest()[:32]
+    out = []
+    if CLIENT_CERT.get("cert") is not None:
+        der = CLIENT_CERT["cert"].public_bytes(serialization.Encoding.DER)
+        out.append("cert-" + sha(az["client_id"], der))
+    if az.get("federated_token"):
+        out.append("wi-" + sha(az["client_id"], az["tenant"], az["federated_token"]))
+    return out
+
+
 class Kube(Base):
     name = "k8s"
 
     def handle_any(self):
         token = self.bearer()
-        if token is None or not (token in CONFIG.get("k8s_tokens", []) or eks_token_valid(token)):
+        if token is None or not (token in k8s_tokens() or eks_token_valid(token)):
             return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
         path = urllib.parse.urlsplit(self.path).path
@@ -222,6 +247,85 @@ class Eks(Base):
             "version": "1.32",
             "certificateAuthority": {"data": ca_b64()},
         }})
+
+
+class Sts(Base):
+    """AWS STS: AssumeRoleWithWebIdentity (a web identity token for a role:
+    only the configured token and role are accepted) and AssumeRole (for
+    update-kubeconfig's --assume-role-arn). Both hand out the configured EKS
+    keys with a session token, so the fake API's SigV4 check of `aws eks
+    get-token` still holds."""
+    name = "sts"
+
+    def do_POST(self):
+        sts = CONFIG.get("sts") or {}
+        eks = CONFIG["eks"]
+        form = dict(urllib.parse.parse_qsl(self.body().decode()))
+        action = form.get("Action")
+        if action == "AssumeRoleWithWebIdentity":
+            ok = form.get("RoleArn") == sts.get("role_arn") and form.get("WebIdentityToken") == sts.get("token")
+        elif action == "AssumeRole":
+            ok = form.get("RoleArn") in sts.get("assumable", [])
+        else:
+            ok = False
+        if not ok:
+            return self.send_xml(403, f"""<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform {action}</Message></Error>
+<RequestId>fake</RequestId></ErrorResponse>""")
+        expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        role = form.get("RoleArn", "")
+        self.send_xml(200, f"""<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<{action}Result>
+<Credentials><AccessKeyId>{eks['access_key']}</AccessKeyId><SecretAccessKey>{eks['secret_key']}</SecretAccessKey>
+<SessionToken>fake-session-token</SessionToken><Expiration>{expires}</Expiration></Credentials>
+<AssumedRoleUser><Arn>{role}/session</Arn><AssumedRoleId>AROAFAKE:session</AssumedRoleId></AssumedRoleUser>
+<SubjectFromWebIdentityToken>spacelift</SubjectFromWebIdentityToken>
+</{action}Result>
+<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
+</{action}Response>""")
+
+    def send_xml(self, status, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        log(self.name, self, status)
+        with LOCK, open(os.path.join(DIR, "sts.log"), "a") as f:
+            f.write(json.dumps({"status": status, "body": self._form}) + "\n")
+
+    def body(self):
+        data = Base.body(self)
+        self._form = {k: v for k, v in urllib.parse.parse_qsl(data.decode()) if k != "WebIdentityToken"}
+        return data
+
+
+class Google(Base):
+    """Google's STS token exchange (workload identity federation: the OIDC
+    token for a federated token) and IAM credentials generateAccessToken
+    (the federated token for the service account's access token, which
+    the fake GKE and Kubernetes APIs accept)."""
+    name = "google"
+
+    def do_POST(self):
+        g = CONFIG.get("google") or {}
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/v1/token":
+            form = dict(urllib.parse.parse_qsl(self.body().decode()))
+            if (form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+                    or form.get("subject_token") != g.get("oidc_token")
+                    or form.get("audience") != g.get("audience")):
+                return self.send_json(400, {"error": "invalid_grant", "error_description": "The token is invalid."})
+            return self.send_json(200, {"access_token": "federated-access-token", "token_type": "Bearer",
+                                        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                                        "expires_in": 3600})
+        if path.endswith(":generateAccessToken"):
+            if self.bearer() != "federated-access-token":
+                return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+            expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self.send_json(200, {"accessToken": CONFIG["gke"]["token"], "expireTime": expires})
+        self.send_json(404, {"error": {"code": 404, "message": path}})
 
 
 class Gke(Base):
@@ -313,6 +417,8 @@ class Azure(Base):
         path = urllib.parse.urlsplit(self.path).path
         if path.endswith("/oauth2/v2.0/token"):
             form = dict(urllib.parse.parse_qsl(self.body().decode()))
+            if "client_assertion" in form:
+                return self.client_assertion(az, form)
             if form.get("client_id") != az["client_id"] or form.get("client_secret") != az["client_secret"]:
                 return self.send_json(401, {"error": "invalid_client",
                                             "error_description": "AADSTS7000215: Invalid client secret provided.",
@@ -331,6 +437,70 @@ class Azure(Base):
             return self.send_json(404, {"error": {"code": "ResourceNotFound",
                                                   "message": f"The Resource 'Microsoft.ContainerService/managedClusters/{path.split('/managedClusters/')[1].split('/')[0]}' was not found."}})
         self.send_json(404, {"error": {"code": "NotFound", "message": path}})
+
+
+def b64url_json(part):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def assertion_valid(az, assertion):
+    """A client assertion is either the federated (OIDC) token itself, or a
+    JWT that MSAL signed with the client certificate's key (x5t or x5t#S256
+    names the certificate)."""
+    if assertion == az.get("federated_token"):
+        return True
+    try:
+        header_b64, payload_b64, sig_b64 = assertion.split(".")
+        header = b64url_json(header_b64)
+    except ValueError:
+        return False
+    cert = CLIENT_CERT.get("cert")
+    if cert is None:
+        return False
+    from cryptography.hazmat.primitives.asymmetric import padding
+    thumb1 = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).decode().rstrip("=")
+    thumb256 = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).decode().rstrip("=")
+    # MSAL may keep the base64 padding.
+    if header.get("x5t", "").rstrip("=") != thumb1 and header.get("x5t#S256", "").rstrip("=") != thumb256:
+        return False
+    signed = f"{header_b64}.{payload_b64}".encode()
+    sig = base64.urlsafe_b64decode(sig_b64 + "=" * (-len(sig_b64) % 4))
+    pad = (padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=hashes.SHA256.digest_size)
+           if header.get("alg") == "PS256" else padding.PKCS1v15())
+    try:
+        cert.public_key().verify(sig, signed, pad, hashes.SHA256())
+        return True
+    except Exception:
+        return False
+
+
+CLIENT_CERT = {}
+
+
+def make_client_cert():
+    """A client certificate for `login: cert`: key and certificate as PEM,
+    and as a PFX with the configured password."""
+    az = CONFIG.get("aks") or {}
+    if "cert_password" not in az:
+        return {}
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stackhook test client")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    CLIENT_CERT["cert"] = cert
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
+    pfx = pkcs12.serialize_key_and_certificates(b"client", key, cert, None, serialization.BestAvailableEncryption(
+        az["cert_password"].encode()))
+    files = {"client_pem": os.path.join(DIR, "client.pem"), "client_pfx": os.path.join(DIR, "client.pfx")}
+    for k, data in (("client_pem", pem), ("client_pfx", pfx)):
+        with open(files[k], "wb") as f:
+            f.write(data)
+    return files
 
 
 def fake_jwt(az, client_id):
@@ -383,6 +553,20 @@ users:
 """
 
 
+def client_assertion(self, az, form):
+    if (form.get("client_id") != az["client_id"]
+            or form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            or not assertion_valid(az, form["client_assertion"])):
+        return self.send_json(401, {"error": "invalid_client",
+                                    "error_description": "AADSTS700213: No matching federated identity record found.",
+                                    "error_codes": [700213]})
+    return self.send_json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                "access_token": "arm-access-token"})
+
+
+Azure.client_assertion = client_assertion
+
+
 class Static(Base):
     name = "static"
 
@@ -413,12 +597,15 @@ def serve(name, handler, tls):
 
 def main():
     ca = make_certs()
+    files = make_client_cert()
     serve("k8s", Kube, True)
     serve("eks", Eks, False)
+    serve("sts", Sts, False)
     serve("gke", Gke, False)
+    serve("google", Google, False)
     serve("aks", Azure, True)
     serve("static", Static, False)
-    print(json.dumps({"ports": PORTS, "ca": ca}), flush=True)
+    print(json.dumps({"ports": PORTS, "ca": ca, "files": files}), flush=True)
     # Serve until the test closes stdin (or dies).
     sys.stdin.read()
 

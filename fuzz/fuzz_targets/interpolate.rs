@@ -1,0 +1,32 @@
+//! Interpolation: any text parses or is refused with an error, never a
+//! panic; what it resolves to, written back in interpolation syntax,
+//! parses again; a secret variable never becomes text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stackhook::interpolate::{self, Lookup};
+use stackhook::value::Value;
+
+struct Env<'a>(&'a str);
+
+impl Lookup for Env<'_> {
+    fn get(&self, name: &str) -> Option<(Value, bool)> {
+        match name.len() % 3 {
+            0 => None,
+            1 => Some((Value::text(self.0), false)),
+            _ => Some((Value::text("SECRET-VALUE"), true)),
+        }
+    }
+}
+
+fuzz_target!(|data: &str| {
+    let (template, value) = data.split_once('\u{1}').unwrap_or((data, "v"));
+    let Ok(pieces) = interpolate::parse(template) else {
+        return;
+    };
+    let mut missing = Vec::new();
+    let resolved = interpolate::substitute(&pieces, &Env(value), &mut missing);
+    let shown = resolved.to_string();
+    assert!(interpolate::parse(&shown).is_ok(), "{shown:?} does not parse");
+    assert!(!shown.contains("SECRET-VALUE") || value.contains("SECRET-VALUE") || template.contains("SECRET-VALUE"));
+});

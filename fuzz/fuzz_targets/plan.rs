@@ -1,0 +1,41 @@
+//! A whole spec through parsing, resolution, binding and rendering, with
+//! any environment values: never a panic or a hang; a plan that renders
+//! shows no secret value in any preview.
+#![no_main]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use stackhook::plan::{self, Mode};
+use stackhook::{preview, spec};
+
+const NAMES: [&str; 6] = ["MY_TOKEN", "REGION", "ARM_CLIENT_SECRET", "KC", "HOME", "GOOGLE_OAUTH_ACCESS_TOKEN"];
+
+fuzz_target!(|data: &str| {
+    // The spec, then one environment value per line after a \x01.
+    let (text, values) = data.split_once('\u{1}').unwrap_or((data, ""));
+    let env: BTreeMap<String, String> = NAMES
+        .iter()
+        .zip(values.split('\n'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let Ok(spec) = spec::parse(Path::new("fuzz.yaml"), text) else {
+        return;
+    };
+    for mode in [Mode::Live, Mode::Static] {
+        let opts = plan::Options { kubeconfig: Some(Path::new("/k")), provider_dir: None, mode };
+        let Ok(plan) = plan::build(&spec, &env, &opts) else {
+            continue;
+        };
+        let shown = preview::json(&plan)
+            + &preview::markdown(&plan)
+            + &preview::text(&plan, stackhook::paint::Paint(false));
+        for (name, value) in &env {
+            let distinctive = value.len() >= 8 && !text.contains(value.as_str());
+            if plan.secrets.contains(name) && distinctive {
+                assert!(!shown.contains(value.as_str()), "{name} shown");
+            }
+        }
+    }
+});

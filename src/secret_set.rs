@@ -1,0 +1,166 @@
+//! The secret names of a run, decided once, before any value is resolved:
+//! a name is never shown as text in one place and masked in another.
+//!
+//! Sources: names secret by themselves (SECRET, TOKEN, ...), the spec's
+//! `secrets:`, the variables a `type: var` parameter names, every variable
+//! a `secret: true` parameter (or its default) reads, and `env:` entries
+//! (of the spec or of any step) whose value reads a secret. Exports derived
+//! from secrets join the set when their step is rendered, before any later
+//! step is.
+
+use serde_json::Value as Json;
+
+use crate::interpolate::{self, Piece};
+use crate::provider::{Catalog, ParamKind};
+use crate::secrets::SecretNames;
+use crate::spec::{Map, Spec};
+
+pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
+    let mut names = SecretNames::default();
+    for name in &spec.secrets {
+        names.insert(&name.value);
+    }
+    for step in &spec.steps.value {
+        let step = &step.value;
+        let Some(provider) = catalog.get(&step.provider.value) else {
+            continue;
+        };
+        let given = |param: &str| {
+            step.with
+                .iter()
+                .flat_map(|w| w.value.iter())
+                .find(|(k, _)| k.value == param)
+                .map(|(_, v)| &v.value)
+        };
+        for (pname, param) in &provider.def.params {
+            let value = given(pname).or(param.default.as_ref());
+            match (param.kind, value) {
+                (ParamKind::Var, Some(Json::String(var))) => names.insert(var),
+                (_, Some(value)) if param.secret => {
+                    for var in read_by_json(value) {
+                        names.insert(&var);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let envs: Vec<&Map<String>> = std::iter::once(&spec.env)
+        .chain(spec.steps.value.iter().map(|s| &s.value.env))
+        .collect();
+    // What a secret entry is made of is secret: `AZ_SECRET: ${SP_PW}` read
+    // by a secret parameter makes SP_PW secret, or its value would show
+    // wherever SP_PW is used. Step entries may read spec entries, so this
+    // runs until nothing changes.
+    loop {
+        let before = names.listed().count();
+        for env in envs.iter().rev() {
+            for (key, value) in env.iter() {
+                if names.contains(&key.value) {
+                    for var in read_by(&value.value) {
+                        names.insert(&var);
+                    }
+                }
+            }
+        }
+        if names.listed().count() == before {
+            break;
+        }
+    }
+    // An entry built from a secret is secret (spec env first: step
+    // entries may read it). Its other parts are not: `Bearer ${TOKEN}
+    // ${REGION}` does not hide the region everywhere.
+    for env in envs {
+        for (key, value) in env {
+            if read_by(&value.value).iter().any(|v| names.contains(v)) {
+                names.insert(&key.value);
+            }
+        }
+    }
+    names
+}
+
+/// Every variable an interpolated string may read, defaults included.
+fn read_by(text: &str) -> Vec<String> {
+    fn walk(pieces: &[Piece], out: &mut Vec<String>) {
+        for piece in pieces {
+            if let Piece::Var { name, default, .. } = piece {
+                out.push(name.clone());
+                if let Some(d) = default {
+                    walk(&d.pieces, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(pieces) = interpolate::parse(text) {
+        walk(&pieces, &mut out);
+    }
+    out
+}
+
+fn read_by_json(value: &Json) -> Vec<String> {
+    match value {
+        Json::String(s) => read_by(s),
+        Json::Array(items) => items.iter().flat_map(read_by_json).collect(),
+        Json::Object(map) => map.values().flat_map(read_by_json).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn decided(text: &str) -> SecretNames {
+        let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
+        decide(&spec, &Catalog::builtin())
+    }
+
+    #[test]
+    fn every_source_makes_a_name_secret() {
+        let names = decided(
+            r#"version: 1
+secrets: [LISTED]
+env:
+  HEADER: "Bearer ${SP_PW} ${REGION}"
+  PLAIN: ${REGION}
+  AZ_SECRET: ${AZ_PARTS}
+  DB_PASSWORD: "${DB_USER}:${DB_PW}"
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KC_CONTENT}
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${SP_PW:-${FALLBACK}}"}
+  - provider: azure-aks
+    name: second
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${AZ_SECRET}"}
+    env:
+      STEP_COPY: ${HEADER}
+      STEP_PLAIN: x
+  - provider: gke
+    with: {cluster: c, project: p, zone: z}
+"#,
+        );
+        for name in [
+            "LISTED",
+            "KC_CONTENT",
+            "SP_PW",
+            "FALLBACK",
+            "HEADER",
+            "STEP_COPY",
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+            "ARM_CLIENT_SECRET",
+            "AZ_SECRET",
+            "AZ_PARTS",
+            "DB_USER",
+            "DB_PW",
+        ] {
+            assert!(names.contains(name), "{name}");
+        }
+        for name in ["PLAIN", "REGION", "STEP_PLAIN", "ARM_CLIENT_ID"] {
+            assert!(!names.contains(name), "{name}");
+        }
+    }
+}

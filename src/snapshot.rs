@@ -1,0 +1,181 @@
+//! A path as it was before a run, and putting back only what changed: a
+//! symlink stays a symlink (to the same target, even one that does not
+//! exist), a file gets its bytes, mode and owner back, a file that was
+//! not there goes. What did not change is not touched.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::atomic_file;
+
+#[derive(Debug)]
+pub struct Snapshot {
+    path: PathBuf,
+    /// Where the path pointed, when it was a symlink.
+    link: Option<PathBuf>,
+    /// The file the path names: the path, or the end of its links.
+    target: PathBuf,
+    file: Option<FileState>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct FileState {
+    bytes: Vec<u8>,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+fn file_state(path: &Path) -> std::io::Result<Option<FileState>> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(FileState {
+        bytes: fs::read(path)?,
+        mode: meta.permissions().mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+    }))
+}
+
+impl Snapshot {
+    pub fn take(path: &Path) -> std::io::Result<Snapshot> {
+        let link = match fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Some(fs::read_link(path)?),
+            _ => None,
+        };
+        let target = atomic_file::final_target(path);
+        Ok(Snapshot {
+            path: path.to_path_buf(),
+            link,
+            file: file_state(&target)?,
+            target,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the path is no longer as it was.
+    pub fn changed(&self) -> bool {
+        let link = fs::read_link(&self.path).ok();
+        link != self.link || file_state(&self.target).ok().flatten() != self.file
+    }
+
+    /// Puts back what changed, and only that.
+    pub fn restore(&self) -> std::io::Result<()> {
+        let current = fs::read_link(&self.path).ok();
+        match (&self.link, &current) {
+            (Some(link), current) if current.as_ref() != Some(link) => {
+                replace_with_symlink(&self.path, link)?;
+            }
+            (None, Some(_)) => fs::remove_file(&self.path)?,
+            _ => {}
+        }
+        let now = file_state(&self.target)?;
+        match (&self.file, now) {
+            (Some(before), now) if now.as_ref() != Some(before) => {
+                atomic_file::write(&self.target, &before.bytes)?;
+                fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode))?;
+                if now
+                    .as_ref()
+                    .is_none_or(|n| (n.uid, n.gid) != (before.uid, before.gid))
+                {
+                    // Only root may give a file away; others keep their own.
+                    let _ =
+                        std::os::unix::fs::chown(&self.target, Some(before.uid), Some(before.gid));
+                }
+            }
+            (None, Some(_)) => fs::remove_file(&self.target)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Atomically makes `path` a symlink to `link` again (a step may have
+/// replaced the link with a file by writing a new file and renaming it).
+fn replace_with_symlink(path: &Path, link: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".stackhook-link-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(link, &tmp)?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_gets_bytes_and_mode_back_and_is_untouched_when_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config");
+        fs::write(&f, "before").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        let s = Snapshot::take(&f).unwrap();
+        assert!(!s.changed());
+        let inode = fs::metadata(&f).unwrap().ino();
+        s.restore().unwrap();
+        assert_eq!(
+            fs::metadata(&f).unwrap().ino(),
+            inode,
+            "rewritten though unchanged"
+        );
+        fs::write(&f, "after").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(s.changed());
+        s.restore().unwrap();
+        assert_eq!(fs::read_to_string(&f).unwrap(), "before");
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+    }
+
+    #[test]
+    fn a_symlink_replaced_by_a_file_comes_back_as_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("mounted");
+        fs::write(&target, "mounted").unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let s = Snapshot::take(&link).unwrap();
+        // A step writes a new file and renames it over the link.
+        fs::write(dir.path().join("new"), "replaced").unwrap();
+        fs::rename(dir.path().join("new"), &link).unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), target);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "mounted");
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_kept_and_what_was_written_through_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("not-yet");
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let s = Snapshot::take(&link).unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), target, "untouched");
+        fs::write(&link, "written through").unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), target);
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_file_that_was_not_there_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config");
+        let s = Snapshot::take(&f).unwrap();
+        fs::write(&f, "new").unwrap();
+        s.restore().unwrap();
+        assert!(!f.exists());
+    }
+}

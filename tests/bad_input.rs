@@ -1,0 +1,123 @@
+//! Input a user did not mean as an attack, or did: each gets a located
+//! error and exit 2, or means what it says, in bounded time. (The invalid
+//! specs with their diagnostics are in tests/specs/invalid, snapshotted by
+//! tests/invalid.rs: NUL bytes, non-UTF-8 specs, endless templates,
+//! unset variables read by templates.)
+
+mod common;
+
+use common::*;
+
+/// `run` commands are shell text: only `{{ }}` is stackhook's.
+#[test]
+fn run_commands_keep_their_shell_expansions() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands:
+        - 'F=spec.yaml; echo "${F%.yaml} ${#F} ${F:+x} ${F:?msg} {#F} {%s}"'
+        - echo "pid $$"
+        - printf '{%s}\n' {{ "templated" }}
+"#,
+    );
+    let (code, _, err) = sb.run(&["validate", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "[run] spec 9 x spec.yaml {#F} {%s}");
+    let pid = lines[1].strip_prefix("[run] pid ").unwrap();
+    assert!(pid.parse::<u32>().is_ok(), "$$ is the shell's pid: {pid}");
+    assert_eq!(lines[2], "[run] {templated}");
+}
+
+/// A custom template reading an unset variable through `env` validates,
+/// plans with the variable listed as missing, and fails preflight naming
+/// it; `default` still works.
+#[test]
+fn a_template_reading_an_unset_variable_says_which() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("regional.yaml"),
+        "summary: reads the region\ncommands:\n  - \"echo {{ env.REGION }} {{ env.ZONE | default('z1') }}\"\n",
+    )
+    .unwrap();
+    let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: regional\n");
+    let spec = spec.to_str().unwrap();
+    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = sb.run(&["plan", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("$ echo \"$REGION\" z1"), "{out}");
+    assert!(out.contains("- REGION at"), "{out}");
+    let (code, _, err) = sb.run(&["run", spec], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("environment variable REGION is not set"),
+        "{err}"
+    );
+    let (code, out, err) = sb.run(&["run", spec], &[("REGION", "eu-1")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[regional] eu-1 z1\n");
+}
+
+/// Exports are values: spaces are kept, and a value of spaces is a value.
+#[test]
+fn export_values_are_kept_exactly() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("padded.yaml"),
+        "summary: exports spaces\nexports:\n  PADDED: '  two words  '\n  SPACE: ' '\n  EMPTY: ''\ncommands:\n  - 'true'\n",
+    )
+    .unwrap();
+    let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: padded\n");
+    let file = sb.path("work/env");
+    let (code, _, err) = sb.run(
+        &[
+            "run",
+            "--env-file",
+            file.to_str().unwrap(),
+            spec.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("export PADDED='  two words  '\n"), "{text}");
+    assert!(text.contains("export SPACE=' '\n"), "{text}");
+    assert!(!text.contains("EMPTY"), "{text}");
+}
+
+/// A step name cannot turn a pull-request comment into links, images or
+/// HTML.
+#[test]
+fn step_names_are_inert_in_markdown() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: "x](https://evil.example) <img src=y> *b* | `c` !"
+    with: {commands: ['true']}
+"#,
+    );
+    let (code, md, err) = sb.run(
+        &["plan", "--format", "markdown", spec.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let escaped_everywhere =
+        |pat: &str| md.match_indices(pat).all(|(i, _)| md[..i].ends_with('\\'));
+    assert!(escaped_everywhere("<img"), "raw HTML: {md}");
+    assert!(escaped_everywhere("]("), "a link: {md}");
+    let escaped = r"x\](https://evil.example) \<img src=y\> \*b\* \| \`c\` \!";
+    assert!(md.contains(&format!("#### 1. {escaped}")), "{md}");
+    assert!(md.contains(&format!("| 1 | {escaped} |")), "{md}");
+}

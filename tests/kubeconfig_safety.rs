@@ -1,0 +1,248 @@
+//! The kubeconfig is never lost: runs on one kubeconfig take turns (a run
+//! never restores its snapshot over another run's login), a rollback puts
+//! back links, modes and owners as they were, and touches nothing it did
+//! not change.
+
+mod common;
+
+use std::io::BufReader;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::{Child, Stdio};
+
+use common::harness::{self, Need, case};
+use common::*;
+
+fn main() {
+    harness::main(vec![
+        case!(
+            a_second_run_waits_and_its_login_survives_the_first_ones_rollback,
+            Need::Kubectl
+        ),
+        case!(
+            concurrent_runs_keep_every_successful_login_and_no_failed_one,
+            Need::Kubectl
+        ),
+        case!(a_run_that_cannot_get_the_kubeconfig_in_time_runs_nothing),
+        case!(a_dangling_symlink_kubeconfig_survives_a_failed_run),
+        case!(a_symlinked_kubeconfig_replaced_by_a_step_comes_back_as_the_link),
+        case!(mode_and_owner_come_back, Need::Root),
+        case!(an_unchanged_kubeconfig_is_not_touched),
+    ]);
+}
+
+/// A spec whose step adds the context `name` with kubectl, then waits for
+/// a line on the fifo `gate` (if any) and exits with what it read.
+fn login_spec(sb: &Sandbox, file: &str, name: &str, gate: Option<&std::path::Path>) -> String {
+    let wait = match gate {
+        Some(g) => format!(
+            " && echo ready && read code < {} && exit \"$code\"",
+            g.display()
+        ),
+        None => String::new(),
+    };
+    let spec = sb.path(&format!("work/{file}.yaml"));
+    std::fs::write(
+        &spec,
+        format!(
+            r#"version: 1
+steps:
+  - provider: run
+    name: {name}
+    with:
+      commands:
+        - kubectl config set-context {name} --cluster=prod --user=alice >/dev/null{wait}
+"#
+        ),
+    )
+    .unwrap();
+    spec.display().to_string()
+}
+
+fn spawn(sb: &Sandbox, spec: &str) -> Child {
+    sb.command()
+        .args(["run", spec])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn contexts(sb: &Sandbox) -> String {
+    std::fs::read_to_string(sb.kubeconfig()).unwrap()
+}
+
+/// Run A logs in, then waits; run B starts and must wait for A; A fails
+/// and rolls back; B then logs in and keeps its login. Without the lock, B
+/// would finish first and A's rollback would erase B's login.
+fn a_second_run_waits_and_its_login_survives_the_first_ones_rollback() {
+    let sb = Sandbox::new();
+    sb.with_real_kubectl();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let gate = sb.path("work/gate");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&gate)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut a = spawn(&sb, &login_spec(&sb, "a", "run-a", Some(&gate)));
+    wait_for_line(
+        &mut BufReader::new(a.stdout.take().unwrap()),
+        "[run-a] ready",
+    );
+    let mut b = spawn(&sb, &login_spec(&sb, "b", "run-b", None));
+    let mut b_err = BufReader::new(b.stderr.take().unwrap());
+    wait_for_line(&mut b_err, "waiting for another stackhook run");
+    std::fs::write(&gate, "3\n").unwrap();
+    let (code, _, err) = output_of(a);
+    assert_eq!(code, 1, "{err}");
+    assert!(b.wait().unwrap().success());
+    let kube = contexts(&sb);
+    assert!(kube.contains("name: run-b"), "B's login was lost: {kube}");
+    assert!(
+        !kube.contains("name: run-a"),
+        "A's login survived its rollback: {kube}"
+    );
+    assert!(kube.contains("name: staging") && kube.contains("name: prod"));
+    assert!(!lock_file(&sb).exists(), "the lock file is left behind");
+}
+
+fn lock_file(sb: &Sandbox) -> std::path::PathBuf {
+    sb.path("kube/.config.stackhook-lock")
+}
+
+/// Many runs at once: each ends with its login kept (if it succeeded) or
+/// the file as the others left it (if it failed).
+fn concurrent_runs_keep_every_successful_login_and_no_failed_one() {
+    let sb = Sandbox::new();
+    sb.with_real_kubectl();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let runs: Vec<(String, bool, Child)> = (0..6)
+        .map(|i| {
+            let name = format!("run-{i}");
+            let fails = i % 2 == 1;
+            let spec = sb.path(&format!("work/{name}.yaml"));
+            let last = if fails { "exit 1" } else { "'true'" };
+            std::fs::write(
+                &spec,
+                format!(
+                    "version: 1\nsteps:\n  - provider: run\n    name: {name}\n    with:\n      commands:\n        - kubectl config set-context {name} --cluster=prod --user=alice\n        - {last}\n"
+                ),
+            )
+            .unwrap();
+            (name, fails, spawn(&sb, spec.to_str().unwrap()))
+        })
+        .collect();
+    for (name, fails, child) in runs {
+        let (code, _, err) = output_of(child);
+        assert_eq!(code, if fails { 1 } else { 0 }, "{name}: {err}");
+    }
+    let kube = contexts(&sb);
+    for i in 0..6 {
+        let present = kube.contains(&format!("name: run-{i}\n"));
+        assert_eq!(present, i % 2 == 0, "run-{i} in:\n{kube}");
+    }
+    assert!(kube.contains("name: staging") && kube.contains("name: prod"));
+    assert!(!lock_file(&sb).exists());
+}
+
+fn a_run_that_cannot_get_the_kubeconfig_in_time_runs_nothing() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let held = std::fs::File::create(lock_file(&sb)).unwrap();
+    held.lock().unwrap();
+    let marker = sb.path("work/ran");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with: {{commands: ['touch {}']}}\n",
+        marker.display()
+    ));
+    let (code, _, err) = sb.run(
+        &["run", "--lock-timeout", "100ms", spec.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    let err = unwrapped(&err);
+    assert!(err.contains("waiting for another stackhook run"), "{err}");
+    assert!(err.contains("for longer than 100ms"), "{err}");
+    assert!(!marker.exists());
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+fn failing_run(sb: &Sandbox, command: &str) -> (i32, String) {
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with:\n      commands:\n        - '{command}'\n        - exit 7\n"
+    ));
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    (code, err)
+}
+
+fn a_dangling_symlink_kubeconfig_survives_a_failed_run() {
+    let sb = Sandbox::new();
+    let target = sb.path("mounted/config");
+    std::os::unix::fs::symlink(&target, sb.kubeconfig()).unwrap();
+    let (code, err) = failing_run(&sb, "true");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
+    // A step that wrote through the link: what it wrote goes, the link stays.
+    let (code, err) = failing_run(
+        &sb,
+        "mkdir -p $(dirname $(readlink $KUBECONFIG)) && echo x > $KUBECONFIG",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
+    assert!(!target.exists());
+}
+
+fn a_symlinked_kubeconfig_replaced_by_a_step_comes_back_as_the_link() {
+    let sb = Sandbox::new();
+    let target = sb.path("mounted-config");
+    std::fs::write(&target, TWO_CONTEXTS).unwrap();
+    std::os::unix::fs::symlink(&target, sb.kubeconfig()).unwrap();
+    let (code, err) = failing_run(
+        &sb,
+        "echo new > $KUBECONFIG.new && mv $KUBECONFIG.new $KUBECONFIG",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), TWO_CONTEXTS);
+}
+
+fn mode_and_owner_come_back() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(sb.kubeconfig(), Some(4242), Some(4343)).unwrap();
+    let (code, err) = failing_run(
+        &sb,
+        "echo new > $KUBECONFIG.new && mv $KUBECONFIG.new $KUBECONFIG",
+    );
+    assert_eq!(code, 1, "{err}");
+    let meta = std::fs::metadata(sb.kubeconfig()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+}
+
+/// Neither a failed run nor a successful one rewrites or re-modes a
+/// kubeconfig it did not change.
+fn an_unchanged_kubeconfig_is_not_touched() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::metadata(sb.kubeconfig()).unwrap();
+    let (code, err) = failing_run(&sb, "true");
+    assert_eq!(code, 1, "{err}");
+    let ok =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let (code, _, err) = sb.run(&["run", ok.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let after = std::fs::metadata(sb.kubeconfig()).unwrap();
+    assert_eq!(after.ino(), before.ino());
+    assert_eq!(after.mtime_nsec(), before.mtime_nsec());
+    assert_eq!(after.permissions().mode() & 0o777, 0o644);
+}

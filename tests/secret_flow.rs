@@ -1,0 +1,137 @@
+//! The secret set is decided once, in the plan, and every consumer reads
+//! it: the previews, the masker, failure reports, the env file. Each test
+//! here is a way a secret used to escape one consumer while another hid it.
+
+mod common;
+
+use common::*;
+
+/// A custom provider whose parameter is secret, whatever the variable it
+/// reads is called.
+const SECRET_PARAM_PROVIDER: &str = r#"summary: echoes its secret parameter
+params:
+  token:
+    secret: true
+    required: true
+  fail:
+    type: bool
+    default: false
+commands:
+  - "echo got {{ token }}"
+  - "{% if fail %}echo denied {{ token }} >&2; exit 1{% endif %}"
+"#;
+
+fn with_provider(sb: &Sandbox) {
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("echo-secret.yaml"), SECRET_PARAM_PROVIDER).unwrap();
+}
+
+#[test]
+fn a_variable_read_by_a_secret_parameter_is_masked_in_output_and_reports() {
+    let sb = Sandbox::new();
+    with_provider(&sb);
+    let canary = "CANARY-sp-pw-value";
+    for fail in [false, true] {
+        let spec = sb.write_spec(&format!(
+            r#"version: 1
+templates: providers
+steps:
+  - provider: echo-secret
+    with: {{token: "${{SP_PW}}", fail: {fail}}}
+"#
+        ));
+        let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("SP_PW", canary)]);
+        assert_eq!(code, if fail { 1 } else { 0 }, "{err}");
+        assert!(out.contains("[echo-secret] got ***"), "{out}");
+        assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
+        if fail {
+            assert!(err.contains("denied ***"), "the report is masked: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_step_env_entry_holding_a_secret_is_masked_at_run_time() {
+    let sb = Sandbox::new();
+    let canary = "CANARY-step-literal";
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+env:
+  API_KEY: {canary}-spec
+steps:
+  - provider: run
+    env:
+      DB_PASSWORD: {canary}
+      DERIVED: "x-${{API_KEY}}-y"
+    with:
+      commands:
+        - echo "$DB_PASSWORD"
+        - echo "$DERIVED"
+"#
+    ));
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    // The derived value is masked whole.
+    assert_eq!(out, "[run] ***\n[run] ***\n");
+    let (_, plan, _) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+    assert!(!plan.contains(canary), "{plan}");
+}
+
+/// A variable named by a later step's `var:` parameter is secret in the
+/// spec's `env:` and in earlier steps too, in every preview format.
+#[test]
+fn a_kubeconfig_variable_is_secret_before_its_own_step() {
+    let sb = Sandbox::new();
+    let canary = "CANARY-kubeconfig-body";
+    let spec = sb.write_spec(
+        r#"version: 1
+env:
+  COPY: ${KC_DATA}
+steps:
+  - provider: run
+    name: early
+    with:
+      commands:
+        - echo {{ env.KC_DATA }}
+  - provider: kubeconfig
+    with: {from: env, var: KC_DATA}
+"#,
+    );
+    for format in ["text", "json", "markdown"] {
+        let (code, plan, err) = sb.run(
+            &["plan", "--format", format, spec.to_str().unwrap()],
+            &[("KC_DATA", canary)],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(!plan.contains(canary), "{format}: {plan}");
+        assert!(
+            plan.contains("KC_DATA"),
+            "{format}: shown as a reference: {plan}"
+        );
+    }
+}
+
+/// Everything the plan names secret is masked, whatever its source.
+#[test]
+fn every_source_of_a_secret_is_masked_in_run_output() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+secrets: [LISTED]
+env:
+  SPEC_DERIVED: "pre-${LISTED}"
+steps:
+  - provider: run
+    with:
+      commands:
+        - echo "$LISTED $SPEC_DERIVED $NAMED_TOKEN"
+"#,
+    );
+    let (code, out, err) = sb.run(
+        &["run", spec.to_str().unwrap()],
+        &[("LISTED", "CANARY-listed"), ("NAMED_TOKEN", "CANARY-named")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[run] *** *** ***\n");
+}
