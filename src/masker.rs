@@ -7,6 +7,7 @@
 //! from a file (`tok\n`, `tok\r\n`) through its trimmed forms.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
@@ -28,8 +29,10 @@ pub struct Masker {
     lines: Vec<String>,
     /// Multi-line values whole, for text that holds newlines.
     whole: Vec<String>,
-    /// Leftmost-longest over `lines`: one pass over a block finds them all.
-    matcher: Option<AhoCorasick>,
+    /// Leftmost-longest over `lines`: one pass over a block finds them
+    /// all. Built on first use: a runner makes a masker per step, and most
+    /// steps print little or nothing.
+    matcher: OnceLock<Option<AhoCorasick>>,
     /// The longest pattern, in bytes.
     longest: usize,
 }
@@ -61,22 +64,29 @@ impl Masker {
             list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
             list.dedup();
         }
-        let matcher = (!lines.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&lines)
-                .expect("a few secrets fit an automaton")
-        });
         Masker {
             longest: lines.first().map_or(0, String::len),
             lines,
             whole,
-            matcher,
+            matcher: OnceLock::new(),
         }
     }
 
+    fn matcher(&self) -> Option<&AhoCorasick> {
+        self.matcher
+            .get_or_init(|| {
+                (!self.lines.is_empty()).then(|| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::LeftmostLongest)
+                        .build(&self.lines)
+                        .expect("a few secrets fit an automaton")
+                })
+            })
+            .as_ref()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.lines.is_empty()
     }
 
     /// `text` with every secret masked; `text` may hold newlines.
@@ -87,7 +97,7 @@ impl Masker {
                 out = out.replace(v.as_str(), MASK);
             }
         }
-        match &self.matcher {
+        match self.matcher() {
             Some(m) => m.replace_all(&out, &vec![MASK; self.lines.len()]),
             None => out,
         }
@@ -95,7 +105,7 @@ impl Masker {
 
     /// Appends `block` to `out` with every one-line secret masked.
     fn mask_bytes_into(&self, block: &[u8], out: &mut Vec<u8>) {
-        match &self.matcher {
+        match self.matcher() {
             Some(m) => m.replace_all_with_bytes(block, out, |_, _, dst| {
                 dst.extend_from_slice(MASK.as_bytes());
                 true
@@ -111,7 +121,7 @@ impl Masker {
     fn mask_cut_into(&self, line: &[u8], out: &mut Vec<u8>) {
         let safe = line.len() + 1 - self.longest.max(1);
         let mut end = safe;
-        if let Some(m) = &self.matcher {
+        if let Some(m) = self.matcher() {
             for found in m.find_iter(line) {
                 if found.start() >= safe {
                     break;
