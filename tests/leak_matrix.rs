@@ -35,7 +35,9 @@ fn oidc_token() -> String {
     format!(
         "{}.{}.CANARY-oidc-signature",
         b64(r#"{"alg":"RS256","typ":"JWT"}"#),
-        b64(&format!(r#"{{"iss":"https://acme.app.spacelift.io","sub":"space:root:stack:prod","aud":"sts.amazonaws.com","exp":{exp}}}"#))
+        b64(&format!(
+            r#"{{"iss":"https://acme.app.spacelift.io","sub":"space:root:stack:prod","aud":"sts.amazonaws.com","exp":{exp}}}"#
+        ))
     )
 }
 
@@ -43,14 +45,18 @@ fn oidc_token() -> String {
 fn canaries() -> Vec<(&'static str, String)> {
     vec![
         ("SPACELIFT_OIDC_TOKEN", oidc_token()),
-        ("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.CANARY-gcp-token\n".into()),
+        (
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+            "ya29.CANARY-gcp-token\n".into(),
+        ),
         ("ARM_CLIENT_SECRET", "-CANARY.arm*secret+[x](y)|$^".into()),
         ("AWS_SECRET_ACCESS_KEY", "CANARY/aws+key=\r\n".into()),
         ("AWS_SESSION_TOKEN", "CANARY-aws-session".into()),
         ("KUBECONFIG_CONTENT", KUBECONFIG_CANARY.into()),
         (
             "TLS_PRIVATE_KEY",
-            "-----BEGIN PRIVATE KEY-----\nCANARY-pem-body-line\nZq9=\n-----END PRIVATE KEY-----\n".into(),
+            "-----BEGIN PRIVATE KEY-----\nCANARY-pem-body-line\nZq9=\n-----END PRIVATE KEY-----\n"
+                .into(),
         ),
         ("VAULT_TOKEN", "CANARY$(touch pwned)`x`\"'".into()),
     ]
@@ -146,21 +152,31 @@ impl Matrix {
         )
         .unwrap();
         let certificate = inputs.join("sp.pem");
-        std::fs::write(&certificate, "-----BEGIN PRIVATE KEY-----\nCANARY-private-key\n-----END PRIVATE KEY-----\n").unwrap();
+        std::fs::write(
+            &certificate,
+            "-----BEGIN PRIVATE KEY-----\nCANARY-private-key\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let file = |p: &Path| p.display().to_string();
         env.extend([
             ("AWS_WEB_IDENTITY_TOKEN_FILE".into(), file(&token_file)),
             ("ARM_OIDC_TOKEN_FILE_PATH".into(), file(&token_file)),
             ("GOOGLE_APPLICATION_CREDENTIALS".into(), file(&credentials)),
             ("ARM_CLIENT_CERTIFICATE_PATH".into(), file(&certificate)),
-            ("EKS_ROLE_ARN".into(), "arn:aws:iam::111122223333:role/stackhook".into()),
+            (
+                "EKS_ROLE_ARN".into(),
+                "arn:aws:iam::111122223333:role/stackhook".into(),
+            ),
         ]);
         env.extend([
             ("AWS_ACCESS_KEY_ID".into(), "AKIDLEAKMATRIX".into()),
             ("KUBECONFIG_SHA256".into(), sha256(&download)),
             ("STUB_DOWNLOAD".into(), download),
             ("FAKE_VAULT_KUBECONFIG".into(), vault_kubeconfig),
-            ("STUB_ARGV_LOG".into(), sb.path("argv.log").display().to_string()),
+            (
+                "STUB_ARGV_LOG".into(),
+                sb.path("argv.log").display().to_string(),
+            ),
         ]);
         Matrix { sb, env }
     }
@@ -232,7 +248,11 @@ impl Matrix {
             Outcome::Sigterm => 143,
         };
         assert_eq!(code, expected, "{spec:?} {outcome:?}: {err}");
-        assert!(self.sb.tmp_entries().is_empty(), "{spec:?} {outcome:?} left {:?}", self.sb.tmp_entries());
+        assert!(
+            self.sb.tmp_entries().is_empty(),
+            "{spec:?} {outcome:?} left {:?}",
+            self.sb.tmp_entries()
+        );
         let mut texts = vec![
             ("stdout".to_string(), out),
             ("stderr and the error report".to_string(), seen + &err),
@@ -255,8 +275,15 @@ impl Matrix {
                     .envs(self.env.iter().map(|(k, v)| (k, v)))
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-                (format!("the {format} plan"), String::from_utf8_lossy(&out.stdout).into())
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                (
+                    format!("the {format} plan"),
+                    String::from_utf8_lossy(&out.stdout).into(),
+                )
             })
             .collect()
     }
@@ -269,7 +296,12 @@ impl Matrix {
             .into_iter()
             .filter(|p| !skip.contains(p) && !p.starts_with(self.sb.bin()))
             .filter(|p| !p.starts_with(self.sb.path("inputs")))
-            .map(|p| (p.display().to_string(), String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into()))
+            .map(|p| {
+                (
+                    p.display().to_string(),
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into(),
+                )
+            })
             .collect()
     }
 }
@@ -316,8 +348,16 @@ fn no_canary_escapes_any_spec_in_any_outcome() {
     let argv = std::fs::read_to_string(m.sb.path("argv.log")).unwrap_or_default();
     assert!(!argv.is_empty(), "no CLI ran: the stubs are not on PATH");
     found.extend(leaks("the argv of a CLI", &argv));
-    assert!(!m.sb.path("work/pwned").exists(), "a canary ran as a command");
+    assert!(
+        !m.sb.path("work/pwned").exists(),
+        "a canary ran as a command"
+    );
     found.sort();
     found.dedup();
-    assert!(found.is_empty(), "{} leaks:\n{}", found.len(), found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "{} leaks:\n{}",
+        found.len(),
+        found.join("\n")
+    );
 }
