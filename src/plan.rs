@@ -173,12 +173,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         }
     }
     let tools = match opts.mode {
-        Mode::Live => tools(
-            &catalog,
-            spec,
-            &steps,
-            vars.process("PATH").unwrap_or_default(),
-        ),
+        Mode::Live => tools(&catalog, &steps, vars.process("PATH").unwrap_or_default()),
         Mode::Static => Vec::new(),
     };
     let plan = Plan {
@@ -250,12 +245,11 @@ fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {
 }
 
 /// Each CLI the steps need, once, and whether it is on PATH.
-fn tools(catalog: &Catalog, spec: &Spec, steps: &[PlanStep], path_var: &str) -> Vec<Tool> {
+fn tools(catalog: &Catalog, steps: &[PlanStep], path_var: &str) -> Vec<Tool> {
     let mut tools: Vec<Tool> = Vec::new();
-    for (step, spec_step) in steps.iter().zip(&spec.steps.value) {
-        let provider = catalog
-            .get(&spec_step.value.provider.value)
-            .expect("rendered above");
+    for step in steps {
+        // Each planned step's provider was found when it was rendered.
+        let hint = catalog.get(&step.provider).and_then(|p| p.def.hint.clone());
         for name in &step.requires {
             if tools.iter().any(|t| t.name == *name) {
                 continue;
@@ -264,7 +258,7 @@ fn tools(catalog: &Catalog, spec: &Spec, steps: &[PlanStep], path_var: &str) -> 
             tools.push(Tool {
                 name: name.clone(),
                 found,
-                hint: (!found).then(|| provider.def.hint.clone()).flatten(),
+                hint: (!found).then(|| hint.clone()).flatten(),
             });
         }
     }

@@ -14,12 +14,16 @@ impl Lookup for Env<'_> {
         match name.len() % 3 {
             0 => None,
             1 => Some((Value::text(self.0), false)),
-            _ => Some((Value::text("SECRET-VALUE"), true)),
+            // A value no input can hold (inputs with BEL are skipped).
+            _ => Some((Value::text("\u{7}secret\u{7}"), true)),
         }
     }
 }
 
 fuzz_target!(|data: &str| {
+    if data.contains('\u{7}') {
+        return;
+    }
     let (template, value) = data.split_once('\u{1}').unwrap_or((data, "v"));
     let Ok(pieces) = interpolate::parse(template) else {
         return;
@@ -28,5 +32,5 @@ fuzz_target!(|data: &str| {
     let resolved = interpolate::substitute(&pieces, &Env(value), &mut missing);
     let shown = resolved.to_string();
     assert!(interpolate::parse(&shown).is_ok(), "{shown:?} does not parse");
-    assert!(!shown.contains("SECRET-VALUE") || value.contains("SECRET-VALUE") || template.contains("SECRET-VALUE"));
+    assert!(!shown.contains('\u{7}'), "a secret became text: {shown:?}");
 });
