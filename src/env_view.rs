@@ -15,8 +15,10 @@ use crate::value::{RefKind, Value};
 
 #[derive(Debug)]
 pub struct EnvView {
-    /// Every visible variable, marked.
-    vars: BTreeMap<String, String>,
+    /// The process environment, marked: made once per plan.
+    base: Arc<BTreeMap<String, String>>,
+    /// The step's own view over it (spec env, exports, step env), marked.
+    overlay: BTreeMap<String, String>,
     /// Unset names to read as references (`"$NAME"`).
     as_missing: BTreeSet<String>,
     /// Unset names the templates read.
@@ -24,9 +26,14 @@ pub struct EnvView {
 }
 
 impl EnvView {
-    pub fn new(vars: &BTreeMap<String, Value>, as_missing: BTreeSet<String>) -> Arc<Self> {
+    pub fn new(
+        base: Arc<BTreeMap<String, String>>,
+        overlay: &BTreeMap<String, Value>,
+        as_missing: BTreeSet<String>,
+    ) -> Arc<Self> {
         Arc::new(EnvView {
-            vars: vars.iter().map(|(k, v)| (k.clone(), mark(v))).collect(),
+            base,
+            overlay: marked(overlay),
             as_missing,
             misses: Mutex::default(),
         })
@@ -38,6 +45,11 @@ impl EnvView {
     }
 }
 
+/// Values as minijinja carries them (references as markers).
+pub fn marked(values: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    values.iter().map(|(k, v)| (k.clone(), mark(v))).collect()
+}
+
 impl Object for EnvView {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
@@ -45,7 +57,7 @@ impl Object for EnvView {
 
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
         let name = key.as_str()?;
-        if let Some(v) = self.vars.get(name) {
+        if let Some(v) = self.overlay.get(name).or_else(|| self.base.get(name)) {
             return Some(Jinja::from(v.clone()));
         }
         if self.as_missing.contains(name) {
@@ -58,6 +70,7 @@ impl Object for EnvView {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.vars.keys().map(|k| Jinja::from(k.as_str())).collect())
+        let names: BTreeSet<&String> = self.overlay.keys().chain(self.base.keys()).collect();
+        Enumerator::Values(names.into_iter().map(|k| Jinja::from(k.as_str())).collect())
     }
 }

@@ -57,8 +57,9 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         }
         env.insert(name.clone(), v);
     }
+    let secret_values = secret_values(plan, &env);
     let console = Console {
-        masker: Masker::new(secret_values(plan, &env)),
+        masker: Masker::new(secret_values.iter().cloned()),
         quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
@@ -70,6 +71,7 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         register_masks(&derived);
     }
     let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
+    runner.secret_values = secret_values;
     match runner.steps() {
         None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
@@ -108,6 +110,11 @@ struct Runner<'a> {
     results: Vec<StepResult>,
     /// Announce derived secret values to Spacelift's masker.
     spacelift: bool,
+    /// The value of every secret of the run so far (the environment's,
+    /// the spec's env, exports of finished steps).
+    secret_values: Vec<String>,
+    /// Whether the console's masker lacks values of `secret_values`.
+    masker_stale: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -179,6 +186,8 @@ impl<'a> Runner<'a> {
             journal,
             results: Vec::new(),
             spacelift,
+            secret_values: Vec::new(),
+            masker_stale: false,
         })
     }
 
@@ -211,23 +220,33 @@ impl<'a> Runner<'a> {
             command,
             outcome,
         };
-        let mut step_env = self.env.clone();
-        let mut derived = Vec::new();
-        for (name, entry) in &step.env {
-            let v = entry
-                .value
-                .materialize(|n| self.env.get(n).cloned())
-                .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
-            if self.plan.secrets.contains(name) {
-                derived.push(v.clone());
+        // A step without its own `env:` runs in the run's environment, as
+        // is; one with it, in a copy, its secrets masked too.
+        let mut own_env = None;
+        if !step.env.is_empty() {
+            let mut env = self.env.clone();
+            let mut derived = Vec::new();
+            for (name, entry) in &step.env {
+                let v = entry
+                    .value
+                    .materialize(|n| self.env.get(n).cloned())
+                    .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+                if self.plan.secrets.contains(name) {
+                    derived.push(v.clone());
+                }
+                env.insert(name.clone(), v);
             }
-            step_env.insert(name.clone(), v);
+            let values = self.secret_values.iter().chain(&derived).cloned();
+            self.console.masker = Masker::new(values);
+            if self.spacelift {
+                register_masks(&derived);
+            }
+            own_env = Some(env);
+        } else if self.masker_stale {
+            self.console.masker = Masker::new(self.secret_values.iter().cloned());
         }
-        // The step's own secrets (its `env:`, earlier exports) are masked too.
-        self.console.masker = Masker::new(secret_values(self.plan, &step_env));
-        if self.spacelift {
-            register_masks(&derived);
-        }
+        self.masker_stale = own_env.is_some();
+        let step_env = own_env.as_ref().unwrap_or(&self.env);
         let attempts = step.retries + 1;
         let mut backoff = Duration::from_secs(1);
         for attempt in 1..=attempts {
@@ -242,7 +261,7 @@ impl<'a> Runner<'a> {
             }
             self.console
                 .note(&self.console.paint.bold(&format!("==> {title}")));
-            let result = self.attempt(step, &step_env);
+            let result = self.attempt(step, step_env);
             if self.opts.github_groups {
                 println!("::endgroup::");
             }
@@ -268,6 +287,7 @@ impl<'a> Runner<'a> {
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
+        let mut exports = Vec::new();
         let mut derived = Vec::new();
         for (name, value) in &step.exports {
             let v = value
@@ -276,10 +296,15 @@ impl<'a> Runner<'a> {
             if self.plan.secrets.contains(name) {
                 derived.push(v.clone());
             }
-            self.env.insert(name.clone(), v);
+            exports.push((name.clone(), v));
         }
-        if self.spacelift {
-            register_masks(&derived);
+        self.env.extend(exports);
+        if !derived.is_empty() {
+            if self.spacelift {
+                register_masks(&derived);
+            }
+            self.secret_values.extend(derived);
+            self.masker_stale = true;
         }
         Ok(())
     }

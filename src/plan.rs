@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::bind::Ctx;
 use crate::diagnostic::{Diag, finish};
 use crate::provider::{Catalog, Provider};
-use crate::render::{self, TempFile};
+use crate::render::{self, Renderer, TempFile};
 use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
 use crate::secret_set;
 use crate::secrets::{SecretNames, is_secret_name};
@@ -133,6 +133,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
     };
     let mut warnings = literal_secret_warnings(&vars.spec_env);
 
+    let renderer = Renderer::default();
     let mut steps = Vec::new();
     for (index, step) in spec.steps.value.iter().enumerate() {
         let name = &step.value.provider;
@@ -142,7 +143,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
             diags.push(diag.at(src, spec.span(name), "no such provider"));
             continue;
         };
-        match plan_step(spec, index, provider, &mut vars, &mut missing) {
+        match plan_step(&renderer, spec, index, provider, &mut vars, &mut missing) {
             Ok((s, mut w)) => {
                 warnings.append(&mut w);
                 steps.push(s);
@@ -193,6 +194,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
 
 /// Renders one step; its exports become visible to later steps.
 fn plan_step(
+    renderer: &Renderer,
     spec: &Spec,
     index: usize,
     provider: &Provider,
@@ -208,7 +210,7 @@ fn plan_step(
         vars,
         step_env: &step_env,
     };
-    let rendered = render::step(&cx, missing)?;
+    let rendered = render::step(renderer, &cx, missing)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
             secret: value.has_secret() || vars.is_secret(name),

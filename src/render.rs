@@ -3,6 +3,7 @@
 //! nothing else. Commands are rendered with shell quoting; everything else
 //! (exports, warnings, CLI names) as plain text.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::bind::{self, Ctx, Params, with_anchor};
 use crate::diagnostic::{Code, Diag, Source};
-use crate::env_view::EnvView;
+use crate::env_view::{EnvView, marked};
 use crate::jinja::{self, Collected, FAIL, FUEL, Quoting, Syntax, lock};
 use crate::markers::{self, unmark, unmark_raw};
 use crate::provider::ParamKind;
@@ -44,16 +45,49 @@ pub struct TempFile {
     pub remove_after: Option<usize>,
 }
 
+/// What every step of a plan renders with: the minijinja environments,
+/// made once, and the process environment as templates see it, marked
+/// once (a plan of many steps with a big environment does that work once).
+pub struct Renderer {
+    collected: Arc<Mutex<Collected>>,
+    shell: Environment<'static>,
+    /// For command templates written in the spec.
+    shell_text: Environment<'static>,
+    plain: Environment<'static>,
+    base: OnceCell<Arc<BTreeMap<String, String>>>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        let collected = Arc::new(Mutex::new(Collected::default()));
+        Renderer {
+            shell: jinja::environment(Quoting::Shell, Syntax::Full, &collected),
+            shell_text: jinja::environment(Quoting::Shell, Syntax::ShellText, &collected),
+            plain: jinja::environment(Quoting::Plain, Syntax::Full, &collected),
+            collected,
+            base: OnceCell::new(),
+        }
+    }
+}
+
 /// Binds and renders one step. A variable a template reads through `env`
 /// that is not set is reported as missing (and rendered as a reference),
 /// unless the template itself handles its absence (`default`, `is defined`).
-pub fn step(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Rendered, Vec<Diag>> {
+pub fn step(
+    renderer: &Renderer,
+    cx: &Ctx,
+    missing: &mut Vec<MissingVar>,
+) -> Result<Rendered, Vec<Diag>> {
     let params = bind::bind(cx, missing)?;
-    let visible = cx.vars.visible(cx.step_env);
+    let base = renderer
+        .base
+        .get_or_init(|| Arc::new(marked(cx.vars.process_view())))
+        .clone();
+    let overlay = cx.vars.overlay(cx.step_env);
     let mut as_missing = BTreeSet::new();
     loop {
-        let env = EnvView::new(&visible, as_missing.clone());
-        let result = Templates::new(cx, env.clone()).render(params.clone());
+        let env = EnvView::new(base.clone(), &overlay, as_missing.clone());
+        let result = Templates::new(renderer, cx, env.clone()).render(params.clone());
         let unseen: BTreeSet<String> = env.misses().difference(&as_missing).cloned().collect();
         match result {
             Err(_) if !unseen.is_empty() => as_missing.extend(unseen),
@@ -85,28 +119,28 @@ fn read_by_template(cx: &Ctx, name: String) -> MissingVar {
     }
 }
 
-/// The two environments of one step and what its templates collect.
+/// One rendering of a step, and what its templates collect.
 struct Templates<'a, 'c> {
     cx: &'a Ctx<'c>,
-    collected: Arc<Mutex<Collected>>,
-    shell: Environment<'static>,
-    /// For command templates written in the spec.
-    shell_text: Environment<'static>,
-    plain: Environment<'static>,
+    collected: &'a Mutex<Collected>,
+    shell: &'a Environment<'static>,
+    shell_text: &'a Environment<'static>,
+    plain: &'a Environment<'static>,
     /// `env.NAME` for templates.
     env: Arc<EnvView>,
     diags: Vec<Diag>,
 }
 
 impl<'a, 'c> Templates<'a, 'c> {
-    fn new(cx: &'a Ctx<'c>, env: Arc<EnvView>) -> Self {
-        let collected = Arc::new(Mutex::new(Collected::default()));
+    fn new(renderer: &'a Renderer, cx: &'a Ctx<'c>, env: Arc<EnvView>) -> Self {
+        // What an earlier step (or rendering) declared is not this one's.
+        *lock(&renderer.collected) = Collected::default();
         Templates {
             cx,
-            shell: jinja::environment(Quoting::Shell, Syntax::Full, &collected),
-            shell_text: jinja::environment(Quoting::Shell, Syntax::ShellText, &collected),
-            plain: jinja::environment(Quoting::Plain, Syntax::Full, &collected),
-            collected,
+            collected: &renderer.collected,
+            shell: &renderer.shell,
+            shell_text: &renderer.shell_text,
+            plain: &renderer.plain,
             env,
             diags: Vec::new(),
         }
@@ -162,8 +196,8 @@ impl<'a, 'c> Templates<'a, 'c> {
         if !self.diags.is_empty() {
             return Err(self.diags);
         }
-        let files = std::mem::take(&mut lock(&self.collected).tempfiles);
-        let for_step = std::mem::take(&mut lock(&self.collected).for_step);
+        let files = std::mem::take(&mut lock(self.collected).tempfiles);
+        let for_step = std::mem::take(&mut lock(self.collected).for_step);
         let mut finished = Vec::new();
         let mut last_use: BTreeMap<String, usize> = BTreeMap::new();
         for (i, command) in commands.iter().enumerate() {
@@ -231,7 +265,7 @@ impl<'a, 'c> Templates<'a, 'c> {
         for (i, template) in cx.provider.def.commands.iter().enumerate() {
             match self.shell.render_str(&template.value, ctx.clone()) {
                 Ok(text) => {
-                    commands.append(&mut lock(&self.collected).extra_commands);
+                    commands.append(&mut lock(self.collected).extra_commands);
                     let text = text.trim();
                     if !text.is_empty() {
                         commands.push(text.to_string());

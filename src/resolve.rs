@@ -3,7 +3,7 @@
 //! which are secret, and which are missing (with where they were asked
 //! for). Knows the environment, not templates.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -116,6 +116,7 @@ pub struct Vars<'a> {
     pub exported: Env,
     /// The secret names, decided before anything is resolved.
     secrets: SecretNames,
+    process_view: std::cell::OnceCell<BTreeMap<String, Value>>,
 }
 
 impl<'a> Vars<'a> {
@@ -125,6 +126,7 @@ impl<'a> Vars<'a> {
             spec_env: IndexMap::new(),
             exported: IndexMap::new(),
             secrets,
+            process_view: std::cell::OnceCell::new(),
         }
     }
 
@@ -217,26 +219,38 @@ impl<'a> Vars<'a> {
         }
     }
 
-    /// Every variable a template may read as `env.NAME`: process, then
-    /// spec env, then step env; secret ones as references.
-    pub fn visible(&self, step_env: &Env) -> BTreeMap<String, Value> {
-        let scope = self.scope(Some(step_env), false);
-        let mut names: BTreeSet<&str> = self.process.keys().map(String::as_str).collect();
-        names.extend(self.spec_env.keys().map(String::as_str));
-        names.extend(self.exported.keys().map(String::as_str));
-        names.extend(step_env.keys().map(String::as_str));
-        names
-            .into_iter()
-            .filter_map(|n| {
-                let (v, secret) = scope.get(n)?;
-                let v = if secret {
-                    Value::reference(n, RefKind::Secret)
-                } else {
-                    v
-                };
-                Some((n.to_string(), v))
-            })
-            .collect()
+    /// The process environment as templates see it (`env.NAME`), secret
+    /// variables as references: computed once, shared by every step.
+    pub fn process_view(&self) -> &BTreeMap<String, Value> {
+        self.process_view.get_or_init(|| {
+            self.process
+                .iter()
+                .map(|(name, value)| {
+                    let v = if self.secrets.contains(name) {
+                        Value::reference(name, RefKind::Secret)
+                    } else {
+                        Value::text(value.clone())
+                    };
+                    (name.clone(), v)
+                })
+                .collect()
+        })
+    }
+
+    /// What a step's templates see above the process environment: the
+    /// spec's env, earlier exports, the step's env (each over the one
+    /// before); secret entries as references.
+    pub fn overlay(&self, step_env: &Env) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        for (name, e) in self.spec_env.iter().chain(&self.exported).chain(step_env) {
+            let v = if e.secret {
+                Value::reference(name, RefKind::Secret)
+            } else {
+                e.value.clone()
+            };
+            out.insert(name.clone(), v);
+        }
+        out
     }
 
     /// The run's secret names: those decided before resolution, and the

@@ -17,8 +17,13 @@ pub const SECRET_MARKERS: &[&str] = &[
 
 /// Whether a variable's name alone makes it secret.
 pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    SECRET_MARKERS.iter().any(|m| upper.contains(m))
+    // Case-insensitive, without allocating: it runs for every variable of
+    // the environment.
+    let name = name.as_bytes();
+    SECRET_MARKERS.iter().any(|m| {
+        name.windows(m.len())
+            .any(|w| w.eq_ignore_ascii_case(m.as_bytes()))
+    })
 }
 
 /// The names whose values are secret: every name that is secret by
