@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use crate::bounded_file::{self, KUBECONFIG_CAP};
 use crate::cli::{
     Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
     RunArgs, ValidateArgs,
@@ -215,14 +216,14 @@ fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
     kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
 }
 
-fn report_current(what: &str, path: &Path, c: &kubeconfig::Current) {
+/// What a `kubeconfig` subcommand did and checked. Nothing read from the
+/// file is printed (no context, cluster or user name, no server): the
+/// content may come from a secret, and the masker hides whole secret
+/// lines, not the fragments a message would quote.
+fn report(what: &str, path: &Path) {
     eprintln!(
-        "kubeconfig {} {what}: context {} -> cluster {} ({}) as user {}",
+        "kubeconfig {} {what}: its current context names a context, a cluster with a server, and a user, all in the file",
         path.display(),
-        c.context,
-        c.cluster,
-        c.server,
-        c.user
     );
 }
 
@@ -233,8 +234,8 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
     match command {
         KubeconfigCommand::Check { kubeconfig } => {
             let path = locate(kubeconfig.as_deref())?;
-            let current = kubeconfig::check(&path).map_err(Failure::failed)?;
-            report_current("checked", &path, &current);
+            kubeconfig::check(&path).map_err(Failure::failed)?;
+            report("checked", &path);
             Ok(())
         }
         KubeconfigCommand::Install {
@@ -253,7 +254,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                     .ok_or_else(|| {
                         fail(format!("environment variable {var} is not set or empty"))
                     })?,
-                (None, Some(file)) => std::fs::read(&file)
+                (None, Some(file)) => bounded_file::read(&file, KUBECONFIG_CAP)
                     .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?,
                 (None, None) => unreachable!("clap requires one source"),
             };
@@ -262,9 +263,9 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 namespace,
                 ..Default::default()
             };
-            let current = kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)
+            kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)
                 .map_err(Failure::failed)?;
-            report_current("installed", &path, &current);
+            report("installed", &path);
             Ok(())
         }
         KubeconfigCommand::SetUser {
@@ -283,7 +284,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                     _ => Err(fail(format!("--exec-env wants NAME=VALUE, not `{kv}`"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let current = kubeconfig_edit::edit(&path, |doc| {
+            kubeconfig_edit::edit(&path, |doc| {
                 if let Some(auth) = &auth {
                     doc.set_user(auth)?;
                 }
@@ -293,7 +294,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 Ok(())
             })
             .map_err(Failure::failed)?;
-            report_current("user set", &path, &current);
+            report("user set", &path);
             Ok(())
         }
         KubeconfigCommand::SetContext {
@@ -310,9 +311,9 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 namespace,
                 proxy_url,
             };
-            let current = kubeconfig_edit::edit(&path, |doc| doc.change_context(&change))
+            kubeconfig_edit::edit(&path, |doc| doc.change_context(&change))
                 .map_err(Failure::failed)?;
-            report_current("context set", &path, &current);
+            report("context set", &path);
             Ok(())
         }
     }

@@ -59,7 +59,7 @@ pub fn answer(var: &str, value: Option<&str>, exec_info: Option<&str>) -> Result
     })?;
     let mut status = json!({ "token": token });
     if let Some(exp) = jwt::expiry(token) {
-        status["expirationTimestamp"] = json!(jwt::rfc3339(exp));
+        status["expirationTimestamp"] = json!(exp.rfc3339());
     }
     let cred = json!({
         "apiVersion": version,
@@ -101,5 +101,16 @@ mod tests {
         let token = jwt::tests::make(r#"{"exp":1700000000}"#);
         let v: Json = serde_json::from_str(&answer("T", Some(&token), None).unwrap()).unwrap();
         assert_eq!(v["status"]["expirationTimestamp"], "2023-11-14T22:13:20Z");
+    }
+
+    /// An `exp` out of range is no expiry: the token is still handed over.
+    #[test]
+    fn an_exp_out_of_range_is_left_out() {
+        for exp in ["1e300", "1e12", "-1", "1.8446744073709552e19"] {
+            let token = jwt::tests::make(&format!(r#"{{"exp":{exp}}}"#));
+            let v: Json = serde_json::from_str(&answer("T", Some(&token), None).unwrap()).unwrap();
+            assert_eq!(v["status"]["token"], token.as_str());
+            assert!(v["status"].get("expirationTimestamp").is_none(), "{exp}");
+        }
     }
 }

@@ -1,11 +1,14 @@
 //! The kubeconfig's content: whether it is usable, and decoding one given
-//! plain or as base64. Messages never quote the file's content: it holds
-//! credentials.
+//! plain or as base64. Messages never quote the file's content, not even
+//! the names of its contexts, clusters and users or its server's address:
+//! it may come from a secret, and the masker hides a secret's lines, not
+//! fragments of them.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::bounded_file::{self, KUBECONFIG_CAP};
 use crate::diagnostic::{Code, Diag};
 
 #[derive(Debug, Deserialize)]
@@ -81,35 +84,28 @@ fn validate_text(text: &str) -> Result<Current, String> {
     let ctx = contexts
         .iter()
         .find(|c| c.name == current)
-        .ok_or_else(|| format!("current-context `{current}` names no context in the file"))?;
-    let body = ctx
-        .context
-        .as_ref()
-        .ok_or_else(|| format!("context `{current}` is empty"))?;
+        .ok_or("its current-context names no context in the file")?;
+    let body = ctx.context.as_ref().ok_or("its current context is empty")?;
     let cluster = body
         .cluster
         .clone()
-        .ok_or_else(|| format!("context `{current}` names no cluster"))?;
+        .ok_or("its current context names no cluster")?;
     let user = body
         .user
         .clone()
-        .ok_or_else(|| format!("context `{current}` names no user"))?;
+        .ok_or("its current context names no user")?;
     let server = kc
         .clusters
         .unwrap_or_default()
         .into_iter()
         .find(|c| c.name == cluster)
-        .ok_or_else(|| {
-            format!("context `{current}` uses cluster `{cluster}`, which is not in the file")
-        })?
+        .ok_or("the cluster of its current context is not in the file")?
         .cluster
         .and_then(|c| c.server)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| format!("cluster `{cluster}` has no server"))?;
+        .ok_or("the cluster of its current context has no server")?;
     if !kc.users.unwrap_or_default().iter().any(|u| u.name == user) {
-        return Err(format!(
-            "context `{current}` uses user `{user}`, which is not in the file"
-        ));
+        return Err("the user of its current context is not in the file".into());
     }
     Ok(Current {
         context: current,
@@ -119,14 +115,19 @@ fn validate_text(text: &str) -> Result<Current, String> {
     })
 }
 
-/// Reads and validates the kubeconfig at `path`.
-pub fn check(path: &Path) -> Result<Current, Diag> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads the kubeconfig at `path`: a regular file of bounded size.
+pub fn read(path: &Path) -> Result<String, Diag> {
+    bounded_file::read_to_string(path, KUBECONFIG_CAP).map_err(|e| {
         Diag::new(
             Code::Kubeconfig,
             format!("cannot read {}: {e}", path.display()),
         )
-    })?;
+    })
+}
+
+/// Reads and validates the kubeconfig at `path`.
+pub fn check(path: &Path) -> Result<Current, Diag> {
+    let text = read(path)?;
     validate_text(&text)
         .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", path.display())))
 }
@@ -195,7 +196,7 @@ mod tests {
     fn broken_ones_say_what_is_wrong_without_content() {
         let cases = [
             (
-                GOOD.replace("current-context: c", "current-context: x"),
+                GOOD.replace("current-context: c", "current-context: xcanary"),
                 "names no context",
             ),
             (
@@ -203,16 +204,25 @@ mod tests {
                 "no current-context",
             ),
             (
-                GOOD.replace("cluster: k,", "cluster: nope,"),
-                "cluster `nope`",
+                GOOD.replace("cluster: k,", "cluster: nopecanary,"),
+                "the cluster of its current context is not in the file",
             ),
-            (GOOD.replace("- name: u\n", "- name: other\n"), "user `u`"),
+            (
+                GOOD.replace("- name: u\n", "- name: othercanary\n"),
+                "the user of its current context is not in the file",
+            ),
+            (
+                GOOD.replace("server: 'https://127.0.0.1:6443'", "server: ''"),
+                "has no server",
+            ),
             ("token: sekrit: [".to_string(), "YAML error"),
         ];
         for (text, want) in cases {
             let e = validate(&text).unwrap_err().message;
             assert!(e.contains(want), "{e}");
-            assert!(!e.contains("sekrit"), "{e}");
+            for name in ["sekrit", "canary", "`u`", "`k`", "`c`", "127.0.0.1"] {
+                assert!(!e.contains(name), "{e}");
+            }
         }
     }
 

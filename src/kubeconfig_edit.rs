@@ -56,6 +56,9 @@ impl ContextChange {
     }
 }
 
+/// How messages name the current context (its name comes from the file).
+const CURRENT: &str = "its current context";
+
 fn fail(msg: impl Into<String>) -> Diag {
     Diag::new(Code::Kubeconfig, msg)
 }
@@ -93,27 +96,29 @@ impl Doc {
             .ok_or_else(|| fail("it has no current-context"))
     }
 
-    /// The body (`context:`) of the named context.
-    fn context_body(&mut self, name: &str) -> Result<&mut Map<String, Json>, Diag> {
+    /// The body (`context:`) of the named context. `shown` is how
+    /// messages name it: a name given on the command line, or a phrase,
+    /// never a name read from the file.
+    fn context_body(&mut self, name: &str, shown: &str) -> Result<&mut Map<String, Json>, Diag> {
         let entry = named(self.list("contexts"), name)
-            .ok_or_else(|| fail(format!("context `{name}` is not in the file")))?;
+            .ok_or_else(|| fail(format!("{shown} is not in the file")))?;
         let body = entry
             .as_object_mut()
             .expect("named() finds objects")
             .entry("context")
             .or_insert_with(|| json!({}));
         body.as_object_mut()
-            .ok_or_else(|| fail(format!("context `{name}` is not a mapping")))
+            .ok_or_else(|| fail(format!("{shown} is not a mapping")))
     }
 
     /// The name of a field (`user`, `cluster`) of the current context.
     fn current_field(&mut self, field: &str) -> Result<String, Diag> {
         let current = self.current_name()?;
-        self.context_body(&current)?
+        self.context_body(&current, CURRENT)?
             .get(field)
             .and_then(Json::as_str)
             .map(str::to_string)
-            .ok_or_else(|| fail(format!("context `{current}` names no {field}")))
+            .ok_or_else(|| fail(format!("its current context names no {field}")))
     }
 
     /// Replaces the current context's user with one that authenticates as
@@ -134,11 +139,11 @@ impl Doc {
     pub fn extend_exec(&mut self, args: &[String], env: &[(String, String)]) -> Result<(), Diag> {
         let user = self.current_field("user")?;
         let entry = named(self.list("users"), &user)
-            .ok_or_else(|| fail(format!("user `{user}` is not in the file")))?;
+            .ok_or_else(|| fail("the user of its current context is not in the file"))?;
         let exec = entry
             .pointer_mut("/user/exec")
             .and_then(Json::as_object_mut)
-            .ok_or_else(|| fail(format!("user `{user}` does not run an exec plugin")))?;
+            .ok_or_else(|| fail("the user of its current context does not run an exec plugin"))?;
         let list = |exec: &mut Map<String, Json>, key: &str| -> Vec<Json> {
             exec.get(key)
                 .and_then(Json::as_array)
@@ -166,7 +171,8 @@ impl Doc {
     /// Selects, renames and annotates the current context.
     pub fn change_context(&mut self, change: &ContextChange) -> Result<(), Diag> {
         if let Some(name) = &change.use_context {
-            self.context_body(name)?;
+            // A name from the command line (the spec), not from the file.
+            self.context_body(name, &format!("context `{name}`"))?;
             self.0.insert("current-context".into(), json!(name));
         }
         if let Some(new) = &change.rename {
@@ -174,31 +180,28 @@ impl Doc {
             if *new != old {
                 let contexts = self.list("contexts");
                 contexts.retain(|c| c.get("name").and_then(Json::as_str) != Some(new.as_str()));
-                let entry = named(contexts, &old).ok_or_else(|| {
-                    fail(format!(
-                        "current-context `{old}` names no context in the file"
-                    ))
-                })?;
+                let entry = named(contexts, &old)
+                    .ok_or_else(|| fail("its current-context names no context in the file"))?;
                 entry["name"] = json!(new);
                 self.0.insert("current-context".into(), json!(new));
             }
         }
         if let Some(ns) = &change.namespace {
             let current = self.current_name()?;
-            self.context_body(&current)?
+            self.context_body(&current, CURRENT)?
                 .insert("namespace".into(), json!(ns));
         }
         if let Some(proxy) = &change.proxy_url {
             let cluster = self.current_field("cluster")?;
             let entry = named(self.list("clusters"), &cluster)
-                .ok_or_else(|| fail(format!("cluster `{cluster}` is not in the file")))?;
+                .ok_or_else(|| fail("the cluster of its current context is not in the file"))?;
             let body = entry
                 .as_object_mut()
                 .expect("named() finds objects")
                 .entry("cluster")
                 .or_insert_with(|| json!({}));
             body.as_object_mut()
-                .ok_or_else(|| fail(format!("cluster `{cluster}` is not a mapping")))?
+                .ok_or_else(|| fail("the cluster of its current context is not a mapping"))?
                 .insert("proxy-url".into(), json!(proxy));
         }
         Ok(())
@@ -235,8 +238,7 @@ fn exec_json(e: &Exec) -> Json {
 /// written through). Messages never quote the content.
 pub fn edit(path: &Path, edit: impl FnOnce(&mut Doc) -> Result<(), Diag>) -> Result<Current, Diag> {
     let at = |d: Diag| fail(format!("{}: {}", path.display(), d.message));
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let text = kubeconfig::read(path)?;
     let mut doc = Doc::parse(&text).map_err(at)?;
     edit(&mut doc).map_err(at)?;
     let out = doc.to_yaml();

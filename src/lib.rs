@@ -21,6 +21,7 @@ pub mod value;
 pub mod secrets;
 pub mod shell;
 pub mod atomic_file;
+pub mod bounded_file;
 pub mod which;
 pub mod jwt;
 pub mod kubeconfig_path;

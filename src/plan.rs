@@ -167,7 +167,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
                     SystemTime::now(),
                 ) {
                     Some(Finding::Expired(m)) => expired_tokens.push(m),
-                    Some(Finding::Short(m)) => warnings.push(m),
+                    Some(Finding::Short(m) | Finding::Unreadable(m)) => warnings.push(m),
                     None => {}
                 }
             }

@@ -4,8 +4,10 @@
 //! token (a file, a variable, or the file an external-account credentials
 //! file names) without ever showing it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
+use crate::bounded_file::{self, Refused, TOKEN_CAP};
 use crate::jwt;
 use crate::value::{Part, Value};
 
@@ -46,18 +48,39 @@ impl Source {
         }
     }
 
-    /// The token, when it can be read now.
-    fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    /// The token, when it can be read now: none when it is not there (a
+    /// plan made away from the runner), why when a file is not a token
+    /// file stackhook reads (a FIFO, a device, too large).
+    fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, String> {
         match self {
-            Source::File(p) => std::fs::read_to_string(p).ok(),
-            Source::Token(v) => v.materialize(lookup).ok(),
+            Source::File(p) => read_file(p),
+            Source::Token(v) => Ok(v.materialize(lookup).ok()),
             Source::GoogleCredentials(p) => {
-                let config: serde_json::Value =
-                    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-                let file = config["credential_source"]["file"].as_str()?;
-                std::fs::read_to_string(file).ok()
+                let Some(text) = read_file(p)? else {
+                    return Ok(None);
+                };
+                let config: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                match config
+                    .as_ref()
+                    .and_then(|c| c["credential_source"]["file"].as_str())
+                {
+                    Some(file) => read_file(file),
+                    None => Ok(None),
+                }
             }
         }
+    }
+}
+
+/// A token or credentials file, read with bounds; a missing file is none.
+fn read_file(path: &str) -> Result<Option<String>, String> {
+    match bounded_file::read_to_string(Path::new(path), TOKEN_CAP) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e @ (Refused::NotRegular(_) | Refused::TooLarge(_))) => Err(format!(
+            "cannot check {path}: {e} (token and credentials files must be regular files of at most 1 MiB)"
+        )),
+        Err(e) => Err(format!("cannot check {path}: {e}")),
     }
 }
 
@@ -66,6 +89,8 @@ impl Source {
 pub enum Finding {
     Expired(String),
     Short(String),
+    /// A file the step names could not be read as a token file.
+    Unreadable(String),
 }
 
 /// Checks one token of step `step` against the step's timeout.
@@ -76,8 +101,11 @@ pub fn check(
     lookup: &dyn Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Option<Finding> {
-    let token = source.read(lookup)?;
-    let exp = UNIX_EPOCH + Duration::from_secs(jwt::expiry(&token)?);
+    let token = match source.read(lookup) {
+        Ok(token) => token?,
+        Err(why) => return Some(Finding::Unreadable(format!("step `{step}`: {why}"))),
+    };
+    let exp = jwt::expiry(&token)?.at();
     let what = source.describe();
     match exp.duration_since(now) {
         Err(ago) => Some(Finding::Expired(format!(
@@ -102,6 +130,7 @@ fn human(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::value::RefKind;
+    use std::time::UNIX_EPOCH;
 
     fn token(exp: u64) -> String {
         use base64::Engine;
@@ -151,5 +180,45 @@ mod tests {
         }
         let missing = Source::File("/nonexistent".into());
         assert_eq!(check("s", &missing, ten, &none, at), None);
+    }
+
+    /// A FIFO would block the read forever, /dev/zero would never end: both
+    /// are said, not read; so is a credentials file naming one.
+    #[test]
+    fn files_that_are_not_token_files_are_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let creds = dir.path().join("creds.json");
+        let json = serde_json::json!({"credential_source": {"file": "/dev/zero"}});
+        std::fs::write(&creds, json.to_string()).unwrap();
+        let none = |_: &str| None;
+        let ten = Duration::from_secs(600);
+        for (src, want) in [
+            (Source::File(fifo.display().to_string()), "it is a FIFO"),
+            (Source::File("/dev/zero".into()), "it is a character device"),
+            (
+                Source::GoogleCredentials(creds.display().to_string()),
+                "cannot check /dev/zero: it is a character device",
+            ),
+        ] {
+            match check("s", &src, ten, &none, SystemTime::now()) {
+                Some(Finding::Unreadable(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_exp_out_of_range_is_no_finding() {
+        let src = Source::Token(Value::reference("T", RefKind::Secret));
+        for exp in ["1e300", "1e12", "-1"] {
+            let t = crate::jwt::tests::make(&format!(r#"{{"exp":{exp}}}"#));
+            let lookup = move |_: &str| Some(t.clone());
+            let ten = Duration::from_secs(600);
+            assert_eq!(check("s", &src, ten, &lookup, SystemTime::now()), None);
+        }
     }
 }
