@@ -10,51 +10,18 @@ use minijinja::Value as Jinja;
 use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
+use crate::cli_values;
+use crate::diagnostic::{Code, Diag, did_you_mean, finish};
 use crate::interpolate::{self, Lookup, is_var_name};
 use crate::markers::mark;
-use crate::provider::{Param, ParamKind, Provider, json_kind, json_text};
-use crate::resolve::{Env, MissingVar, SpecKey, Vars, interpolate_spanned};
-use crate::spec::{Spec, Step, collect_strings};
+use crate::provider::{Param, ParamKind, json_kind, json_text};
+use crate::resolve::{MissingVar, SpecKey, interpolate_spanned};
+use crate::spec::collect_strings;
+use crate::step_context::{Ctx, with_anchor};
+use crate::value::Value;
 
 /// The parameters' values for the templates: given, defaulted, or none.
 pub type Params = IndexMap<String, Jinja>;
-
-/// One step being bound and rendered.
-pub struct Ctx<'a> {
-    pub spec: &'a Spec,
-    pub index: usize,
-    pub provider: &'a Provider,
-    pub vars: &'a Vars<'a>,
-    pub step_env: &'a Env,
-}
-
-impl Ctx<'_> {
-    pub fn src(&self) -> &Source {
-        self.spec.source()
-    }
-
-    pub fn step(&self) -> &Step {
-        &self.spec.steps.value[self.index].value
-    }
-
-    fn key(&self, param: &str) -> SpecKey {
-        SpecKey::new(format!("steps[{}].with.{param}", self.index))
-    }
-
-    pub fn span<T>(&self, node: &Spanned<T>) -> SourceSpan {
-        self.spec.span(node)
-    }
-
-    /// A diagnostic for a provider whose definition does not hold together.
-    pub fn provider_bug(&self, msg: &str) -> Diag {
-        Diag::new(
-            Code::ProviderInvalid,
-            format!("provider `{}` is broken: {msg}", self.provider.name),
-        )
-        .help(format!("fix {}", self.provider.origin))
-    }
-}
 
 /// Binds the step's `with:` to the provider's parameters.
 pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
@@ -197,14 +164,6 @@ fn apply_defaults(
     }
 }
 
-/// Where to point when something is missing from `with:`.
-pub fn with_anchor(cx: &Ctx) -> SourceSpan {
-    let step = cx.step();
-    step.with
-        .as_ref()
-        .map_or_else(|| cx.span(&step.provider), |w| cx.span(w))
-}
-
 fn check_required(
     cx: &Ctx,
     given: &IndexMap<String, (Jinja, SourceSpan)>,
@@ -297,7 +256,7 @@ struct Conv<'a, 'c> {
 impl Conv<'_, '_> {
     /// Interpolates a string of this value; a secret parameter makes the
     /// variables it reads secret.
-    fn interp(&self, s: &str, missing: &mut Vec<MissingVar>) -> crate::value::Value {
+    fn interp(&self, s: &str, missing: &mut Vec<MissingVar>) -> Value {
         let scope = self
             .cx
             .vars
@@ -308,6 +267,27 @@ impl Conv<'_, '_> {
 
     fn type_error(&self, got: &str) -> Diag {
         type_error(self.cx, self.name, self.param, self.node, got)
+    }
+
+    /// A value that a CLI of the provider would not take as it is (`@FILE`
+    /// for az) is refused. A secret parameter's value never goes on a
+    /// command line; one marked `cli_value: false` never reaches the CLI.
+    fn cli_value(&self, v: Value) -> Result<Value, Diag> {
+        let rules = &self.cx.provider.def.cli_values;
+        if rules.is_empty() || self.param.secret || !self.param.cli_value {
+            return Ok(v);
+        }
+        let scope = self.cx.vars.scope(Some(self.cx.step_env), false);
+        let at = (self.cx.src(), self.cx.span(self.node));
+        let mut what = format!("`{}`", self.name);
+        if let Some(d) = &self.key.default {
+            what.push_str(&format!(" (its default, {d})"));
+        } else if let Json::String(raw) = &self.node.value
+            && raw.contains('$')
+        {
+            what.push_str(&format!(" (`{raw}`)"));
+        }
+        cli_values::check(rules, &what, &v, &scope, at).map(|()| v)
     }
 
     fn value_error(&self, message: String, label: &str, help: String) -> Diag {
@@ -368,14 +348,17 @@ fn convert(
                     "write the words as a YAML list instead".into(),
                 )
             })?;
-            let words: Vec<String> = words.iter().map(|w| mark(&c.interp(w, missing))).collect();
+            let words = words
+                .iter()
+                .map(|w| c.cli_value(c.interp(w, missing)).map(|v| mark(&v)))
+                .collect::<Result<Vec<String>, Diag>>()?;
             Ok(Jinja::from(words))
         }
         (ParamKind::Args, Json::Array(items)) => {
             let mut words = Vec::new();
             for item in items {
                 match item {
-                    Json::String(s) => words.push(mark(&c.interp(s, missing))),
+                    Json::String(s) => words.push(mark(&c.cli_value(c.interp(s, missing))?)),
                     Json::Number(_) | Json::Bool(_) => words.push(item.to_string()),
                     other => {
                         return Err(c.type_error(&format!("a list holding {}", json_kind(other))));
@@ -397,7 +380,7 @@ fn convert(
 
 fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<Jinja, Diag> {
     let (name, param) = (c.name, c.param);
-    let v = c.interp(raw, missing);
+    let v = c.cli_value(c.interp(raw, missing))?;
     if param.secret && !v.is_empty() && v.refs().next().is_none() {
         return Err(Diag::new(
             Code::SpecLiteralSecret,

@@ -293,7 +293,7 @@ pub enum KubeconfigCommand {
     },
     /// Change how the current context's user gets its credential.
     #[command(
-        after_help = "Examples:\n  stackhook kubeconfig set-user --exec-credential-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --token-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --exec-arg=--use-azurerm-env-vars"
+        after_help = "Examples:\n  stackhook kubeconfig set-user --exec-credential-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --token-from-env GOOGLE_OAUTH_ACCESS_TOKEN\n  stackhook kubeconfig set-user --exec-arg=--use-azurerm-env-vars\n  stackhook kubeconfig set-user --exec-env-from AWS_WEB_IDENTITY_TOKEN_FILE"
     )]
     SetUser {
         /// The user runs `stackhook exec-credential --from-env VAR` at each call (this binary, by absolute path).
@@ -308,6 +308,9 @@ pub enum KubeconfigCommand {
         /// Set NAME=VALUE in the exec plugin's environment (repeatable; the value is written in the file, so never a secret).
         #[arg(long, value_name = "NAME=VALUE")]
         exec_env: Vec<String>,
+        /// Set NAME in the exec plugin's environment to the value it has in this environment (repeatable; for a path or a name that a step's environment holds, which then never reaches a command line; the value is written in the file, so never a credential).
+        #[arg(long, value_name = "NAME")]
+        exec_env_from: Vec<String>,
         /// The kubeconfig; default: first entry of $KUBECONFIG, else ~/.kube/config.
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,

@@ -273,17 +273,12 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             token_from_env,
             exec_arg,
             exec_env,
+            exec_env_from,
             kubeconfig,
         } => {
             let path = locate(kubeconfig.as_deref())?;
             let auth = user_auth(exec_credential_from_env, token_from_env)?;
-            let env = exec_env
-                .iter()
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) if is_var_name(k) => Ok((k.to_string(), v.to_string())),
-                    _ => Err(fail(format!("--exec-env wants NAME=VALUE, not `{kv}`"))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let env = exec_env_of(&exec_env, &exec_env_from)?;
             kubeconfig_edit::edit(&path, |doc| {
                 if let Some(auth) = &auth {
                     doc.set_user(auth)?;
@@ -317,6 +312,32 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The exec plugin's variables of `set-user`: `--exec-env NAME=VALUE`, and
+/// `--exec-env-from NAME` with the value NAME has here (set by the step's
+/// environment, so that it never passes through a command line).
+fn exec_env_of(pairs: &[String], from: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    let fail = |msg: String| Failure::failed(Diag::new(Code::Kubeconfig, msg));
+    let mut env = pairs
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if is_var_name(k) => Ok((k.to_string(), v.to_string())),
+            _ => Err(fail(format!("--exec-env wants NAME=VALUE, not `{kv}`"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for name in from {
+        let value = std::env::var(name)
+            .ok()
+            .filter(|v| is_var_name(name) && !v.is_empty())
+            .ok_or_else(|| {
+                fail(format!(
+                    "--exec-env-from={name}: {name} is not set or empty in this environment"
+                ))
+            })?;
+        env.push((name.clone(), value));
+    }
+    Ok(env)
 }
 
 /// The user `set-user` writes: an exec user that runs this binary by its

@@ -1,8 +1,15 @@
 //! The minijinja environments templates render in: shell quoting of every
-//! `{{ }}` in commands (a secret comes out as `"$NAME"`), the template
-//! syntax of provider files and of spec-written commands, a bound on the
-//! work a template may do, the `tempfile()`, `command()` and `fail()`
-//! functions and the `var_name` filter.
+//! `{{ }}` in commands, the template syntax of provider files and of
+//! spec-written commands, a bound on the work a template may do, the
+//! `tempfile()`, `tempdir()`, `command()` and `fail()` functions and the
+//! `var_name` filter.
+//!
+//! A command line is readable by every process on the machine
+//! (`/proc/PID/cmdline`), so no `{{ }}` of a command may hold a secret:
+//! the shell would expand its reference into the argv. A secret reaches a
+//! command through the environment (a provider's `env:`), a `tempfile()`
+//! or stdin; a command that would write one is refused here, whatever the
+//! template did to the value (`|safe`, `command()`, a filter).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,8 +17,9 @@ use minijinja::value::ValueKind;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as Jinja};
 
 use crate::markers::{self, unmark, unmark_raw};
+use crate::secrets::SecretNames;
 use crate::shell;
-use crate::value::{Part, Value};
+use crate::value::{Part, RefKind, Value};
 
 /// How `{{ }}` output is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -20,6 +28,9 @@ pub enum Quoting {
     Shell,
     /// Text as it is, references kept as markers.
     Plain,
+    /// As `Plain`, with `tempfile()` and `tempdir()`: the values of a
+    /// provider's `env:`, where a temp file's path is a value.
+    Env,
 }
 
 /// Which template syntax a text is written in.
@@ -39,6 +50,7 @@ const SHELL: &str = "sh";
 pub const FUEL: u64 = 1_000_000;
 
 fn format_value(
+    secrets: &Mutex<Collected>,
     out: &mut minijinja::Output,
     state: &mut minijinja::State,
     value: &Jinja,
@@ -47,7 +59,7 @@ fn format_value(
         AutoEscape::Custom(n) if n == SHELL => Quoting::Shell,
         _ => Quoting::Plain,
     };
-    let text = to_text(quoting, value)?;
+    let text = to_text(quoting, value, &lock(secrets).secret_names)?;
     out.write_str(&text)
         .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "write failed"))
 }
@@ -59,6 +71,24 @@ fn invalid(msg: impl Into<String>) -> minijinja::Error {
 /// Starts the message of an error a template raises with `fail()`: the
 /// step's parameters are wrong, not the template.
 pub const FAIL: &str = "[with] ";
+
+/// Starts the message of the error that refuses a secret on a command
+/// line; the variable's name follows.
+pub const SECRET_IN_COMMAND: &str = "[secret] ";
+
+/// Refuses text bound for a command line that holds a secret reference: a
+/// reference the plan made secret, or one to a variable whose name is in
+/// the run's secret set (an unset one, as in `validate`).
+fn no_secret(s: &str, secrets: &SecretNames) -> Result<(), minijinja::Error> {
+    let value = unmark(s);
+    let secret = value
+        .refs()
+        .find(|(name, why)| *why == RefKind::Secret || secrets.contains(name));
+    match secret {
+        Some((name, _)) => Err(invalid(format!("{SECRET_IN_COMMAND}{name}"))),
+        None => Ok(()),
+    }
+}
 
 /// `fail(MESSAGE)`: stops the render with an error about the step's
 /// parameters.
@@ -78,7 +108,11 @@ fn var_name(value: Jinja) -> Jinja {
     }
 }
 
-fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> {
+fn to_text(
+    quoting: Quoting,
+    value: &Jinja,
+    secrets: &SecretNames,
+) -> Result<String, minijinja::Error> {
     if value.is_undefined() || value.is_none() {
         return Err(invalid(
             "a value is none: guard an optional parameter with `{% if name %}`",
@@ -87,12 +121,15 @@ fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> 
     if value.is_safe() {
         let s = value.as_str().unwrap_or_default();
         return Ok(match quoting {
-            Quoting::Shell => unmark_raw(s),
-            Quoting::Plain => value.to_string(),
+            Quoting::Shell => {
+                no_secret(s, secrets)?;
+                unmark_raw(s)
+            }
+            Quoting::Plain | Quoting::Env => value.to_string(),
         });
     }
     if let Some(s) = value.as_str() {
-        if quoting == Quoting::Plain {
+        if quoting != Quoting::Shell {
             return Ok(s.to_string());
         }
         if markers::has_tempfile(s) {
@@ -100,13 +137,14 @@ fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> 
                 "a tempfile() path must stand alone in a command, not inside another value",
             ));
         }
+        no_secret(s, secrets)?;
         return Ok(shell::word(&unmark(s)));
     }
     match value.kind() {
         ValueKind::Seq => {
             let mut words = Vec::new();
             for item in value.try_iter()? {
-                words.push(to_text(quoting, &item)?);
+                words.push(to_text(quoting, &item, secrets)?);
             }
             Ok(words.join(" "))
         }
@@ -117,7 +155,8 @@ fn to_text(quoting: Quoting, value: &Jinja) -> Result<String, minijinja::Error> 
     }
 }
 
-/// The temp files and extra commands a render declares through functions.
+/// The temp files and extra commands a render declares through functions,
+/// and the secret names its commands are checked against.
 #[derive(Default)]
 pub struct Collected {
     pub tempfiles: Vec<(String, Option<Value>)>,
@@ -125,7 +164,11 @@ pub struct Collected {
     /// after the command that names them (az reads its certificate at each
     /// token request).
     pub for_step: Vec<String>,
+    /// Directories named with `tempdir()`.
+    pub tempdirs: Vec<String>,
     pub extra_commands: Vec<String>,
+    /// The run's secret names when the step renders.
+    pub secret_names: SecretNames,
 }
 
 pub fn environment(
@@ -146,13 +189,13 @@ pub fn environment(
             .comment_delimiters("\u{E012}", "\u{E013}");
     }
     env.set_syntax(config.build().expect("valid syntax config"));
-    env.set_formatter(format_value);
+    let secrets = collected.clone();
+    env.set_formatter(move |out, state, value| format_value(&secrets, out, state, value));
     env.add_filter("var_name", var_name);
     env.add_function("fail", fail);
     if quoting == Quoting::Plain {
         return env;
     }
-    env.set_auto_escape_callback(|_| AutoEscape::Custom(SHELL.into()));
     let files = collected.clone();
     env.add_function(
         "tempfile",
@@ -160,6 +203,12 @@ pub fn environment(
             declare_tempfile(&files, name, content, lifetime)
         },
     );
+    let dirs = collected.clone();
+    env.add_function("tempdir", move |name: String| declare_tempdir(&dirs, name));
+    if quoting == Quoting::Env {
+        return env;
+    }
+    env.set_auto_escape_callback(|_| AutoEscape::Custom(SHELL.into()));
     let extra = collected.clone();
     env.add_function(
         "command",
@@ -169,9 +218,9 @@ pub fn environment(
                     "command() takes a rendered command template (a `type: templates` parameter)",
                 ));
             }
-            let text = unmark_raw(text.as_str().unwrap_or_default())
-                .trim()
-                .to_string();
+            let text = text.as_str().unwrap_or_default();
+            no_secret(text, &lock(&extra).secret_names)?;
+            let text = unmark_raw(text).trim().to_string();
             if !text.is_empty() {
                 lock(&extra).extra_commands.push(text);
             }
@@ -179,6 +228,40 @@ pub fn environment(
         },
     );
     env
+}
+
+/// A name under the run's private directory: one plain path component.
+fn check_name(what: &str, name: &str) -> Result<(), minijinja::Error> {
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{what} name `{name}` must use only letters, digits, `.`, `_` and `-`"
+        )))
+    }
+}
+
+/// `tempdir(NAME)`: a directory path under the run's private directory,
+/// for a CLI that keeps its state in a directory it creates (az's
+/// AZURE_CONFIG_DIR). It goes when the run's directory does, at the end of
+/// the run, whatever happens; a step may remove it sooner itself.
+fn declare_tempdir(dirs: &Mutex<Collected>, name: String) -> Result<Jinja, minijinja::Error> {
+    check_name("tempdir", &name)?;
+    let mut c = lock(dirs);
+    if c.tempfiles.iter().any(|(n, _)| *n == name) {
+        return Err(invalid(format!(
+            "`{name}` is both a tempfile() and a tempdir()"
+        )));
+    }
+    if !c.tempdirs.contains(&name) {
+        c.tempdirs.push(name.clone());
+    }
+    Ok(Jinja::from_safe_string(markers::tempfile(&name)))
 }
 
 pub fn lock(c: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
@@ -203,14 +286,10 @@ fn declare_tempfile(
             )));
         }
     }
-    let valid = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid {
+    check_name("tempfile", &name)?;
+    if lock(files).tempdirs.contains(&name) {
         return Err(invalid(format!(
-            "tempfile name `{name}` must use only letters, digits, `.`, `_` and `-`"
+            "`{name}` is both a tempdir() and a tempfile()"
         )));
     }
     let content = match content {

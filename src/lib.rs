@@ -37,8 +37,11 @@ pub mod provider;
 pub mod secret_set;
 pub mod markers;
 pub mod env_view;
+pub mod step_context;
+pub mod cli_values;
 pub mod bind;
 pub mod jinja;
+pub mod render_error;
 pub mod render;
 pub mod token_expiry;
 // The plan, and what shows it.

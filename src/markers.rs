@@ -44,9 +44,12 @@ pub fn unmark(s: &str) -> Value {
             return out;
         };
         let inner = &after[..j];
+        // A tag a template changed (`|upper`) is read as a secret: a
+        // reference is only ever shown as text when it is known not to be.
         let (why, name) = match inner.chars().next() {
-            Some('s') => (RefKind::Secret, &inner[1..]),
-            _ => (RefKind::Missing, inner.get(1..).unwrap_or("")),
+            Some('m') => (RefKind::Missing, &inner[1..]),
+            Some(c) => (RefKind::Secret, &inner[c.len_utf8()..]),
+            None => (RefKind::Secret, ""),
         };
         out.push(Part::Ref {
             name: name.to_string(),
@@ -78,6 +81,36 @@ pub fn unmark_raw(s: &str) -> String {
 /// turns into the file's path.
 pub fn tempfile(name: &str) -> String {
     format!("{FILE_OPEN}{name}{FILE_CLOSE}")
+}
+
+/// The value a marked string stands for, each temp-file marker as the
+/// file's path (`${STACKHOOK_TMPDIR}/NAME`, expanded at run time), and the
+/// names of the files: for values that are not shell text (an `env:`
+/// value of a provider).
+pub fn unmark_with_paths(s: &str) -> (Value, Vec<String>) {
+    let mut out = Value::default();
+    let mut used = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(FILE_OPEN) {
+        out.extend(unmark(&rest[..i]));
+        let after = &rest[i + FILE_OPEN.len_utf8()..];
+        let Some(j) = after.find(FILE_CLOSE) else {
+            rest = after;
+            break;
+        };
+        let name = &after[..j];
+        out.push(Part::Ref {
+            name: "STACKHOOK_TMPDIR".into(),
+            why: RefKind::Missing,
+        });
+        out.push(Part::Text(format!("/{name}")));
+        if !used.iter().any(|u| u == name) {
+            used.push(name.to_string());
+        }
+        rest = &after[j + FILE_CLOSE.len_utf8()..];
+    }
+    out.extend(unmark(rest));
+    (out, used)
 }
 
 /// Whether a string holds a temp-file marker.
@@ -135,6 +168,25 @@ mod tests {
         assert!(!v.has_secret());
         assert_eq!(v.refs().count(), 0);
         assert!(!has_tempfile(&marked));
+    }
+
+    #[test]
+    fn a_changed_tag_is_read_as_a_secret() {
+        let mut v = Value::default();
+        v.push(Part::Ref {
+            name: "X".into(),
+            why: RefKind::Secret,
+        });
+        let upper = mark(&v).to_uppercase();
+        assert_eq!(unmark(&upper).refs().next(), Some(("X", RefKind::Secret)));
+    }
+
+    #[test]
+    fn temp_file_paths_become_references_to_the_run_dir() {
+        let s = format!("{}/sub:{}", tempfile("d"), mark(&Value::text("x")));
+        let (v, used) = unmark_with_paths(&s);
+        assert_eq!(v.to_string(), "${STACKHOOK_TMPDIR}/d/sub:x");
+        assert_eq!(used, ["d"]);
     }
 
     #[test]

@@ -9,16 +9,16 @@ use indexmap::IndexMap;
 use miette::SourceSpan;
 use serde::Serialize;
 
-use crate::bind::Ctx;
-use crate::diagnostic::{Diag, finish};
+use crate::diagnostic::{Code, Diag, finish};
 use crate::provider::{Catalog, Provider};
 use crate::render::{self, Renderer, TempFile};
 use crate::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
 use crate::secret_set;
 use crate::secrets::{SecretNames, is_secret_name};
 use crate::spec::Spec;
+use crate::step_context::Ctx;
 use crate::token_expiry::{self, Finding, Source};
-use crate::value::Value;
+use crate::value::{Part, Value};
 use crate::which::find_on_path;
 
 #[derive(Debug, Serialize)]
@@ -177,17 +177,26 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         Mode::Live => tools(&catalog, &steps, vars.process("PATH").unwrap_or_default()),
         Mode::Static => Vec::new(),
     };
+    // A provider's `env:` entry built from a secret is masked like a
+    // step's own.
+    let env = vars.spec_env.clone();
+    let mut secrets = vars.into_secrets();
+    for (name, entry) in steps.iter().flat_map(|s| &s.env) {
+        if entry.secret {
+            secrets.insert(name);
+        }
+    }
     let plan = Plan {
         spec: spec.file.path.display().to_string(),
         kubeconfig,
-        env: vars.spec_env.clone(),
+        env,
         steps,
         tools,
         missing_env: missing,
         warnings,
         expired_tokens,
         export: spec.export.iter().map(|n| n.value.clone()).collect(),
-        secrets: vars.into_secrets(),
+        secrets,
     };
     finish(plan, diags)
 }
@@ -211,6 +220,7 @@ fn plan_step(
         step_env: &step_env,
     };
     let rendered = render::step(renderer, &cx, missing)?;
+    let env = with_provider_env(spec, index, provider, vars, step_env, &rendered)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
             secret: value.has_secret() || vars.is_secret(name),
@@ -224,7 +234,7 @@ fn plan_step(
         commands: rendered.commands,
         tempfiles: rendered.tempfiles,
         exports: rendered.exports,
-        env: step_env,
+        env,
         requires: rendered.requires,
         timeout: step.timeout(),
         retries: step.retries(),
@@ -232,6 +242,62 @@ fn plan_step(
         jwts: rendered.jwts,
     };
     Ok((plan_step, rendered.warnings))
+}
+
+/// The step's environment: its own `env:`, then the provider's. A value
+/// of the provider's that reads an entry of the step's own is given that
+/// entry's value (the runner resolves a step's entries against the run's
+/// environment, not against each other). A name set by both is refused.
+fn with_provider_env(
+    spec: &Spec,
+    index: usize,
+    provider: &Provider,
+    vars: &Vars,
+    step_env: Env,
+    rendered: &render::Rendered,
+) -> Result<Env, Vec<Diag>> {
+    let mut env = step_env.clone();
+    let mut diags = Vec::new();
+    for (name, value) in &rendered.env {
+        let own = &spec.steps.value[index].value.env;
+        if let Some((key, _)) = own.iter().find(|(k, _)| k.value == *name) {
+            diags.push(
+                Diag::new(
+                    Code::SpecEnvConflict,
+                    format!(
+                        "`{name}` is set by provider `{}` for its commands",
+                        provider.name
+                    ),
+                )
+                .at(spec.source(), spec.span(key), "set here too")
+                .help(format!(
+                    "remove `{name}` from the step's `env:` (`stackhook providers {}` says what the provider sets)",
+                    provider.name
+                )),
+            );
+            continue;
+        }
+        let mut resolved = Value::default();
+        let mut secret = vars.is_secret(name);
+        for part in &value.0 {
+            match part {
+                Part::Ref { name: r, .. } if step_env.contains_key(r) => {
+                    secret |= step_env[r].secret;
+                    resolved.extend(step_env[r].value.clone());
+                }
+                other => resolved.push(other.clone()),
+            }
+        }
+        let secret = secret || resolved.has_secret();
+        env.insert(
+            name.clone(),
+            EnvEntry {
+                value: resolved,
+                secret,
+            },
+        );
+    }
+    finish(env, diags)
 }
 
 fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {

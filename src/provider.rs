@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
 use crate::discover::yaml_files;
 use crate::interpolate::is_var_name;
+use crate::spec::RESERVED_ENV;
 use crate::yaml;
 
 /// The built-in providers, embedded so the binary needs no files.
@@ -53,6 +54,17 @@ pub struct Definition {
     /// An export whose value renders empty is not exported.
     #[serde(default)]
     pub exports: IndexMap<String, String>,
+    /// The environment of the step's commands: NAME -> value template
+    /// (`tempfile()` and `tempdir()` give paths). How a secret reaches a
+    /// command: a `{{ }}` of a command cannot hold one. An entry that
+    /// renders empty is not set.
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    /// What the CLIs the commands run read specially in an argument value
+    /// (az reads `@FILE` from the file): a parameter value that starts so
+    /// is refused.
+    #[serde(default)]
+    pub cli_values: Vec<CliValues>,
     /// Templates naming the OIDC tokens (JWTs) the step uses, whose expiry
     /// `plan` and `run` check: `file:PATH`, `google-credentials:PATH`, or
     /// the token itself; an empty result is dropped.
@@ -93,8 +105,28 @@ pub struct Param {
     /// literal value is refused (it would be a secret committed to git).
     #[serde(default)]
     pub secret: bool,
+    /// Whether the value may be an argument of the CLIs of `cli_values`
+    /// (checked against their prefixes); false for a value that never
+    /// reaches them (one stackhook writes, or one set in the environment).
+    #[serde(default = "yes")]
+    pub cli_value: bool,
     #[serde(default)]
     pub description: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One CLI's rule for argument values: the prefixes it reads specially
+/// (a file to read, a URL to fetch) instead of taking the value as it is.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CliValues {
+    pub cli: String,
+    pub prefixes: Vec<String>,
+    /// What the CLI does with such a value, for the error.
+    pub why: String,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, Default, PartialEq, Eq)]
@@ -293,6 +325,12 @@ const PROVIDER_KEYS: &[&str] = &[
     "reads",
     "warnings",
     "exports",
+    "env",
+    "cli_values",
+    "cli",
+    "prefixes",
+    "why",
+    "cli_value",
     "jwts",
     "commands",
     "example",
@@ -344,6 +382,21 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
     for name in def.exports.keys() {
         if !is_var_name(name) {
             diags.push(bad(format!("export `{name}` is not a valid variable name")));
+        }
+    }
+    for name in def.env.keys() {
+        if !is_var_name(name) {
+            diags.push(bad(format!("env `{name}` is not a valid variable name")));
+        } else if RESERVED_ENV.contains(&name.as_str()) {
+            diags.push(bad(format!("env `{name}` is set by stackhook itself")));
+        }
+    }
+    for rule in &def.cli_values {
+        if rule.prefixes.iter().any(String::is_empty) {
+            diags.push(bad(format!(
+                "`cli_values` of {} has an empty prefix",
+                rule.cli
+            )));
         }
     }
     if def.commands.is_empty() {

@@ -111,6 +111,26 @@ pub fn page(p: &Provider, provider_dir: Option<&Path>) -> Result<String, Vec<Dia
     if let Some(h) = &def.hint {
         let _ = writeln!(out, "  {}", h.trim_end());
     }
+    if !def.env.is_empty() {
+        let names: Vec<&str> = def.env.keys().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "\nSets in its commands' environment (how secrets reach them, never in an argv): {}",
+            names.join(", ")
+        );
+    }
+    for rule in &def.cli_values {
+        let _ = writeln!(
+            out,
+            "\nRefuses parameter values that start with {}: {}.",
+            rule.prefixes
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            rule.why.trim_end_matches('.')
+        );
+    }
     if !def.exports.is_empty() {
         let names: Vec<&str> = def.exports.keys().map(String::as_str).collect();
         let _ = writeln!(
@@ -177,6 +197,9 @@ fn example(out: &mut String, p: &Provider, provider_dir: Option<&Path>) -> Resul
     let plan = plan::build(&spec, &ProcessEnv::new(), &opts)?;
     let _ = writeln!(out, "\nRenders to:");
     for step in &plan.steps {
+        for (k, v) in &step.env {
+            let _ = writeln!(out, "  env: {k}={}", v.display());
+        }
         for c in &step.commands {
             let mut lines = c.lines();
             let _ = writeln!(out, "  $ {}", lines.next().unwrap_or_default());

@@ -1,23 +1,27 @@
 //! Rendering one step: the provider's minijinja templates run against its
 //! bound parameters. Pure: it reads the environment snapshot in `Vars` and
-//! nothing else. Commands are rendered with shell quoting; everything else
-//! (exports, warnings, CLI names) as plain text.
+//! nothing else. Commands are rendered with shell quoting, and no `{{ }}`
+//! of a command may hold a secret (see `jinja`); the provider's `env:`
+//! (how secrets reach commands), exports, warnings and CLI names are
+//! values, not shell text.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
-use minijinja::{Environment, ErrorKind, Value as Jinja};
+use minijinja::{Environment, Value as Jinja};
 use serde::Serialize;
 
-use crate::bind::{self, Ctx, Params, with_anchor};
-use crate::diagnostic::{Code, Diag, Source};
+use crate::bind::{self, Params};
+use crate::diagnostic::{Code, Diag};
 use crate::env_view::{EnvView, marked};
-use crate::jinja::{self, Collected, FAIL, FUEL, Quoting, Syntax, lock};
+use crate::jinja::{self, Collected, Quoting, Syntax, lock};
 use crate::markers::{self, unmark, unmark_raw};
 use crate::provider::ParamKind;
+use crate::render_error::template_error;
 use crate::resolve::{MissingVar, SpecKey};
+use crate::step_context::Ctx;
 use crate::value::Value;
 use crate::yaml;
 
@@ -26,6 +30,8 @@ pub struct Rendered {
     pub commands: Vec<String>,
     pub tempfiles: Vec<TempFile>,
     pub exports: IndexMap<String, Value>,
+    /// The provider's `env:` for the step's commands.
+    pub env: IndexMap<String, Value>,
     pub requires: Vec<String>,
     pub warnings: Vec<String>,
     /// The OIDC tokens the step uses (see `Definition::jwts`).
@@ -54,6 +60,8 @@ pub struct Renderer {
     /// For command templates written in the spec.
     shell_text: Environment<'static>,
     plain: Environment<'static>,
+    /// For the provider's `env:` values.
+    env_values: Environment<'static>,
     base: OnceCell<Arc<BTreeMap<String, String>>>,
 }
 
@@ -64,6 +72,7 @@ impl Default for Renderer {
             shell: jinja::environment(Quoting::Shell, Syntax::Full, &collected),
             shell_text: jinja::environment(Quoting::Shell, Syntax::ShellText, &collected),
             plain: jinja::environment(Quoting::Plain, Syntax::Full, &collected),
+            env_values: jinja::environment(Quoting::Env, Syntax::Full, &collected),
             collected,
             base: OnceCell::new(),
         }
@@ -126,6 +135,7 @@ struct Templates<'a, 'c> {
     shell: &'a Environment<'static>,
     shell_text: &'a Environment<'static>,
     plain: &'a Environment<'static>,
+    env_values: &'a Environment<'static>,
     /// `env.NAME` for templates.
     env: Arc<EnvView>,
     diags: Vec<Diag>,
@@ -134,13 +144,17 @@ struct Templates<'a, 'c> {
 impl<'a, 'c> Templates<'a, 'c> {
     fn new(renderer: &'a Renderer, cx: &'a Ctx<'c>, env: Arc<EnvView>) -> Self {
         // What an earlier step (or rendering) declared is not this one's.
-        *lock(&renderer.collected) = Collected::default();
+        *lock(&renderer.collected) = Collected {
+            secret_names: cx.vars.secret_names(),
+            ..Collected::default()
+        };
         Templates {
             cx,
             collected: &renderer.collected,
             shell: &renderer.shell,
             shell_text: &renderer.shell_text,
             plain: &renderer.plain,
+            env_values: &renderer.env_values,
             env,
             diags: Vec::new(),
         }
@@ -173,7 +187,16 @@ impl<'a, 'c> Templates<'a, 'c> {
         let commands = self.render_commands(&ctx);
         let cx = self.cx;
         let def = &cx.provider.def;
-        let requires = self.render_plain_list("requires", &def.requires, &ctx);
+        // Each word is one CLI: `{{ requires }}` of a list writes them
+        // space-separated.
+        let mut requires: Vec<String> = Vec::new();
+        for result in self.render_plain_list("requires", &def.requires, &ctx) {
+            for word in result.split_whitespace() {
+                if !requires.iter().any(|r| r == word) {
+                    requires.push(word.to_string());
+                }
+            }
+        }
         let jwts = self
             .render_plain_list("jwts", &def.jwts, &ctx)
             .iter()
@@ -193,11 +216,14 @@ impl<'a, 'c> Templates<'a, 'c> {
                 exports.insert(name.clone(), unmark(&v));
             }
         }
+        let (env, env_files) = self.render_env(&ctx);
         if !self.diags.is_empty() {
             return Err(self.diags);
         }
         let files = std::mem::take(&mut lock(self.collected).tempfiles);
-        let for_step = std::mem::take(&mut lock(self.collected).for_step);
+        // A file the environment names is used by every command.
+        let mut for_step = std::mem::take(&mut lock(self.collected).for_step);
+        for_step.extend(env_files);
         let mut finished = Vec::new();
         let mut last_use: BTreeMap<String, usize> = BTreeMap::new();
         for (i, command) in commands.iter().enumerate() {
@@ -220,6 +246,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             commands: finished,
             tempfiles,
             exports,
+            env,
             requires,
             warnings,
             jwts,
@@ -275,12 +302,46 @@ impl<'a, 'c> Templates<'a, 'c> {
                     let source = &cx.provider.source;
                     let span = yaml::spanned(&source.text, template);
                     let what = format!("command {}", i + 1);
+                    let d = template_error(cx, &what, Some((source, span)), &e);
+                    // One secret parameter in several commands: said once.
+                    let said = self
+                        .diags
+                        .iter()
+                        .any(|o| o.code == Code::TemplateSecret && o.labels == d.labels);
+                    if !(said && d.code == Code::TemplateSecret) {
+                        self.diags.push(d);
+                    }
+                }
+            }
+        }
+        commands
+    }
+
+    /// The provider's `env:`: values kept exactly (an entry that renders
+    /// empty is not set), temp files as their paths; and the temp files
+    /// named.
+    fn render_env(&mut self, ctx: &Jinja) -> (IndexMap<String, Value>, Vec<String>) {
+        let cx = self.cx;
+        let source = &cx.provider.source;
+        let mut env = IndexMap::new();
+        let mut files = Vec::new();
+        for (name, template) in &cx.provider.def.env {
+            match self.env_values.render_str(&template.value, ctx.clone()) {
+                Ok(v) if v.is_empty() => {}
+                Ok(v) => {
+                    let (value, used) = markers::unmark_with_paths(&v);
+                    files.extend(used);
+                    env.insert(name.clone(), value);
+                }
+                Err(e) => {
+                    let span = yaml::spanned(&source.text, template);
+                    let what = format!("env `{name}`");
                     self.diags
                         .push(template_error(cx, &what, Some((source, span)), &e));
                 }
             }
         }
-        commands
+        (env, files)
     }
 
     /// A plain template's text, trimmed; none when empty.
@@ -308,60 +369,4 @@ impl<'a, 'c> Templates<'a, 'c> {
             .filter_map(|(i, t)| self.render_plain(&format!("{what}[{i}]"), t, ctx))
             .collect()
     }
-}
-
-fn template_error(
-    cx: &Ctx,
-    what: &str,
-    node: Option<(&Source, miette::SourceSpan)>,
-    e: &minijinja::Error,
-) -> Diag {
-    let mut detail = e
-        .detail()
-        .map_or_else(|| e.kind().to_string(), str::to_string);
-    if let Some(msg) = detail.strip_prefix(FAIL) {
-        let step = cx.step();
-        return Diag::new(
-            Code::SpecParamValue,
-            format!("step `{}`: {msg}", step.name()),
-        )
-        .at(cx.src(), with_anchor(cx), "these parameters")
-        .help(format!(
-            "change the step's `with:` (`stackhook providers {}` documents it)",
-            cx.provider.name
-        ));
-    }
-    if let Some(line) = e.line() {
-        detail = format!("{detail} (line {line} of the template)");
-    }
-    let d = Diag::new(
-        Code::Template,
-        format!(
-            "step `{}`: {what} of provider `{}` failed to render: {detail}",
-            cx.step().name(),
-            cx.provider.name
-        ),
-    );
-    let d = match node {
-        Some((source, span)) => d.at(source, span, "this template"),
-        None => d,
-    };
-    let in_spec = node.is_some_and(|(s, _)| std::ptr::eq(s, cx.src()));
-    let origin = if in_spec {
-        "the spec".to_string()
-    } else {
-        cx.provider.origin.to_string()
-    };
-    d.help(match e.kind() {
-        ErrorKind::OutOfFuel => format!(
-            "the template runs more than {FUEL} instructions: a loop too long or nested too deep? check {origin}"
-        ),
-        ErrorKind::UndefinedError => format!(
-            "the template uses a name that is not a parameter of `{}`, `env`, `kubeconfig` or `step`; check {origin}",
-            cx.provider.name
-        ),
-        _ => format!(
-            "check the template in {origin}; docs/providers.md describes what templates can use"
-        ),
-    })
 }

@@ -253,16 +253,21 @@ impl<'a> Vars<'a> {
         out
     }
 
-    /// The run's secret names: those decided before resolution, and the
-    /// entries and exports that resolved to secrets.
-    pub fn into_secrets(self) -> SecretNames {
-        let mut names = self.secrets;
+    /// The run's secret names so far: those decided before resolution,
+    /// and the entries and exports that resolved to secrets.
+    pub fn secret_names(&self) -> SecretNames {
+        let mut names = self.secrets.clone();
         for (name, entry) in self.spec_env.iter().chain(&self.exported) {
             if entry.secret {
                 names.insert(name);
             }
         }
         names
+    }
+
+    /// The run's secret names, once every step is rendered.
+    pub fn into_secrets(self) -> SecretNames {
+        self.secret_names()
     }
 }
 

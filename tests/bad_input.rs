@@ -121,3 +121,31 @@ steps:
     assert!(md.contains(&format!("#### 1. {escaped}")), "{md}");
     assert!(md.contains(&format!("| 1 | {escaped} |")), "{md}");
 }
+
+/// Finding 15: `requires: [sh, ls]` of a `run` step is two CLIs, each
+/// checked on PATH (it was one CLI named `sh ls`, so preflight always
+/// failed).
+#[test]
+fn run_requires_each_word_as_one_cli() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with:\n      requires: [sh, ls]\n      commands: [ls >/dev/null]\n  - provider: run\n    name: words\n    with:\n      requires: sh ls  sh\n      commands: ['true']\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let (code, out, err) = sb.run(&["plan", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.matches("  needs: sh (found), ls (found)\n").count(),
+        2,
+        "{out}"
+    );
+    let (code, _, err) = sb.run(&["run", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with:\n      requires: [sh, no-such-cli]\n      commands: ['true']\n",
+    );
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`no-such-cli` is not on PATH"), "{err}");
+    assert!(!err.contains("`sh` is not on PATH"), "{err}");
+}

@@ -213,6 +213,31 @@ fn main() {
             Need::Kubectl,
             Need::FakeCloud
         ),
+        case!(
+            a_secret_in_any_parameter_is_refused_before_any_cli_runs,
+            Need::Az,
+            Need::Cli("curl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            rancher_example_hands_its_token_to_curl_in_a_file,
+            Need::Cli("curl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_values_az_reads_from_a_file_are_refused,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            eks_values_aws_reads_from_a_file_or_a_url_are_refused,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
     ]);
 }
 
@@ -775,6 +800,8 @@ fn gke_flow(spec_name: &str, location: &str) {
 fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
     let (code, _, err) = e.stackhook(&["run", &spec(spec_name)]);
     assert_eq!(code, 0, "{err}");
+    // gcloud kept no token under HOME (its CLOUDSDK_CONFIG is there).
+    assert_no_canary_under_home(&e);
     // The fake answered 200 only for the right bearer token: gcloud got
     // it through CLOUDSDK_AUTH_ACCESS_TOKEN.
     assert!(e.fake.saw(
@@ -1113,6 +1140,57 @@ fn aks_with(config: Json) -> E2e {
     e
 }
 
+/// Every file under `dir`, by path, recursively.
+fn files_under(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.insert(path);
+        }
+    }
+    out
+}
+
+/// Finding 6: az kept its login (a client secret, tokens, a federated
+/// token) in the run's private AZURE_CONFIG_DIR, which is gone. The user's
+/// AZURE_CONFIG_DIR holds no login, and no file under HOME (which holds
+/// it) holds a canary.
+fn assert_no_az_login_left(e: &E2e) {
+    let user = e.sb.path("work/azure");
+    for login in [
+        "service_principal_entries.json",
+        "msal_token_cache.json",
+        "msal_token_cache.bin",
+    ] {
+        assert!(
+            !user.join(login).exists(),
+            "{login} left in AZURE_CONFIG_DIR"
+        );
+    }
+    let profile = std::fs::read_to_string(user.join("azureProfile.json")).unwrap_or_default();
+    assert!(
+        !profile.contains(SUBSCRIPTION),
+        "az's profile holds a login: {profile}"
+    );
+    assert_no_canary_under_home(e);
+}
+
+/// No file under HOME (where the CLIs keep their state here) holds a
+/// canary secret.
+fn assert_no_canary_under_home(e: &E2e) {
+    for file in files_under(&e.sb.path("work")) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("CANARY"),
+            "a canary in {}",
+            file.display()
+        );
+    }
+}
+
 /// Issue 9 item 2: no env file. kubelogin reads ARM_CLIENT_SECRET itself at
 /// kubectl time (--use-azurerm-env-vars, which stackhook adds because
 /// convert-kubeconfig does not write it), so a later phase with the
@@ -1122,10 +1200,15 @@ fn aks_service_principal_needs_no_env_file_in_later_phases() {
     e.set("ARM_CLIENT_ID", "app-0001");
     e.set("ARM_TENANT_ID", "tenant-0001");
     e.set("ARM_CLIENT_SECRET", ARM_SECRET);
+    let before = files_under(&e.sb.path("work/azure"));
     let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
     assert!(e.fake.saw("aks", &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod/listClusterUserCredential"), 200));
+    // az worked in a private copy of its configuration (with the cloud the
+    // runner image registered): the user's has not one file more.
+    assert_eq!(files_under(&e.sb.path("work/azure")), before);
+    assert_no_az_login_left(&e);
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
     assert!(
         log.lines()
@@ -1193,9 +1276,24 @@ fn aks_oidc_federated_token() {
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
     let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
-    assert!(log.contains("convert-kubeconfig --login=workloadidentity --client-id=app-0001 --tenant-id=tenant-0001 --federated-token-file="), "{log}");
+    assert!(
+        log.lines().any(|l| l
+            == "convert-kubeconfig --login=workloadidentity --client-id=app-0001 --tenant-id=tenant-0001"),
+        "{log}"
+    );
+    // The token file's variable is secret by its name: az read the file as
+    // its stdin, and kubelogin finds it in the exec user's environment,
+    // so the path was in no argv (not even kubectl's kubelogin's).
+    let argv = std::fs::read_to_string(e.argv_log()).unwrap() + &log;
+    assert!(!argv.contains("spacelift.oidc"), "{argv}");
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("AZURE_FEDERATED_TOKEN_FILE") && kube.contains(file.to_str().unwrap()),
+        "{kube}"
+    );
     assert!(e.fake.saw("k8s", "/version", 200));
     assert!(!e.kubeconfig().contains("CANARY"));
+    assert_no_az_login_left(&e);
     assert!(e.kubectl_version().status.success());
     // A wrong token in the file is refused by the fake API at kubectl time.
     std::fs::write(&file, "not-the-token").unwrap();
@@ -1222,6 +1320,7 @@ fn aks_certificate_with_a_password() {
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
     assert!(e.fake.saw("k8s", "/version", 200));
     assert!(e.kubectl_version().status.success());
+    assert_no_az_login_left(&e);
     assert_clean(&e);
 }
 
@@ -1269,8 +1368,11 @@ fn aks_service_principal_with_a_wrong_secret_fails_with_a_hint() {
     let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-spn.yaml")]);
     assert_eq!(code, 1, "{err}");
     assert!(!err.contains("CANARY-wrong-secret"));
-    assert!(err.contains("step `azure-aks` failed: command 1"), "{err}");
+    // Command 1 gives az its private config directory; 2 logs in.
+    assert!(err.contains("step `azure-aks` failed: command 2"), "{err}");
     assert!(!e.sb.kubeconfig().exists());
+    assert_no_az_login_left(&e);
+    assert_clean(&e);
 }
 
 fn aks_managed_identity() {
@@ -1297,6 +1399,7 @@ fn aks_managed_identity() {
     assert!(e.fake.saw("k8s", "/version", 200));
     // A later phase: kubelogin's msi mode needs nothing sourced.
     assert!(e.kubectl_version().status.success());
+    assert_no_az_login_left(&e);
     assert_clean(&e);
 }
 
@@ -1490,4 +1593,263 @@ fn verify_fails_fast_when_the_api_refuses_the_token() {
     );
     assert!(err.contains("hint: the credentials were refused"), "{err}");
     assert_eq!(e.kubeconfig(), bad);
+}
+
+// ------------------------------------------- what a CLI must not be handed
+
+/// Finding 2: a secret in a parameter that a command writes on its command
+/// line (a download URL, `subscription`, `client_id`, `can_i`) is refused
+/// when the plan is made, located at the parameter: nothing runs, no CLI
+/// is called. (With argv-recording wrappers, the old code put
+/// `access_token=dl-...` in curl's argv and the subscription in az's.)
+fn a_secret_in_any_parameter_is_refused_before_any_cli_runs() {
+    let mut e = aks();
+    e.record_argv("curl");
+    for (k, v) in [
+        ("DL_TOKEN", "dl-CANARY-abc"),
+        ("SUB_ID", "sub-CANARY-def"),
+        ("SP_PW", "CANARY-sp-pw"),
+        ("KUBE_TOKEN", "CANARY-kube-token"),
+        ("ARM_CLIENT_ID", "app-0001"),
+        ("ARM_TENANT_ID", "tenant-0001"),
+        ("ARM_CLIENT_SECRET", ARM_SECRET),
+    ] {
+        e.set(k, v);
+    }
+    // The set-up's own az calls (the cloud) are not the run's.
+    std::fs::remove_file(e.argv_log()).unwrap();
+    let cases = [
+        (
+            "version: 1\nsecrets: [SUB_ID]\nsteps:\n  - provider: kubeconfig\n    with:\n      from: url\n      url: \"https://127.0.0.1:1/kc?access_token=${DL_TOKEN}\"\n  - provider: azure-aks\n    with: {cluster: aks-prod, resource_group: rg-prod, login: spn, subscription: \"${SUB_ID}\"}\n",
+            vec!["`url` reads DL_TOKEN", "`subscription` reads SUB_ID"],
+        ),
+        (
+            "version: 1\nsecrets: [SP_PW]\nsteps:\n  - provider: azure-aks\n    with: {cluster: aks-prod, resource_group: rg-prod, login: spn, client_id: \"${SP_PW}\"}\n",
+            vec!["`client_id` reads SP_PW"],
+        ),
+        (
+            "version: 1\nsteps:\n  - provider: verify\n    with: {can_i: \"--token=${KUBE_TOKEN} get pods\"}\n",
+            vec!["`can_i` reads KUBE_TOKEN"],
+        ),
+    ];
+    for (text, wants) in cases {
+        let spec = e.sb.write_spec(text);
+        let (code, out, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        let err = unwrapped(&err);
+        assert!(
+            err.contains("stackhook::template::secret_in_command"),
+            "{err}"
+        );
+        for want in wants {
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{err}");
+        assert!(!e.argv_log().exists(), "a CLI ran");
+    }
+}
+
+/// Finding 2: the Rancher example, run with the real curl against a fake
+/// Rancher: curl reads the Authorization header from a 0600 temp file
+/// (`-H @FILE`), so the token is in no argv; the kubeconfig it returns is
+/// installed and works.
+fn rancher_example_hands_its_token_to_curl_in_a_file() {
+    const TOKEN: &str = "token-CANARY-rancher";
+    let mut cfg = config();
+    cfg["rancher"] = json!({"token": TOKEN, "cluster": "c-m-abc123"});
+    let mut e = E2e::new(cfg, &["curl"], &[]);
+    let kc = e.fake.static_kubeconfig();
+    std::fs::write(e.fake.dir.path().join("rancher.kubeconfig"), &kc).unwrap();
+    let providers = root().join("examples/custom-provider/providers");
+    let server = format!("http://127.0.0.1:{}", e.fake.port("rancher"));
+    let spec = e.sb.write_spec(&format!(
+        "version: 1\ntemplates: {}\nsteps:\n  - provider: rancher\n    with: {{server: \"{server}\", cluster: c-m-abc123}}\n  - provider: verify\n",
+        providers.display()
+    ));
+    e.set("RANCHER_TOKEN", TOKEN);
+    let (code, out, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{err}");
+    assert!(e.fake.saw("rancher", "/v3/clusters/c-m-abc123", 200));
+    assert_eq!(e.kubeconfig(), kc);
+    assert!(e.fake.saw("k8s", "/version", 200));
+    let argv = std::fs::read_to_string(e.argv_log()).unwrap();
+    assert!(
+        argv.contains("\n-H\n@"),
+        "curl got the header as a file: {argv}"
+    );
+    assert_clean(&e);
+
+    // A wrong token: Rancher refuses it, the run fails and rolls back.
+    e.set("RANCHER_TOKEN", "token-CANARY-wrong");
+    std::fs::remove_file(e.sb.kubeconfig()).unwrap();
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("CANARY"), "{err}");
+    assert!(!e.sb.kubeconfig().exists());
+    assert_clean(&e);
+}
+
+/// A token file as Spacelift writes one, holding a canary.
+fn oidc_canary_file(e: &E2e) -> PathBuf {
+    let file = e.sb.path("kube/fake-spacelift.oidc");
+    std::fs::write(&file, "eyJhbGciOiJub25lIn0.CANARY-oidc-jwt.sig").unwrap();
+    file
+}
+
+/// Finding 4, with the real az: az reads any argument value that starts
+/// with `@` from the file it names, and says what it read in its error. A
+/// parameter value (or the variable it reads) that starts with `@` is
+/// refused before anything runs; `@` further in, and in parameters that
+/// never reach az, is an ordinary character.
+fn aks_values_az_reads_from_a_file_are_refused() {
+    let mut cfg = config();
+    cfg["aks"]["subscription_name"] = json!("ops@acme subscription");
+    let mut e = aks_with(cfg);
+    let oidc = oidc_canary_file(&e);
+    let at_oidc = format!("@{}", oidc.display());
+    // The danger is real: this az shows the file's content.
+    let direct = e
+        .command("az")
+        .args(["cloud", "show", &format!("--name={at_oidc}")])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&direct.stderr).contains("CANARY-oidc-jwt"),
+        "az did not read @FILE: {}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    std::fs::remove_file(e.argv_log()).unwrap();
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_SECRET", ARM_SECRET);
+
+    let refused = |e: &mut E2e, var: &str, spec: &str, param: &str| {
+        let old = e.env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone());
+        e.set(var, &at_oidc);
+        let (code, out, err) = e.stackhook(&["run", spec]);
+        assert_eq!(code, 2, "{var}: {err}");
+        let err = unwrapped(&err);
+        assert!(err.contains("stackhook::spec::cli_value"), "{err}");
+        assert!(
+            err.contains(&format!("`{param}`")) && err.contains("starts with `@`"),
+            "{err}"
+        );
+        assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{err}");
+        assert!(!e.argv_log().exists(), "{var}: a CLI ran");
+        match old {
+            Some(v) => e.set(var, &v),
+            None => e.env.retain(|(k, _)| k != var),
+        }
+    };
+    let spn = spec("azure-aks-spn.yaml");
+    refused(&mut e, "ARM_SUBSCRIPTION_ID", &spn, "subscription");
+    refused(&mut e, "ARM_CLIENT_ID", &spn, "client_id");
+    refused(&mut e, "ARM_TENANT_ID", &spn, "tenant_id");
+    refused(&mut e, "AKS_CLUSTER_NAME", &spn, "cluster");
+    refused(&mut e, "AKS_RESOURCE_GROUP", &spn, "resource_group");
+    // Literals too, `@-` (az's stdin) and a certificate path.
+    for with in [
+        "{cluster: aks-prod, resource_group: \"@-\", login: spn}",
+        "{cluster: aks-prod, resource_group: rg-prod, login: cert, certificate: \"@/etc/hostname\"}",
+    ] {
+        let spec = e.sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: azure-aks\n    with: {with}\n"
+        ));
+        let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+        assert_eq!(code, 2, "{with}: {err}");
+        assert!(unwrapped(&err).contains("starts with `@`"), "{err}");
+    }
+    assert!(!e.argv_log().exists(), "a CLI ran");
+
+    // Ordinary values: `@` inside the subscription's name (az selects it
+    // by name), and a context that starts with `@` (stackhook's, not az's).
+    let spec = e.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: aks-prod, resource_group: rg-prod, login: spn, subscription: \"ops@acme subscription\", context: \"@prod\"}\n  - provider: verify\n",
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: \"@prod\""), "{kube}");
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Finding 4, with the real AWS CLI (v1): it reads `file://` and
+/// `fileb://` values from files and fetches `http(s)://` ones, and the
+/// cluster name then shows in its errors. Such values are refused before
+/// anything runs; `://` further in, and in `proxy_url` (stackhook's, not
+/// the CLI's), is ordinary.
+fn eks_values_aws_reads_from_a_file_or_a_url_are_refused() {
+    let mut e = eks(config());
+    let oidc = oidc_canary_file(&e);
+    let file_url = format!("file://{}", oidc.display());
+    // The danger is real: this aws reads the file and prints what it read.
+    let direct = e
+        .command("aws")
+        .args(["eks", "update-kubeconfig", "--region=eu-west-1"])
+        .arg(format!("--name={file_url}"))
+        .arg(format!(
+            "--kubeconfig={}",
+            e.sb.path("work/scratch-kubeconfig").display()
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&direct.stderr).to_string()
+        + &String::from_utf8_lossy(&direct.stdout);
+    assert!(
+        said.contains("CANARY-oidc-jwt"),
+        "aws did not read file://: {said}"
+    );
+    std::fs::remove_file(e.argv_log()).unwrap();
+    std::fs::remove_file(e.fake.dir.path().join("requests.log")).unwrap();
+
+    let static_url = format!("http://127.0.0.1:{}/name", e.fake.port("static"));
+    for value in [
+        file_url.clone(),
+        format!("fileb://{}", oidc.display()),
+        format!("FILE://{}", oidc.display()),
+        static_url.clone(),
+        static_url.replace("http://", "https://"),
+    ] {
+        e.set("EKS_CLUSTER_NAME", &value);
+        let (code, out, err) = e.stackhook(&["run", &spec("aws-eks.yaml")]);
+        assert_eq!(code, 2, "{value}: {err}");
+        let err = unwrapped(&err);
+        assert!(
+            err.contains("`cluster`") && err.contains("which aws does not take"),
+            "{err}"
+        );
+        assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{err}");
+    }
+    e.set("EKS_CLUSTER_NAME", "eks-prod");
+    for with in [
+        format!("{{cluster: eks-prod, region: \"{file_url}\"}}"),
+        format!("{{cluster: eks-prod, region: eu-west-1, context: \"{file_url}\"}}"),
+        format!("{{cluster: eks-prod, region: eu-west-1, role_arn: \"{static_url}\"}}"),
+    ] {
+        let spec = e.sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: aws-eks\n    with: {with}\n"
+        ));
+        let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+        assert_eq!(code, 2, "{with}: {err}");
+    }
+    assert!(!e.argv_log().exists(), "a CLI ran");
+    assert!(e.fake.requests().is_empty(), "nothing was called");
+
+    // Ordinary values: a URL-like alias (`://` further in) works with the
+    // real CLI, and a proxy URL (written by stackhook) is no aws argument.
+    let spec = e.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: aws-eks\n    with: {cluster: eks-prod, region: eu-west-1, context: \"prod-https://eks\", user_alias: \"u-file://x\"}\n  - provider: verify\n",
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kube = e.kubeconfig();
+    assert!(kube.contains("current-context: prod-https://eks"), "{kube}");
+    assert!(e.kubectl_version().status.success());
+    let spec = e.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: aws-eks\n    with: {cluster: eks-prod, region: eu-west-1, proxy_url: \"http://proxy.internal:3128\"}\n",
+    );
+    let (code, _, err) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
 }

@@ -34,7 +34,7 @@ fn main() {
         case!(help_texts_carry_examples),
         case!(github_actions_get_one_log_group_per_step),
         case!(colour_follows_the_flag_and_no_color),
-        case!(example_custom_provider_renders_the_token_as_a_reference),
+        case!(example_custom_provider_hands_the_token_over_in_a_file),
         case!(example_spacelift_config_serves_each_stack_from_its_spec),
         case!(
             example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context,
@@ -341,7 +341,7 @@ steps:
 
 // ------------------------------------------------------------- examples
 
-fn example_custom_provider_renders_the_token_as_a_reference() {
+fn example_custom_provider_hands_the_token_over_in_a_file() {
     let out = stackhook()
         .args(["plan", "examples/custom-provider/spec.yaml"])
         .env("RANCHER_TOKEN", "CANARY-rancher")
@@ -349,8 +349,14 @@ fn example_custom_provider_renders_the_token_as_a_reference() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    // The header is a 0600 temp file curl reads (`-H @FILE`): the token is
+    // never on its command line.
     assert!(
-        text.contains("-H 'Authorization: Bearer '\"$RANCHER_TOKEN\""),
+        text.contains("-H @\"$STACKHOOK_TMPDIR/rancher-auth-header\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("rancher-auth-header <- Authorization: Bearer ${RANCHER_TOKEN}; 0600, removed after command 1"),
         "{text}"
     );
     assert!(!text.contains("CANARY"));

@@ -51,7 +51,8 @@ fn a_fresh_clone_previews_with_no_variables_set() {
     let text = plan(&spec, "text", &[]);
     insta::assert_snapshot!("gke-region.no-env.text", text);
     assert!(text.contains("missing variables (4)"));
-    assert!(text.contains("\"$GOOGLE_OAUTH_ACCESS_TOKEN\""));
+    // The token reaches gcloud in the step's environment, shown by name.
+    assert!(text.contains("env: CLOUDSDK_AUTH_ACCESS_TOKEN=${GOOGLE_OAUTH_ACCESS_TOKEN}"));
 }
 
 #[test]

@@ -7,7 +7,8 @@ mod common;
 use common::*;
 
 /// A custom provider whose parameter is secret, whatever the variable it
-/// reads is called.
+/// reads is called. The secret reaches its commands in their environment
+/// (a command line cannot hold it).
 const SECRET_PARAM_PROVIDER: &str = r#"summary: echoes its secret parameter
 params:
   token:
@@ -16,9 +17,11 @@ params:
   fail:
     type: bool
     default: false
+env:
+  GOT: "{{ token }}"
 commands:
-  - "echo got {{ token }}"
-  - "{% if fail %}echo denied {{ token }} >&2; exit 1{% endif %}"
+  - 'echo got "$GOT"'
+  - "{% if fail %}echo denied \"$GOT\" >&2; exit 1{% endif %}"
 "#;
 
 fn with_provider(sb: &Sandbox) {
@@ -93,7 +96,7 @@ steps:
     name: early
     with:
       commands:
-        - echo {{ env.KC_DATA }}
+        - cat {{ tempfile("kc", env.KC_DATA) }}
   - provider: kubeconfig
     with: {from: env, var: KC_DATA}
 "#,
@@ -134,4 +137,45 @@ steps:
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "[run] *** *** ***\n");
+}
+
+/// Finding 15: `kubeconfig install` and `check` printed the server URL and
+/// the context, cluster and user names of a kubeconfig held in a secret;
+/// the masker hides the secret's whole lines, not those fragments. They
+/// now say what they checked and where, and nothing read from the file;
+/// nor do their errors.
+#[test]
+fn kubeconfig_subcommands_print_nothing_read_from_a_secret_kubeconfig() {
+    let sb = Sandbox::new();
+    let kc = "apiVersion: v1\nkind: Config\ncurrent-context: ctx-CANARY\ncontexts:\n- name: ctx-CANARY\n  context: {cluster: cluster-CANARY, user: user-CANARY}\nclusters:\n- name: cluster-CANARY\n  cluster: {server: 'https://api.CANARY.internal:6443'}\nusers:\n- name: user-CANARY\n  user: {token: tok}\n";
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {from: env, var: KC_DATA, namespace: apps}\n  - provider: verify\n    with: {server: false}\n",
+    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC_DATA", kc)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("CANARY") && !err.contains("CANARY"),
+        "{out}{err}"
+    );
+    let path = sb.kubeconfig().display().to_string();
+    assert!(
+        err.contains(&format!("kubeconfig {path} installed: its current context names a context, a cluster with a server, and a user")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("kubeconfig {path} checked:")),
+        "{err}"
+    );
+    // A broken one: the error says what is wrong, not with which names.
+    let broken = kc.replace("cluster: cluster-CANARY,", "cluster: other-CANARY,");
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC_DATA", &broken)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the cluster of its current context is not in the file"),
+        "{err}"
+    );
+    assert!(
+        !out.contains("CANARY") && !err.contains("CANARY"),
+        "{out}{err}"
+    );
 }

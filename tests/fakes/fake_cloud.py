@@ -2,7 +2,8 @@
 """Local fakes of the cloud APIs that stackhook's e2e tests drive the real
 CLIs against: a Kubernetes API (HTTPS), EKS DescribeCluster, GKE
 clusters.get, Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
-AKS listClusterUserCredential, managed identity) and a static file server.
+AKS listClusterUserCredential, managed identity), Rancher's
+generateKubeconfig action and a static file server.
 
 Every server listens on 127.0.0.1 on a free port. The process prints one
 JSON line with the ports and the CA path, then serves until its stdin is
@@ -406,7 +407,7 @@ class Azure(Base):
                 return self.send_json(401, {"error": {"code": "AuthenticationFailed"}})
             return self.send_json(200, {"value": [{
                 "id": f"/subscriptions/{az['subscription']}", "subscriptionId": az["subscription"],
-                "tenantId": az["tenant"], "displayName": "Fake subscription", "state": "Enabled",
+                "tenantId": az["tenant"], "displayName": az.get("subscription_name", "Fake subscription"), "state": "Enabled",
                 "subscriptionPolicies": {}, "authorizationSource": "RoleBased"}]})
         if path == "/tenants":
             return self.send_json(200, {"value": [{"id": f"/tenants/{az['tenant']}", "tenantId": az["tenant"]}]})
@@ -567,6 +568,36 @@ def client_assertion(self, az, form):
 Azure.client_assertion = client_assertion
 
 
+class Rancher(Base):
+    """Rancher's v3 API, the one action the custom-provider example calls:
+    POST /v3/clusters/ID?action=generateKubeconfig with the API token as a
+    bearer token answers {"baseType": ..., "config": KUBECONFIG, "type": ...}
+    as Rancher does (compact JSON). The config's `rancher`: token, cluster;
+    the kubeconfig is <dir>/rancher.kubeconfig, which the test writes once
+    it knows the ports."""
+    name = "rancher"
+
+    def do_POST(self):
+        r = CONFIG.get("rancher") or {}
+        self.body()
+        url = urllib.parse.urlsplit(self.path)
+        if self.bearer() != r.get("token"):
+            return self.send_json(401, {"type": "error", "status": "401", "code": "Unauthorized",
+                                        "message": "must authenticate"})
+        if url.path != f"/v3/clusters/{r.get('cluster')}" or url.query != "action=generateKubeconfig":
+            return self.send_json(404, {"type": "error", "status": "404", "code": "NotFound"})
+        with open(os.path.join(DIR, "rancher.kubeconfig")) as f:
+            kubeconfig = f.read()
+        data = json.dumps({"baseType": "generateKubeConfigOutput", "config": kubeconfig,
+                           "type": "generateKubeConfigOutput"}, separators=(",", ":")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        log(self.name, self, 200)
+
+
 class Static(Base):
     name = "static"
 
@@ -605,6 +636,7 @@ def main():
     serve("google", Google, False)
     serve("aks", Azure, True)
     serve("static", Static, False)
+    serve("rancher", Rancher, False)
     print(json.dumps({"ports": PORTS, "ca": ca, "files": files}), flush=True)
     # Serve until the test closes stdin (or dies).
     sys.stdin.read()
