@@ -261,8 +261,10 @@ pub fn install(
     if let Some(want) = sha256 {
         let got = kubeconfig::sha256_hex(raw);
         if !got.eq_ignore_ascii_case(want.trim()) {
+            // The content's own sum is not shown: it is derived from the
+            // content, which holds credentials.
             return Err(fail(format!(
-                "sha256 mismatch: expected {want}, got {got}; the kubeconfig at {} was left as it was",
+                "sha256 mismatch: the content's SHA-256 is not {want}; the kubeconfig at {} was left as it was (`sha256sum` of a copy you trust gives the right one)",
                 dest.display()
             )));
         }
@@ -388,8 +390,9 @@ mod tests {
         let dest = dir.path().join("sub/config");
         let err = install(GOOD.as_bytes(), Some("00"), &dest, &none).unwrap_err();
         assert!(err.message.contains("sha256 mismatch"));
-        assert!(!dest.exists());
         let sum = kubeconfig::sha256_hex(GOOD.as_bytes());
+        assert!(!err.message.contains(&sum), "{}", err.message);
+        assert!(!dest.exists());
         install(GOOD.as_bytes(), Some(&sum), &dest, &none).unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), GOOD);
         let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;

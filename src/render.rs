@@ -328,6 +328,21 @@ impl<'a, 'c> Templates<'a, 'c> {
         for (name, template) in &cx.provider.def.env {
             match self.env_values.render_str(&template.value, ctx.clone()) {
                 Ok(v) if v.is_empty() => {}
+                Ok(v) if v.contains('\0') => {
+                    let span = yaml::spanned(&source.text, template);
+                    self.diags.push(
+                        Diag::new(
+                            Code::Template,
+                            format!(
+                                "step `{}`: env `{name}` of provider `{}` holds a NUL byte, which no environment variable can",
+                                cx.step().name(),
+                                cx.provider.name
+                            ),
+                        )
+                        .at(source, span, "this template")
+                        .help(format!("fix {}", cx.provider.origin)),
+                    );
+                }
                 Ok(v) => {
                     let (value, used) = markers::unmark_with_paths(&v);
                     files.extend(used);

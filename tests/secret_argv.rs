@@ -266,6 +266,20 @@ fn provider_env_names_cannot_clash() {
         unwrapped(&err).contains("env `KUBECONFIG` is set by stackhook itself"),
         "{err}"
     );
+
+    // A value no environment variable can hold is refused at plan time.
+    std::fs::remove_file(sb.path("work/providers/bad.yaml")).unwrap();
+    providers(
+        &sb,
+        &[(
+            "nul",
+            "summary: a NUL byte\nenv:\n  X: \"{{ 'a\\u0000b' }}\"\ncommands: [\"true\"]\n",
+        )],
+    );
+    let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: nul\n");
+    let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(unwrapped(&err).contains("holds a NUL byte"), "{err}");
 }
 
 /// The shipped example passes the Rancher token to curl in a header file.
