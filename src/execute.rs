@@ -45,6 +45,12 @@ struct Stop {
 
 pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
     let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
+    // Whatever the run and its commands create is private: temp files,
+    // downloads, a kubeconfig a CLI writes anew.
+    // SAFETY: umask has no preconditions; this process runs no other threads' file creation.
+    unsafe {
+        libc::umask(0o077);
+    }
     signals::install()
         .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
     let mut env: Env = process.clone();
@@ -66,6 +72,12 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     }
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
     runner.secret_values = secret_values;
+    // What `plan` warns about (a static token, an unchecked download, a
+    // token about to expire) is said where the hook runs too.
+    for w in &plan.warnings {
+        let console = &runner.console;
+        console.note(&console.paint.yellow(&format!("warning: {w}")));
+    }
     match runner.steps() {
         None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
@@ -309,7 +321,8 @@ impl<'a> Runner<'a> {
     /// temp files removed after their last command and at the end,
     /// whatever happens.
     fn attempt(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
-        let deadline = Instant::now() + step.timeout;
+        let timeout = step.timeout.min(crate::spec::MAX_TIMEOUT);
+        let deadline = Instant::now() + timeout;
         let result = self.write_tempfiles(step, env).and_then(|()| {
             for (j, command) in step.commands.iter().enumerate() {
                 if let Some(sig) = signals::received() {

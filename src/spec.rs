@@ -97,6 +97,8 @@ pub struct SpecFile {
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// No hook waits a day for one step.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Variables stackhook sets for every command itself.
 pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
@@ -335,6 +337,12 @@ fn check_timeout(spec: &Spec, t: &Spanned<String>) -> Option<Diag> {
                 .at(spec.source(), spec.span(t), "zero")
                 .help("use a duration such as `30s`, `5m` or `1h`")
         }
+        Ok(d) if d > MAX_TIMEOUT => Diag::new(
+            Code::SpecTimeout,
+            format!("a timeout of `{}` is longer than a hook can wait", t.value),
+        )
+        .at(spec.source(), spec.span(t), "too long")
+        .help("a step may take at most 24h"),
         Ok(_) => return None,
         Err(e) => Diag::new(
             Code::SpecTimeout,

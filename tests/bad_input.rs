@@ -121,3 +121,55 @@ steps:
     assert!(md.contains(&format!("#### 1. {escaped}")), "{md}");
     assert!(md.contains(&format!("| 1 | {escaped} |")), "{md}");
 }
+
+/// What commands create in the run's directory is private too.
+#[test]
+fn files_commands_create_are_private() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands:
+        - printf x > {{ tempfile("made") }} && stat -c %a {{ tempfile("made") }}
+"#,
+    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[run] 600\n");
+}
+
+/// A timeout no hook could wait for is refused before anything runs.
+#[test]
+fn an_endless_timeout_is_refused() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    timeout: 500000000000y\n    with: {commands: ['true']}\n",
+    );
+    let (code, _, err) = sb.run(&["validate", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("longer than a hook can wait"), "{err}");
+}
+
+/// What `plan` warns about is said by `run` too.
+#[test]
+fn run_shows_the_plans_warnings() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['true']}
+env:
+  API_TOKEN: committed-literal
+"#,
+    );
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: env `API_TOKEN` holds a literal secret"),
+        "{err}"
+    );
+    assert!(!err.contains("committed-literal"), "{err}");
+}

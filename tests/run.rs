@@ -379,13 +379,19 @@ steps:
     let token = ("MY_TOKEN", "tok-123456\n");
     let (code, out, err) = sb.run(&["run", spec], &[token, ("GITHUB_ACTIONS", "true")]);
     assert_eq!(code, 0, "{err}");
-    let masks: Vec<&str> = out.lines().take_while(|l| l.starts_with("::add-mask::")).collect();
+    let masks: Vec<&str> = out
+        .lines()
+        .take_while(|l| l.starts_with("::add-mask::"))
+        .collect();
     assert!(masks.contains(&"::add-mask::tok-123456"), "{out}");
     assert!(masks.contains(&"::add-mask::Bearer tok-123456"), "{out}");
     assert!(out.contains("[run] ***"), "{out}");
     let (code, out, err) = sb.run(&["run", spec], &[token, ("TF_VAR_spacelift_run_id", "r")]);
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains("tok-123456") && !out.contains("add-mask"), "{out}");
+    assert!(
+        !out.contains("tok-123456") && !out.contains("add-mask"),
+        "{out}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
