@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use crate::interpolate::{self, Piece};
 use crate::provider::{Catalog, ParamKind};
 use crate::secrets::SecretNames;
-use crate::spec::{Map, Spec};
+use crate::spec::{Map, Spec, Step};
 
 pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
     let mut names = SecretNames::default();
@@ -52,6 +52,9 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
     // by a secret parameter makes SP_PW secret, or its value would show
     // wherever SP_PW is used. Step entries may read spec entries, so this
     // runs until nothing changes.
+    // The same for exports: a secret export (read by a later secret
+    // parameter, or secret by name) makes what its template reads secret,
+    // or its value would show in the step that exports it.
     loop {
         let before = names.listed().count();
         for env in envs.iter().rev() {
@@ -61,6 +64,11 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
                         names.insert(&var);
                     }
                 }
+            }
+        }
+        for step in &spec.steps.value {
+            for var in read_by_secret_exports(&step.value, catalog, &names) {
+                names.insert(&var);
             }
         }
         if names.listed().count() == before {
@@ -78,6 +86,42 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         }
     }
     names
+}
+
+/// The variables read by the exports of `step` that are secret: through the
+/// parameters their templates use (given or default) and `env.NAME`.
+fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -> Vec<String> {
+    let Some(provider) = catalog.get(&step.provider.value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let env = minijinja::Environment::new();
+    for (export, template) in &provider.def.exports {
+        if !names.contains(export) {
+            continue;
+        }
+        let Ok(t) = env.template_from_str(template) else {
+            continue;
+        };
+        for used in t.undeclared_variables(true) {
+            if let Some(var) = used.strip_prefix("env.") {
+                out.push(var.to_string());
+                continue;
+            }
+            let param = used.split('.').next().unwrap_or(&used);
+            let given = step
+                .with
+                .iter()
+                .flat_map(|w| w.value.iter())
+                .find(|(k, _)| k.value == param)
+                .map(|(_, v)| &v.value);
+            let default = provider.def.params.get(param).and_then(|p| p.default.as_ref());
+            if let Some(value) = given.or(default) {
+                out.extend(read_by_json(value));
+            }
+        }
+    }
+    out
 }
 
 /// Every variable an interpolated string may read, defaults included.
