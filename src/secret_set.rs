@@ -115,7 +115,11 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
                 .flat_map(|w| w.value.iter())
                 .find(|(k, _)| k.value == param)
                 .map(|(_, v)| &v.value);
-            let default = provider.def.params.get(param).and_then(|p| p.default.as_ref());
+            let default = provider
+                .def
+                .params
+                .get(param)
+                .and_then(|p| p.default.as_ref());
             if let Some(value) = given.or(default) {
                 out.extend(read_by_json(value));
             }

@@ -95,31 +95,46 @@ fn export_values_are_kept_exactly() {
     assert!(!text.contains("EMPTY"), "{text}");
 }
 
-/// A step name cannot turn a pull-request comment into links, images or
-/// HTML.
+/// Nothing from the spec or the environment can turn a pull-request
+/// comment into links, images, HTML or new blocks: the markdown is parsed
+/// (pulldown-cmark, with GitHub's tables) and must hold none.
 #[test]
-fn step_names_are_inert_in_markdown() {
+fn spec_and_environment_text_is_inert_in_markdown() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
     let sb = Sandbox::new();
     let spec = sb.write_spec(
         r#"version: 1
+env:
+  NOTE: "x\n\n<a href=\"https://evil.example/\">Approve: all checks passed</a>\n\n${REGION}"
 steps:
   - provider: run
     name: "x](https://evil.example) <img src=y> *b* | `c` !"
     with: {commands: ['true']}
 "#,
     );
+    let region = "eu-1\n\n<img src=https://evil.example/x.png>";
     let (code, md, err) = sb.run(
         &["plan", "--format", "markdown", spec.to_str().unwrap()],
-        &[],
+        &[("REGION", region)],
     );
     assert_eq!(code, 0, "{err}");
-    let escaped_everywhere =
-        |pat: &str| md.match_indices(pat).all(|(i, _)| md[..i].ends_with('\\'));
-    assert!(escaped_everywhere("<img"), "raw HTML: {md}");
-    assert!(escaped_everywhere("]("), "a link: {md}");
-    let escaped = r"x\](https://evil.example) \<img src=y\> \*b\* \| \`c\` \!";
-    assert!(md.contains(&format!("#### 1. {escaped}")), "{md}");
-    assert!(md.contains(&format!("| 1 | {escaped} |")), "{md}");
+    let mut code_text = String::new();
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => panic!("a link or image: {md}"),
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML {h:?}: {md}"),
+            Event::Code(c) => code_text.push_str(&c),
+            _ => {}
+        }
+    }
+    assert!(
+        code_text.contains("x](https://evil.example) <img src=y> *b* | `c` !"),
+        "{code_text}"
+    );
+    assert!(
+        code_text.contains("Approve: all checks passed"),
+        "{code_text}"
+    );
 }
 
 /// What commands create in the run's directory is private too.

@@ -160,7 +160,10 @@ steps:
     );
     let spec = spec.to_str().unwrap();
     for format in ["text", "json", "markdown"] {
-        let (code, plan, err) = sb.run(&["plan", "--format", format, spec], &[("VAULT_READ", canary)]);
+        let (code, plan, err) = sb.run(
+            &["plan", "--format", format, spec],
+            &[("VAULT_READ", canary)],
+        );
         assert_eq!(code, 0, "{err}");
         assert!(!plan.contains(canary), "{format}: {plan}");
     }
