@@ -24,6 +24,7 @@ pub mod atomic_file;
 pub mod which;
 pub mod jwt;
 pub mod kubeconfig_path;
+pub mod source_file;
 // Reading a spec.
 pub mod yaml;
 pub mod interpolate;

@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Code, Diag, Source, finish};
 use crate::interpolate;
+use crate::source_file;
 use crate::yaml::{self, spanned};
 
 pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
@@ -141,7 +142,7 @@ impl Step {
 /// Reads and parses a spec, then checks what can be checked without
 /// providers or an environment.
 pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = source_file::read(path).map_err(|e| {
         vec![
             Diag::new(
                 Code::SpecRead,

@@ -188,3 +188,34 @@ env:
     );
     assert!(!err.contains("committed-literal"), "{err}");
 }
+
+/// A spec file from a repository (a pull request's) that is a symlink out
+/// of it, to the process environment or a device, is not read: `validate`
+/// in CI must not print what it points at, nor hang on it.
+#[test]
+fn specs_that_lead_out_of_the_repository_are_not_read() {
+    let repo = tempfile::tempdir().unwrap();
+    let specs = repo.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "token: CANARY-outside-secret\n").unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", specs.join("environ.yaml")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), specs.join("outside.yaml")).unwrap();
+    std::fs::write(
+        specs.join("ok.yaml"),
+        "version: 1\nsteps:\n  - provider: verify\n",
+    )
+    .unwrap();
+    let out = stackhook()
+        .current_dir(repo.path())
+        .arg("validate")
+        .env("GITHUB_TOKEN", "ghp_CANARY-env-token")
+        .output()
+        .unwrap();
+    let err = unwrapped(&stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("CANARY"), "{err}");
+    assert!(err.contains("is not a file of a repository"), "{err}");
+    assert!(err.contains("out of the repository"), "{err}");
+    assert!(err.contains("ok: specs/ok.yaml"), "{err}");
+}
