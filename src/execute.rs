@@ -18,7 +18,7 @@ use crate::plan::{Plan, PlanStep};
 use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
 use crate::report::{self, Console, StepResult, StepStatus};
-use crate::resolve::ProcessEnv;
+use crate::resolve::{self, ProcessEnv};
 use crate::rollback::{self, Journal};
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
@@ -123,6 +123,8 @@ struct Runner<'a> {
     secret_values: Vec<String>,
     /// Whether the console's masker lacks values of `secret_values`.
     masker_stale: bool,
+    /// What of the environment is not UTF-8, passed on as it is.
+    raw_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 impl<'a> Runner<'a> {
@@ -196,6 +198,7 @@ impl<'a> Runner<'a> {
             announce,
             secret_values: Vec::new(),
             masker_stale: false,
+            raw_env: resolve::raw_env(),
         })
     }
 
@@ -333,6 +336,7 @@ impl<'a> Runner<'a> {
                         .note(&self.console.paint.dim(&format!("$ {command}")));
                 }
                 let output = Output {
+                    raw_env: &self.raw_env,
                     prefix: format!("[{}] ", step.name),
                     masker: &self.console.masker,
                     quiet: self.console.quiet,

@@ -219,3 +219,24 @@ fn specs_that_lead_out_of_the_repository_are_not_read() {
     assert!(err.contains("out of the repository"), "{err}");
     assert!(err.contains("ok: specs/ok.yaml"), "{err}");
 }
+
+/// A variable whose value is not UTF-8 is passed on to commands as it is.
+#[test]
+fn a_non_utf8_variable_reaches_commands_untouched() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['printf %s \"$LATIN1\" | od -An -tx1']}\n",
+    );
+    let out = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("LATIN1", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).split_whitespace().collect::<Vec<_>>(),
+        ["[run]", "63", "61", "66", "e9"]
+    );
+}
