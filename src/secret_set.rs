@@ -35,7 +35,9 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         for (pname, param) in &provider.def.params {
             let value = given(pname).or(param.default.as_ref());
             match (param.kind, value) {
-                (ParamKind::Var, Some(Json::String(var))) => names.insert(var),
+                (ParamKind::Var, Some(Json::String(var))) => {
+                    names.insert(var);
+                }
                 (_, Some(value)) if param.secret => {
                     for var in read_by_json(value) {
                         names.insert(&var);
@@ -55,24 +57,22 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
     // The same for exports: a secret export (read by a later secret
     // parameter, or secret by name) makes what its template reads secret,
     // or its value would show in the step that exports it.
-    loop {
-        let before = names.listed().count();
+    let mut grew = true;
+    while grew {
+        grew = false;
         for env in envs.iter().rev() {
             for (key, value) in env.iter() {
                 if names.contains(&key.value) {
                     for var in read_by(&value.value) {
-                        names.insert(&var);
+                        grew |= names.insert(&var);
                     }
                 }
             }
         }
         for step in &spec.steps.value {
             for var in read_by_secret_exports(&step.value, catalog, &names) {
-                names.insert(&var);
+                grew |= names.insert(&var);
             }
-        }
-        if names.listed().count() == before {
-            break;
         }
     }
     // An entry built from a secret is secret (spec env first: step
@@ -164,6 +164,35 @@ mod tests {
     fn decided(text: &str) -> SecretNames {
         let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
         decide(&spec, &Catalog::builtin())
+    }
+
+    /// An export read later as a secret makes its parameter's variable
+    /// secret, and that variable, an `env:` entry, makes what it reads
+    /// secret: two rounds.
+    #[test]
+    fn secrecy_flows_back_through_exports_and_env_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fetch.yaml"),
+            "summary: s\nparams:\n  source: {}\nexports:\n  FETCHED: \"{{ source }}\"\ncommands: ['true']\n",
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = r#"version: 1
+env:
+  SPEC_X: ${PART}
+steps:
+  - provider: fetch
+    with: {source: "${SPEC_X}"}
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${FETCHED}"}
+"#;
+        let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["FETCHED", "SPEC_X", "PART"] {
+            assert!(names.contains(name), "{name}");
+        }
     }
 
     #[test]
