@@ -43,6 +43,12 @@ pub fn write(dest: &Path, content: &[u8]) -> std::io::Result<()> {
         .prefix(".stackhook-")
         .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)?;
+    // The file keeps its owner (a run as root must not take a user's
+    // kubeconfig away from them); only root can give a file away.
+    if let Ok(old) = std::fs::metadata(dest) {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(old.uid()), Some(old.gid()));
+    }
     tmp.write_all(content)?;
     tmp.as_file().sync_all()?;
     tmp.persist(dest).map_err(|e| e.error)?;

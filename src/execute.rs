@@ -12,13 +12,13 @@ use crate::diagnostic::{Code, Diag};
 use crate::env_file;
 use crate::failure::Failure;
 use crate::lock::LockError;
-use crate::masker::{MIN_MASKED_LEN, Masker};
+use crate::masker::{self, Masker};
 use crate::paint::Paint;
 use crate::plan::{Plan, PlanStep};
 use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
 use crate::report::{self, Console, StepResult, StepStatus};
-use crate::resolve::ProcessEnv;
+use crate::resolve::{self, ProcessEnv};
 use crate::rollback::{self, Journal};
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
@@ -45,16 +45,18 @@ struct Stop {
 
 pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
     let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
+    // Whatever the run and its commands create is private: temp files,
+    // downloads, a kubeconfig a CLI writes anew.
+    // SAFETY: umask has no preconditions; this process runs no other threads' file creation.
+    unsafe {
+        libc::umask(0o077);
+    }
     signals::install()
         .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
     let mut env: Env = process.clone();
     // The spec's env, resolved against the process environment.
-    let mut derived = Vec::new();
     for (name, entry) in &plan.env {
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
-        if plan.secrets.contains(name) {
-            derived.push(v.clone());
-        }
         env.insert(name.clone(), v);
     }
     let secret_values = secret_values(plan, &env);
@@ -64,14 +66,18 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         verbose: opts.verbose,
         paint: opts.paint,
     };
-    let spacelift = process
-        .get("TF_VAR_spacelift_run_id")
-        .is_some_and(|v| !v.is_empty());
-    if spacelift {
-        register_masks(&derived);
+    let announce = opts.github_groups;
+    if announce {
+        register_masks(&secret_values);
     }
-    let mut runner = Runner::start(plan, opts, console, env, spacelift)?;
+    let mut runner = Runner::start(plan, opts, console, env, announce)?;
     runner.secret_values = secret_values;
+    // What `plan` warns about (a static token, an unchecked download, a
+    // token about to expire) is said where the hook runs too.
+    for w in &plan.warnings {
+        let console = &runner.console;
+        console.note(&console.paint.yellow(&format!("warning: {w}")));
+    }
     match runner.steps() {
         None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
@@ -86,16 +92,18 @@ fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
         .collect()
 }
 
-/// Spacelift masks any value announced this way in its logs. Only values
-/// stackhook derives are announced: plain variables are masked already.
+/// GitHub Actions masks any value announced this way in the rest of the
+/// job's log (it strips the command line itself), so that what later steps
+/// print of a secret stackhook derived is masked too. Every form the masker
+/// knows is announced, one per line. No other platform is told: a platform
+/// that does not strip the command would print the value.
 fn register_masks(values: &[String]) {
-    let mut stdout = std::io::stdout().lock();
-    for v in values
-        .iter()
-        .filter(|v| v.len() >= MIN_MASKED_LEN && !v.contains('\n'))
-    {
-        let _ = writeln!(stdout, "::add-mask {v}");
+    let mut text = String::new();
+    for form in values.iter().flat_map(|v| masker::forms(v)) {
+        text.push_str(&format!("::add-mask::{form}\n"));
     }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
 
@@ -108,13 +116,15 @@ struct Runner<'a> {
     env: Env,
     journal: Journal,
     results: Vec<StepResult>,
-    /// Announce derived secret values to Spacelift's masker.
-    spacelift: bool,
+    /// Announce secret values to GitHub Actions' masker.
+    announce: bool,
     /// The value of every secret of the run so far (the environment's,
     /// the spec's env, exports of finished steps).
     secret_values: Vec<String>,
     /// Whether the console's masker lacks values of `secret_values`.
     masker_stale: bool,
+    /// What of the environment is not UTF-8, passed on as it is.
+    raw_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 impl<'a> Runner<'a> {
@@ -125,7 +135,7 @@ impl<'a> Runner<'a> {
         opts: &'a Options,
         console: Console,
         mut env: Env,
-        spacelift: bool,
+        announce: bool,
     ) -> Result<Self, Failure> {
         let tmp_base = std::env::temp_dir();
         let kubeconfig = PathBuf::from(&plan.kubeconfig);
@@ -185,9 +195,10 @@ impl<'a> Runner<'a> {
             env,
             journal,
             results: Vec::new(),
-            spacelift,
+            announce,
             secret_values: Vec::new(),
             masker_stale: false,
+            raw_env: resolve::raw_env(),
         })
     }
 
@@ -238,7 +249,7 @@ impl<'a> Runner<'a> {
             }
             let values = self.secret_values.iter().chain(&derived).cloned();
             self.console.masker = Masker::new(values);
-            if self.spacelift {
+            if self.announce {
                 register_masks(&derived);
             }
             own_env = Some(env);
@@ -300,7 +311,7 @@ impl<'a> Runner<'a> {
         }
         self.env.extend(exports);
         if !derived.is_empty() {
-            if self.spacelift {
+            if self.announce {
                 register_masks(&derived);
             }
             self.secret_values.extend(derived);
@@ -313,7 +324,8 @@ impl<'a> Runner<'a> {
     /// temp files removed after their last command and at the end,
     /// whatever happens.
     fn attempt(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
-        let deadline = Instant::now() + step.timeout;
+        let timeout = step.timeout.min(crate::spec::MAX_TIMEOUT);
+        let deadline = Instant::now() + timeout;
         let result = self.write_tempfiles(step, env).and_then(|()| {
             for (j, command) in step.commands.iter().enumerate() {
                 if let Some(sig) = signals::received() {
@@ -324,6 +336,7 @@ impl<'a> Runner<'a> {
                         .note(&self.console.paint.dim(&format!("$ {command}")));
                 }
                 let output = Output {
+                    raw_env: &self.raw_env,
                     prefix: format!("[{}] ", step.name),
                     masker: &self.console.masker,
                     quiet: self.console.quiet,

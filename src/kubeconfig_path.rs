@@ -154,6 +154,10 @@ mod tests {
             locate_in(Given::Flag(Path::new("~/k")), &[("HOME", "/h")]).unwrap(),
             Path::new("/h/k")
         );
+        assert_eq!(
+            locate_in(Given::Flag(Path::new("~")), &[("HOME", "/h")]).unwrap(),
+            Path::new("/h")
+        );
         // `~user` is not ours to expand: a relative name, like sh would
         // leave it unquoted.
         assert_eq!(

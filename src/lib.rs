@@ -25,6 +25,7 @@ pub mod bounded_file;
 pub mod which;
 pub mod jwt;
 pub mod kubeconfig_path;
+pub mod source_file;
 // Reading a spec.
 pub mod yaml;
 pub mod interpolate;

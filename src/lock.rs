@@ -10,6 +10,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::atomic_file;
 use crate::signals;
 
 #[derive(Debug)]
@@ -30,34 +31,80 @@ pub enum LockError {
     Io(std::io::Error),
 }
 
-/// The lock file of a kubeconfig: `.NAME.stackhook-lock` beside it.
+/// The lock file of a kubeconfig: `.NAME.stackhook-lock` beside the file
+/// it names, so that two runs reaching one file through different paths
+/// (a symlink, a symlinked directory) take the same lock.
 pub fn lock_path(kubeconfig: &Path) -> PathBuf {
-    let name = kubeconfig
+    let target = atomic_file::final_target(kubeconfig);
+    let dir = target
+        .parent()
+        .and_then(|d| fs::canonicalize(d).ok())
+        .or_else(|| kubeconfig.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    kubeconfig.with_file_name(format!(".{name}.stackhook-lock"))
+    dir.join(format!(".{name}.stackhook-lock"))
+}
+
+/// Opens the lock file without following a symlink (another user of a
+/// shared directory could point one at a file of ours) and only if it is
+/// a regular file of our own. `None`: the directory cannot take a file (a
+/// read-only mount), so no run can change the kubeconfig there either.
+fn open(path: &Path) -> Result<Option<File>, LockError> {
+    let file = match OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EROFS | libc::EPERM)
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_ours(path)),
+        Err(e) => return Err(LockError::Io(e)),
+    };
+    let meta = file.metadata().map_err(LockError::Io)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me {
+        return Err(not_ours(path));
+    }
+    Ok(Some(file))
+}
+
+fn not_ours(path: &Path) -> LockError {
+    LockError::Io(std::io::Error::other(format!(
+        "{} is not a lock file of this user (a symlink, or another user's): remove it",
+        path.display()
+    )))
 }
 
 /// Takes the lock of `kubeconfig`, whose directory must exist; `waiting`
-/// is told once when another run holds it.
+/// is told once when another run holds it. `None` when the directory is
+/// read-only (see `open`).
 pub fn acquire(
     kubeconfig: &Path,
     wait: Duration,
     waiting: impl Fn(&str),
-) -> Result<Lock, LockError> {
+) -> Result<Option<Lock>, LockError> {
     let path = lock_path(kubeconfig);
-    let deadline = Instant::now() + wait;
+    let deadline = Instant::now().checked_add(wait);
     let mut told = false;
     loop {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(LockError::Io)?;
+        let Some(file) = open(&path)? else {
+            return Ok(None);
+        };
         match file.try_lock() {
             Ok(()) => {
                 // The holder before us removes the file when done: a lock
@@ -65,7 +112,7 @@ pub fn acquire(
                 if same_file(&file, &path) {
                     let mut lock = Lock { path, file };
                     lock.record_holder();
-                    return Ok(lock);
+                    return Ok(Some(lock));
                 }
                 continue;
             }
@@ -76,7 +123,7 @@ pub fn acquire(
             .unwrap_or_default()
             .trim()
             .to_string();
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(LockError::Busy { path, holder });
         }
         if !told {
@@ -100,7 +147,7 @@ pub fn acquire(
 }
 
 fn same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
+    match (file.metadata(), fs::symlink_metadata(path)) {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
         _ => false,
     }
@@ -130,10 +177,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_symlink_or_a_file_of_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&kube)).unwrap();
+        assert!(acquire(&kube, Duration::ZERO, |_| {}).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn a_link_and_its_target_share_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        fs::write(&kube, "").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&kube, &link).unwrap();
+        assert_eq!(lock_path(&kube), lock_path(&link));
+        let _held = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        assert!(matches!(
+            acquire(&link, Duration::ZERO, |_| {}),
+            Err(LockError::Busy { .. })
+        ));
+    }
+
+    #[test]
     fn a_second_holder_waits_then_gives_up_and_the_file_goes_with_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let kube = dir.path().join("config");
-        let first = acquire(&kube, Duration::ZERO, |_| {}).unwrap();
+        let first = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
         assert!(lock_path(&kube).exists());
         let told = std::cell::RefCell::new(Vec::new());
         let second = acquire(&kube, Duration::from_millis(120), |m| {
@@ -148,7 +221,7 @@ mod tests {
         assert_eq!(told.borrow().len(), 1, "told once: {:?}", told.borrow());
         drop(first);
         assert!(!lock_path(&kube).exists());
-        let again = acquire(&kube, Duration::ZERO, |_| {}).unwrap();
+        let again = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
         drop(again);
     }
 }

@@ -29,8 +29,8 @@ pub struct Masker {
     lines: Vec<String>,
     /// Multi-line values whole, for text that holds newlines.
     whole: Vec<String>,
-    /// Leftmost-longest over `lines`: one pass over a block finds them
-    /// all. Built on first use: a runner makes a masker per step, and most
+    /// Every (overlapping) occurrence of `lines`, in one pass over a block.
+    /// Built on first use: a runner makes a masker per step, and most
     /// steps print little or nothing.
     matcher: OnceLock<Option<AhoCorasick>>,
     /// The longest pattern, in bytes.
@@ -41,20 +41,27 @@ fn long_enough(s: &str) -> bool {
     s.chars().count() >= MIN_MASKED_LEN
 }
 
+/// The one-line forms of a secret that output may hold: each line as
+/// printed (a CRLF line loses its `\r`), and trimmed, as a command that
+/// reads the value may print it; 3 characters or more.
+pub fn forms(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in value.split('\n') {
+        for form in [line.trim_end_matches('\r'), line.trim()] {
+            if long_enough(form) && !out.iter().any(|f| f == form) {
+                out.push(form.to_string());
+            }
+        }
+    }
+    out
+}
+
 impl Masker {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut lines: Vec<String> = Vec::new();
         let mut whole: Vec<String> = Vec::new();
         for v in values {
-            // Each line as printed (a CRLF line loses its `\r`), and
-            // trimmed, as a command that reads the value may print it.
-            for line in v.split('\n') {
-                for form in [line.trim_end_matches('\r'), line.trim()] {
-                    if long_enough(form) {
-                        lines.push(form.to_string());
-                    }
-                }
-            }
+            lines.extend(forms(&v));
             let trimmed = v.trim_end_matches(['\n', '\r']);
             if trimmed.contains('\n') && long_enough(trimmed) {
                 whole.push(trimmed.to_string());
@@ -77,7 +84,7 @@ impl Masker {
             .get_or_init(|| {
                 (!self.lines.is_empty()).then(|| {
                     AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::LeftmostLongest)
+                        .match_kind(MatchKind::Standard)
                         .build(&self.lines)
                         .expect("a few secrets fit an automaton")
                 })
@@ -97,21 +104,44 @@ impl Masker {
                 out = out.replace(v.as_str(), MASK);
             }
         }
-        match self.matcher() {
-            Some(m) => m.replace_all(&out, &vec![MASK; self.lines.len()]),
-            None => out,
+        let mut bytes = Vec::with_capacity(out.len());
+        self.mask_bytes_into(out.as_bytes(), &mut bytes);
+        // Only whole matches of UTF-8 patterns were replaced in UTF-8 text.
+        String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+
+    /// Where secrets are in `block`: the union of every occurrence of
+    /// every pattern, overlapping ones merged, so that two secrets that
+    /// share characters (`XYZW1234` and `1234ABCD` in `XYZW1234ABCD`) leave
+    /// no part of either.
+    fn secret_ranges(&self, block: &[u8]) -> Vec<(usize, usize)> {
+        let Some(m) = self.matcher() else {
+            return Vec::new();
+        };
+        let mut found: Vec<(usize, usize)> = m
+            .find_overlapping_iter(block)
+            .map(|f| (f.start(), f.end()))
+            .collect();
+        found.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
+        for (start, end) in found {
+            match merged.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
         }
+        merged
     }
 
     /// Appends `block` to `out` with every one-line secret masked.
     fn mask_bytes_into(&self, block: &[u8], out: &mut Vec<u8>) {
-        match self.matcher() {
-            Some(m) => m.replace_all_with_bytes(block, out, |_, _, dst| {
-                dst.extend_from_slice(MASK.as_bytes());
-                true
-            }),
-            None => out.extend_from_slice(block),
+        let mut at = 0;
+        for (start, end) in self.secret_ranges(block) {
+            out.extend_from_slice(&block[at..start]);
+            out.extend_from_slice(MASK.as_bytes());
+            at = end;
         }
+        out.extend_from_slice(&block[at..]);
     }
 
     /// Masks the head of a line that is cut: everything up to a point
@@ -121,12 +151,9 @@ impl Masker {
     fn mask_cut_into(&self, line: &[u8], out: &mut Vec<u8>) {
         let safe = line.len() + 1 - self.longest.max(1);
         let mut end = safe;
-        if let Some(m) = self.matcher() {
-            for found in m.find_iter(line) {
-                if found.start() >= safe {
-                    break;
-                }
-                end = end.max(found.end());
+        for (start, stop) in self.secret_ranges(line) {
+            if start < end {
+                end = end.max(stop);
             }
         }
         self.mask_bytes_into(&line[..end], out);
@@ -328,6 +355,14 @@ mod tests {
     fn masks_every_occurrence_longest_first() {
         let m = masker(&["hunter2", "hunter2-extended", "ab"]);
         assert_eq!(m.mask("x hunter2-extended y hunter2 ab"), "x *** y *** ab");
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_no_part_of_either() {
+        let m = masker(&["XYZW1234", "1234ABCD"]);
+        assert_eq!(m.mask("a XYZW1234ABCD b"), "a *** b");
+        assert_eq!(stream(&m, "XYZW1234ABCD\n", 5), "[p] ***\n");
+        assert_eq!(m.mask("XYZW1234 1234ABCD"), "*** ***");
     }
 
     #[test]

@@ -9,9 +9,11 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
+use crate::atomic_file;
 use crate::diagnostic::{Code, Diag};
 use crate::env_file;
 use crate::failure::Failure;
+use crate::lock;
 use crate::plan::Plan;
 use crate::resolve;
 use crate::spec::Spec;
@@ -36,14 +38,12 @@ pub fn check(
             ),
         );
     }
-    diags.extend(unwritable(
-        Path::new(&plan.kubeconfig),
-        "the kubeconfig",
-        true,
-    ));
+    let kubeconfig = Path::new(&plan.kubeconfig);
+    diags.extend(unwritable(kubeconfig, "the kubeconfig", true));
     let mut contents = None;
     if let Some(path) = env_file {
         diags.extend(unwritable(path, "the env file", false));
+        diags.extend(clobbers(path, kubeconfig));
         match env_file::contents(plan) {
             Ok(c) => contents = Some(c),
             Err(d) => diags.push(d),
@@ -104,7 +104,9 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
         _ => {}
     }
     // The file's directory, or the nearest ancestor that exists (the
-    // directories in between are created), must be a writable directory.
+    // directories in between are created), must be a writable directory;
+    // a kubeconfig that exists may be in a read-only one (a mounted file
+    // that no step changes).
     let target = std::fs::canonicalize(path)
         .ok()
         .or_else(|| {
@@ -117,13 +119,45 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
     while let Some(d) = dir {
         match std::fs::metadata(d) {
             Ok(m) if m.is_dir() => {
-                return (!writable(d)).then(|| fail(format!("{} is not writable", d.display())));
+                let read_only_ok = dangling_ok && path.exists();
+                return (!writable(d) && !read_only_ok)
+                    .then(|| fail(format!("{} is not writable", d.display())));
             }
             Ok(_) => return Some(fail(format!("{} is not a directory", d.display()))),
             Err(_) => dir = d.parent(),
         }
     }
     None
+}
+
+/// The env file must not replace the kubeconfig or a lock beside it.
+fn clobbers(env_file: &Path, kubeconfig: &Path) -> Option<Diag> {
+    let target = |p: &Path| {
+        let t = atomic_file::final_target(p);
+        match (
+            t.parent().and_then(|d| std::fs::canonicalize(d).ok()),
+            t.file_name(),
+        ) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => t,
+        }
+    };
+    let env_file_target = target(env_file);
+    let kube = target(kubeconfig);
+    let mut kubectl_lock = kube.clone().into_os_string();
+    kubectl_lock.push(".lock");
+    let taken = [kube, lock::lock_path(kubeconfig), kubectl_lock.into()];
+    taken.contains(&env_file_target).then(|| {
+        Diag::new(
+            Code::PreflightPath,
+            format!(
+                "the env file {} is the kubeconfig {} or its lock",
+                env_file.display(),
+                kubeconfig.display()
+            ),
+        )
+        .help("write the env file somewhere else, e.g. /mnt/workspace/.stackhook.env")
+    })
 }
 
 fn writable(dir: &Path) -> bool {

@@ -143,16 +143,17 @@ pub fn markdown(plan: &Plan) -> String {
             .iter()
             .map(|r| {
                 let found = plan.tools.iter().any(|t| t.name == *r && t.found);
-                format!("`{r}`{}", if found { "" } else { " (not on PATH)" })
+                let code = md_cell_code(r);
+                format!("{code}{}", if found { "" } else { " (not on PATH)" })
             })
             .collect::<Vec<_>>()
             .join(", ");
         let _ = writeln!(
             out,
-            "| {} | {} | `{}` | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             i + 1,
-            md_text(&s.name),
-            s.provider,
+            md_cell_code(&s.name),
+            md_cell_code(&s.provider),
             needs,
             humantime::format_duration(s.timeout),
             s.retries
@@ -172,7 +173,7 @@ pub fn markdown(plan: &Plan) -> String {
 }
 
 fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
-    let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_text(&s.name));
+    let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_code(&s.name));
     for t in &s.tempfiles {
         let _ = writeln!(out, "- temp file {}", md_code(&tempfile_line(t)));
     }
@@ -197,7 +198,7 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n> [!WARNING]");
         for w in &plan.warnings {
-            let _ = writeln!(out, "> - {}", md_text(&w.replace('\n', " ")));
+            let _ = writeln!(out, "> - {}", md_text(w));
         }
     }
     if !plan.expired_tokens.is_empty() {
@@ -206,14 +207,14 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
             "\n> [!CAUTION]\n> Expired tokens (a run would stop before its first command):"
         );
         for t in &plan.expired_tokens {
-            let _ = writeln!(out, "> - {t}");
+            let _ = writeln!(out, "> - {}", md_text(t));
         }
     }
     let missing_tools: Vec<String> = plan
         .tools
         .iter()
         .filter(|t| !t.found)
-        .map(|t| format!("`{}`", t.name))
+        .map(|t| md_code(&t.name))
         .collect();
     if !missing_tools.is_empty() {
         let _ = writeln!(
@@ -229,17 +230,31 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
         );
         for m in &plan.missing_env {
             let (location, key) = (md_code(&m.location), md_code(&m.key.to_string()));
-            let _ = writeln!(out, "- `{}` at {location} ({key})", m.name);
+            let _ = writeln!(out, "- {} at {location} ({key})", md_code(&m.name));
         }
     }
 }
 
-/// Text from the spec as inline markdown that shows as written: a step
-/// name cannot open a link, an image, emphasis, HTML or a table cell.
+/// Text on one line: a newline in a value could end the paragraph (or the
+/// code span) it is in, and start markdown of its own.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' | '\r' => '\u{21B5}',
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+/// Text from the spec or the environment as inline markdown that shows as
+/// written: it cannot open a link (or an autolink), an image, emphasis,
+/// HTML, a table cell, or a new block.
 fn md_text(s: &str) -> String {
+    let s = one_line(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if "\\`*_[]<>|!~#&".contains(c) {
+        if "\\`*_[]<>|!~#&:@".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -247,8 +262,14 @@ fn md_text(s: &str) -> String {
     out
 }
 
+/// Text as a code span in a table cell, where a `|` would end the cell.
+fn md_cell_code(s: &str) -> String {
+    md_code(&s.replace('|', "\\|"))
+}
+
 /// Text as a code span, with a fence longer than any backtick run in it.
 fn md_code(s: &str) -> String {
+    let s = &one_line(s);
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') {

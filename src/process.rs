@@ -58,6 +58,9 @@ impl Outcome {
 
 /// Where a command's output goes.
 pub struct Output<'a> {
+    /// Variables of stackhook's environment that are not UTF-8, passed on
+    /// as they are.
+    pub raw_env: &'a [(std::ffi::OsString, std::ffi::OsString)],
     /// Each line is prefixed with this (`[step] `).
     pub prefix: String,
     pub masker: &'a Masker,
@@ -100,6 +103,7 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
         .arg(command)
         .env_clear()
         .envs(env)
+        .envs(output.raw_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out_w)
         .stderr(err_w)

@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Code, Diag, Source, did_you_mean, finish};
 use crate::discover::yaml_files;
 use crate::interpolate::is_var_name;
+use crate::source_file;
 use crate::spec::RESERVED_ENV;
 use crate::yaml;
 
@@ -270,7 +271,9 @@ impl Catalog {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .to_string();
-            let text = match std::fs::read_to_string(&path) {
+            let read = source_file::read(&path)
+                .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()));
+            let text = match read {
                 Ok(t) => t,
                 Err(e) => {
                     diags.push(Diag::new(

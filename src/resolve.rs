@@ -24,6 +24,15 @@ use crate::yaml;
 /// value is not UTF-8 are left out.
 pub type ProcessEnv = BTreeMap<String, String>;
 
+/// The variables of the process environment whose name or value is not
+/// UTF-8: stackhook cannot interpolate them, but passes them on to every
+/// command untouched.
+pub fn raw_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(k, v)| k.to_str().is_none() || v.to_str().is_none())
+        .collect()
+}
+
 pub fn process_env() -> ProcessEnv {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

@@ -117,7 +117,7 @@ impl Journal {
         };
         self.kubeconfig = Some(Kubeconfig {
             snapshot,
-            lock: Some(lock),
+            lock,
             kubectl_lock_existed: kubectl_lock(path).exists(),
             created_dirs,
         });

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use crate::interpolate::{self, Piece};
 use crate::provider::{Catalog, ParamKind};
 use crate::secrets::SecretNames;
-use crate::spec::{Map, Spec};
+use crate::spec::{Map, Spec, Step};
 
 pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
     let mut names = SecretNames::default();
@@ -35,7 +35,9 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         for (pname, param) in &provider.def.params {
             let value = given(pname).or(param.default.as_ref());
             match (param.kind, value) {
-                (ParamKind::Var, Some(Json::String(var))) => names.insert(var),
+                (ParamKind::Var, Some(Json::String(var))) => {
+                    names.insert(var);
+                }
                 (_, Some(value)) if param.secret => {
                     for var in read_by_json(value) {
                         names.insert(&var);
@@ -52,19 +54,25 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
     // by a secret parameter makes SP_PW secret, or its value would show
     // wherever SP_PW is used. Step entries may read spec entries, so this
     // runs until nothing changes.
-    loop {
-        let before = names.listed().count();
+    // The same for exports: a secret export (read by a later secret
+    // parameter, or secret by name) makes what its template reads secret,
+    // or its value would show in the step that exports it.
+    let mut grew = true;
+    while grew {
+        grew = false;
         for env in envs.iter().rev() {
             for (key, value) in env.iter() {
                 if names.contains(&key.value) {
                     for var in read_by(&value.value) {
-                        names.insert(&var);
+                        grew |= names.insert(&var);
                     }
                 }
             }
         }
-        if names.listed().count() == before {
-            break;
+        for step in &spec.steps.value {
+            for var in read_by_secret_exports(&step.value, catalog, &names) {
+                grew |= names.insert(&var);
+            }
         }
     }
     // An entry built from a secret is secret (spec env first: step
@@ -78,6 +86,46 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         }
     }
     names
+}
+
+/// The variables read by the exports of `step` that are secret: through the
+/// parameters their templates use (given or default) and `env.NAME`.
+fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -> Vec<String> {
+    let Some(provider) = catalog.get(&step.provider.value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let env = minijinja::Environment::new();
+    for (export, template) in &provider.def.exports {
+        if !names.contains(export) {
+            continue;
+        }
+        let Ok(t) = env.template_from_str(template) else {
+            continue;
+        };
+        for used in t.undeclared_variables(true) {
+            if let Some(var) = used.strip_prefix("env.") {
+                out.push(var.to_string());
+                continue;
+            }
+            let param = used.split('.').next().unwrap_or(&used);
+            let given = step
+                .with
+                .iter()
+                .flat_map(|w| w.value.iter())
+                .find(|(k, _)| k.value == param)
+                .map(|(_, v)| &v.value);
+            let default = provider
+                .def
+                .params
+                .get(param)
+                .and_then(|p| p.default.as_ref());
+            if let Some(value) = given.or(default) {
+                out.extend(read_by_json(value));
+            }
+        }
+    }
+    out
 }
 
 /// Every variable an interpolated string may read, defaults included.
@@ -116,6 +164,35 @@ mod tests {
     fn decided(text: &str) -> SecretNames {
         let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
         decide(&spec, &Catalog::builtin())
+    }
+
+    /// An export read later as a secret makes its parameter's variable
+    /// secret, and that variable, an `env:` entry, makes what it reads
+    /// secret: two rounds.
+    #[test]
+    fn secrecy_flows_back_through_exports_and_env_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fetch.yaml"),
+            "summary: s\nparams:\n  source: {}\nexports:\n  FETCHED: \"{{ source }}\"\ncommands: ['true']\n",
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = r#"version: 1
+env:
+  SPEC_X: ${PART}
+steps:
+  - provider: fetch
+    with: {source: "${SPEC_X}"}
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${FETCHED}"}
+"#;
+        let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["FETCHED", "SPEC_X", "PART"] {
+            assert!(names.contains(name), "{name}");
+        }
     }
 
     #[test]

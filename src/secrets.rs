@@ -38,15 +38,9 @@ impl SecretNames {
         is_secret_name(name) || self.listed.contains(name)
     }
 
-    pub fn insert(&mut self, name: &str) {
-        if !self.contains(name) {
-            self.listed.insert(name.to_string());
-        }
-    }
-
-    /// The names added to the set (not those secret by name alone).
-    pub fn listed(&self) -> impl Iterator<Item = &str> {
-        self.listed.iter().map(String::as_str)
+    /// Adds a name; whether it was not secret before.
+    pub fn insert(&mut self, name: &str) -> bool {
+        !self.contains(name) && self.listed.insert(name.to_string())
     }
 }
 

@@ -102,10 +102,31 @@ impl Snapshot {
 /// replaced the link with a file by writing a new file and renaming it).
 fn replace_with_symlink(path: &Path, link: &Path) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".stackhook-link-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(link, &tmp)?;
-    fs::rename(&tmp, path)
+    // A fresh name each try: a name another user can guess and take first
+    // in a shared directory is never removed or followed.
+    for attempt in 0..16 {
+        let name = format!(
+            ".stackhook-link-{}-{attempt}-{:x}",
+            std::process::id(),
+            nonce()
+        );
+        let tmp = dir.join(name);
+        match std::os::unix::fs::symlink(link, &tmp) {
+            Ok(()) => return fs::rename(&tmp, path),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(
+        "no free name for a temporary symlink",
+    ))
+}
+
+/// Some bits that differ between calls.
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 #[cfg(test)]

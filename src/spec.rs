@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Code, Diag, Source, finish};
 use crate::interpolate;
+use crate::source_file;
 use crate::yaml::{self, spanned};
 
 pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
@@ -97,6 +98,8 @@ pub struct SpecFile {
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// No hook waits a day for one step.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Variables stackhook sets for every command itself.
 pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
@@ -139,7 +142,7 @@ impl Step {
 /// Reads and parses a spec, then checks what can be checked without
 /// providers or an environment.
 pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = source_file::read(path).map_err(|e| {
         vec![
             Diag::new(
                 Code::SpecRead,
@@ -335,6 +338,12 @@ fn check_timeout(spec: &Spec, t: &Spanned<String>) -> Option<Diag> {
                 .at(spec.source(), spec.span(t), "zero")
                 .help("use a duration such as `30s`, `5m` or `1h`")
         }
+        Ok(d) if d > MAX_TIMEOUT => Diag::new(
+            Code::SpecTimeout,
+            format!("a timeout of `{}` is longer than a hook can wait", t.value),
+        )
+        .at(spec.source(), spec.span(t), "too long")
+        .help("a step may take at most 24h"),
         Ok(_) => return None,
         Err(e) => Diag::new(
             Code::SpecTimeout,

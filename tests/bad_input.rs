@@ -95,31 +95,150 @@ fn export_values_are_kept_exactly() {
     assert!(!text.contains("EMPTY"), "{text}");
 }
 
-/// A step name cannot turn a pull-request comment into links, images or
-/// HTML.
+/// Nothing from the spec or the environment can turn a pull-request
+/// comment into links, images, HTML or new blocks: the markdown is parsed
+/// (pulldown-cmark, with GitHub's tables) and must hold none.
 #[test]
-fn step_names_are_inert_in_markdown() {
+fn spec_and_environment_text_is_inert_in_markdown() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
     let sb = Sandbox::new();
     let spec = sb.write_spec(
         r#"version: 1
+env:
+  NOTE: "x\n\n<a href=\"https://evil.example/\">Approve: all checks passed</a>\n\n${REGION}"
 steps:
   - provider: run
     name: "x](https://evil.example) <img src=y> *b* | `c` !"
     with: {commands: ['true']}
 "#,
     );
+    let region = "eu-1\n\n<img src=https://evil.example/x.png>";
     let (code, md, err) = sb.run(
         &["plan", "--format", "markdown", spec.to_str().unwrap()],
-        &[],
+        &[("REGION", region)],
     );
     assert_eq!(code, 0, "{err}");
-    let escaped_everywhere =
-        |pat: &str| md.match_indices(pat).all(|(i, _)| md[..i].ends_with('\\'));
-    assert!(escaped_everywhere("<img"), "raw HTML: {md}");
-    assert!(escaped_everywhere("]("), "a link: {md}");
-    let escaped = r"x\](https://evil.example) \<img src=y\> \*b\* \| \`c\` \!";
-    assert!(md.contains(&format!("#### 1. {escaped}")), "{md}");
-    assert!(md.contains(&format!("| 1 | {escaped} |")), "{md}");
+    let mut code_text = String::new();
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => panic!("a link or image: {md}"),
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML {h:?}: {md}"),
+            Event::Code(c) => code_text.push_str(&c),
+            _ => {}
+        }
+    }
+    assert!(
+        code_text.contains("x](https://evil.example) <img src=y> *b* | `c` !"),
+        "{code_text}"
+    );
+    assert!(
+        code_text.contains("Approve: all checks passed"),
+        "{code_text}"
+    );
+}
+
+/// What commands create in the run's directory is private too.
+#[test]
+fn files_commands_create_are_private() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands:
+        - printf x > {{ tempfile("made") }} && stat -c %a {{ tempfile("made") }}
+"#,
+    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[run] 600\n");
+}
+
+/// A timeout no hook could wait for is refused before anything runs.
+#[test]
+fn an_endless_timeout_is_refused() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    timeout: 500000000000y\n    with: {commands: ['true']}\n",
+    );
+    let (code, _, err) = sb.run(&["validate", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("longer than a hook can wait"), "{err}");
+}
+
+/// What `plan` warns about is said by `run` too.
+#[test]
+fn run_shows_the_plans_warnings() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    with: {commands: ['true']}
+env:
+  API_TOKEN: committed-literal
+"#,
+    );
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: env `API_TOKEN` holds a literal secret"),
+        "{err}"
+    );
+    assert!(!err.contains("committed-literal"), "{err}");
+}
+
+/// A spec file from a repository (a pull request's) that is a symlink out
+/// of it, to the process environment or a device, is not read: `validate`
+/// in CI must not print what it points at, nor hang on it.
+#[test]
+fn specs_that_lead_out_of_the_repository_are_not_read() {
+    let repo = tempfile::tempdir().unwrap();
+    let specs = repo.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "token: CANARY-outside-secret\n").unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", specs.join("environ.yaml")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), specs.join("outside.yaml")).unwrap();
+    std::fs::write(
+        specs.join("ok.yaml"),
+        "version: 1\nsteps:\n  - provider: verify\n",
+    )
+    .unwrap();
+    let out = stackhook()
+        .current_dir(repo.path())
+        .arg("validate")
+        .env("GITHUB_TOKEN", "ghp_CANARY-env-token")
+        .output()
+        .unwrap();
+    let err = unwrapped(&stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("CANARY"), "{err}");
+    assert!(err.contains("is not a file of a repository"), "{err}");
+    assert!(err.contains("out of the repository"), "{err}");
+    assert!(err.contains("ok: specs/ok.yaml"), "{err}");
+}
+
+/// A variable whose value is not UTF-8 is passed on to commands as it is.
+#[test]
+fn a_non_utf8_variable_reaches_commands_untouched() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['printf %s \"$LATIN1\" | od -An -tx1']}\n",
+    );
+    let out = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("LATIN1", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).split_whitespace().collect::<Vec<_>>(),
+        ["[run]", "63", "61", "66", "e9"]
+    );
 }
 
 /// Finding 15: `requires: [sh, ls]` of a `run` step is two CLIs, each

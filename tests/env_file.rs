@@ -222,3 +222,30 @@ fn a_kubeconfig_path_that_cannot_be_a_file_fails_preflight() {
         );
     }
 }
+
+#[test]
+fn the_env_file_may_not_replace_the_kubeconfig() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let spec =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let link = sb.path("work/also-the-kubeconfig");
+    std::os::unix::fs::symlink(sb.kubeconfig(), &link).unwrap();
+    for path in [sb.kubeconfig(), link] {
+        let (code, _, err) = sb.run(
+            &[
+                "run",
+                "--env-file",
+                path.to_str().unwrap(),
+                spec.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(unwrapped(&err).contains("is the kubeconfig"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+            TWO_CONTEXTS
+        );
+    }
+}

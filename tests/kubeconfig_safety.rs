@@ -27,6 +27,9 @@ fn main() {
         case!(a_symlinked_kubeconfig_replaced_by_a_step_comes_back_as_the_link),
         case!(mode_and_owner_come_back, Need::Root),
         case!(an_unchanged_kubeconfig_is_not_touched),
+        case!(a_run_through_a_symlink_takes_the_same_lock, Need::Kubectl),
+        case!(a_lock_file_planted_as_a_symlink_is_refused_not_followed),
+        case!(an_edit_keeps_the_kubeconfig_owner, Need::Root),
     ]);
 }
 
@@ -245,4 +248,90 @@ fn an_unchanged_kubeconfig_is_not_touched() {
     assert_eq!(after.ino(), before.ino());
     assert_eq!(after.mtime_nsec(), before.mtime_nsec());
     assert_eq!(after.permissions().mode() & 0o777, 0o644);
+}
+
+/// Two paths to one file (a symlink) are one kubeconfig: the second run
+/// waits for the first.
+fn a_run_through_a_symlink_takes_the_same_lock() {
+    let sb = Sandbox::new();
+    sb.with_real_kubectl();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let link = sb.path("work/link-to-config");
+    std::os::unix::fs::symlink(sb.kubeconfig(), &link).unwrap();
+    let gate = sb.path("work/gate");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&gate)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut a = spawn(&sb, &login_spec(&sb, "a", "run-a", Some(&gate)));
+    wait_for_line(
+        &mut BufReader::new(a.stdout.take().unwrap()),
+        "[run-a] ready",
+    );
+    let mut b = sb
+        .command()
+        .args(["run", &login_spec(&sb, "b", "run-b", None)])
+        .env("KUBECONFIG", &link)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_line(
+        &mut BufReader::new(b.stderr.take().unwrap()),
+        "waiting for another stackhook run",
+    );
+    std::fs::write(&gate, "3\n").unwrap();
+    assert_eq!(output_of(a).0, 1);
+    assert!(b.wait().unwrap().success());
+    let kube = contexts(&sb);
+    assert!(
+        kube.contains("name: run-b") && !kube.contains("name: run-a"),
+        "{kube}"
+    );
+    assert!(link.is_symlink());
+}
+
+/// Another user of a shared directory cannot make a run write through a
+/// planted lock file.
+fn a_lock_file_planted_as_a_symlink_is_refused_not_followed() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let victim = sb.path("work/victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, lock_file(&sb)).unwrap();
+    let marker = sb.path("work/ran");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with: {{commands: ['touch {}']}}\n",
+        marker.display()
+    ));
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        unwrapped(&err).contains("is not a lock file of this user"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!marker.exists());
+}
+
+/// A run as root that installs a kubeconfig owned by a user leaves it the
+/// user's (only private: 0600).
+fn an_edit_keeps_the_kubeconfig_owner() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::os::unix::fs::chown(sb.kubeconfig(), Some(4242), Some(4343)).unwrap();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {from: env, var: KC}\n",
+    );
+    let replaced = TWO_CONTEXTS.replace("current-context: staging", "current-context: prod");
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &replaced)]);
+    assert_eq!(code, 0, "{err}");
+    let meta = std::fs::metadata(sb.kubeconfig()).unwrap();
+    assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), replaced);
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 }

@@ -179,3 +179,40 @@ fn kubeconfig_subcommands_print_nothing_read_from_a_secret_kubeconfig() {
         "{out}{err}"
     );
 }
+
+/// A value a step exports and a later step reads as a secret is secret in
+/// the exporting step too, and so is what it is made of.
+#[test]
+fn an_export_read_as_a_secret_later_is_secret_where_it_is_made() {
+    let sb = Sandbox::new();
+    with_provider(&sb);
+    std::fs::write(
+        sb.path("work/providers/fetch.yaml"),
+        "summary: exports what it is given\nparams:\n  source: {required: true}\nexports:\n  FETCHED: \"{{ source }}\"\ncommands:\n  - echo \"fetched $VAULT_READ\"\n",
+    )
+    .unwrap();
+    let canary = "CANARY-from-vault";
+    let spec = sb.write_spec(
+        r#"version: 1
+templates: providers
+steps:
+  - provider: fetch
+    with: {source: "${VAULT_READ}"}
+  - provider: echo-secret
+    with: {token: "${FETCHED}"}
+"#,
+    );
+    let spec = spec.to_str().unwrap();
+    for format in ["text", "json", "markdown"] {
+        let (code, plan, err) = sb.run(
+            &["plan", "--format", format, spec],
+            &[("VAULT_READ", canary)],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(!plan.contains(canary), "{format}: {plan}");
+    }
+    let (code, out, err) = sb.run(&["run", spec], &[("VAULT_READ", canary)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
+    assert!(out.contains("[fetch] fetched ***"), "{out}");
+}
