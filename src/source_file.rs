@@ -2,12 +2,13 @@
 //! a pull request's: a file that is a FIFO, a device, huge, or a symlink
 //! out of the repository (to `/proc/self/environ`, to a secret file) would
 //! hang `validate` or put what it points at into an error message in a CI
-//! log. So: regular files only, opened without blocking, bounded in size,
-//! and a symlink in the repository must stay in it.
+//! log. So: what `bounded_file` reads (regular files only, opened without
+//! blocking, bounded in size), and a symlink in the repository must stay
+//! in it.
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+
+use crate::bounded_file;
 
 /// Specs and provider files are small; 8 MiB holds a spec of tens of
 /// thousands of steps.
@@ -16,27 +17,7 @@ pub const MAX_SIZE: u64 = 8 * 1024 * 1024;
 /// The bytes of `path`, or why they cannot be read.
 pub fn read(path: &Path) -> Result<Vec<u8>, String> {
     escapes(path)?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    if meta.len() > MAX_SIZE {
-        return Err(format!("larger than {} MiB", MAX_SIZE / (1024 * 1024)));
-    }
-    let mut bytes = Vec::new();
-    file.by_ref()
-        .take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(format!("larger than {} MiB", MAX_SIZE / (1024 * 1024)));
-    }
-    Ok(bytes)
+    bounded_file::read(path, MAX_SIZE).map_err(|e| e.to_string())
 }
 
 /// Refuses a path that leads out of the current directory (the
