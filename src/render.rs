@@ -271,14 +271,21 @@ impl<'a, 'c> Templates<'a, 'c> {
                 .as_ref()
                 .and_then(|w| w.value.iter().find(|(k, _)| k.value == *name))
                 .map(|(_, v)| (cx.src(), cx.span(v)));
+            let items: Vec<String> = list
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|t| t.as_str().unwrap_or_default().to_string())
+                .collect();
             let mut out = Vec::new();
-            for (i, t) in list.try_iter().into_iter().flatten().enumerate() {
-                let t = t.as_str().unwrap_or_default();
+            for (i, t) in items.iter().enumerate() {
                 match self.shell_text.render_str(t, ctx.clone()) {
                     Ok(s) => out.push(Jinja::from_safe_string(s)),
                     Err(e) => {
-                        self.diags
-                            .push(template_error(cx, &format!("`{name}[{i}]`"), node, &e))
+                        let at =
+                            node.map(|(src, list)| (src, item_span(&src.text, list, &items, i)));
+                        let what = format!("`{name}[{i}]`");
+                        self.diags.push(template_error(cx, &what, at, &e));
                     }
                 }
             }
@@ -384,4 +391,28 @@ impl<'a, 'c> Templates<'a, 'c> {
             .filter_map(|(i, t)| self.render_plain(&format!("{what}[{i}]"), t, ctx))
             .collect()
     }
+}
+
+/// Where item `i` of a list of templates is in the spec: the list's items
+/// have no spans of their own, so each is looked for, in order, from the
+/// list's start; the list itself when an item is not written as is (a
+/// quoted scalar with escapes).
+fn item_span(
+    text: &str,
+    list: miette::SourceSpan,
+    items: &[String],
+    i: usize,
+) -> miette::SourceSpan {
+    let mut from = list.offset();
+    for (j, item) in items.iter().enumerate().take(i + 1) {
+        let Some(found) = text.get(from..).and_then(|t| t.find(item.as_str())) else {
+            return list;
+        };
+        let start = from + found;
+        if j == i {
+            return (start, item.len()).into();
+        }
+        from = start + item.len();
+    }
+    list
 }
