@@ -290,6 +290,9 @@ mod tests {
         assert_eq!(run("${NOPE:-}").0, "");
         assert_eq!(run("${NOPE:-${REGION}}").0, "eu-west-1");
         assert_eq!(run("${NOPE:-{a}}").0, "{a}");
+        // The brace pair belongs to the default, so nothing is left over.
+        assert_eq!(run("${REGION:-{a}}").0, "eu-west-1");
+        assert_eq!(run("${REGION:-{{a}}}x").0, "eu-west-1x");
     }
 
     #[test]
