@@ -47,10 +47,19 @@ pub fn start() {
     unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
 }
 
-/// In the worker: die with the guardian, reap orphans, take signals.
+/// In the worker: leave the caller's process group, die with the
+/// guardian, reap orphans, take signals.
 fn worker_setup(guardian: i32) {
-    // SAFETY: prctl and getppid with integer arguments only.
+    // SAFETY: setpgid, prctl and getppid with integer arguments only.
     unsafe {
+        // A caller that cancels with SIGKILL to its whole process group
+        // (CI runners do) must not kill the worker along with the
+        // guardian: the worker would die with no rollback, and the
+        // commands, in groups of their own, would outlive the run. In a
+        // group of its own the worker gets SIGTERM below instead. The
+        // guardian stays in the caller's group and forwards what a
+        // terminal sends there.
+        libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, PARENT_DEATH, 0, 0, 0);
         // The guardian may have died before the line above.
         if libc::getppid() != guardian {

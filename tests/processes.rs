@@ -20,6 +20,7 @@ fn main() {
         case!(sigterm_ends_an_escaped_grandchild_holding_output),
         case!(sigkill_of_stackhook_ends_every_descendant_and_rolls_back),
         case!(sigkill_of_the_worker_still_ends_every_descendant),
+        case!(sigkill_of_the_callers_process_group_still_rolls_back),
         case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
     ]);
@@ -68,7 +69,15 @@ impl Drop for Running {
 }
 
 fn spawn(sb: &Sandbox, spec: &std::path::Path, env: &[(&str, &str)]) -> Child {
-    sb.command()
+    spawn_in(spec, env, sb.command())
+}
+
+fn spawn_in(
+    spec: &std::path::Path,
+    env: &[(&str, &str)],
+    mut command: std::process::Command,
+) -> Child {
+    command
         .args(["run", spec.to_str().unwrap()])
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -178,6 +187,13 @@ fn sigterm_ends_an_escaped_grandchild_holding_output() {
 /// double-forked (an orphan); each would append to the kubeconfig later.
 /// It prints `ready <sh> <stackhook worker> <three descendants>`.
 fn start_family(sb: &Sandbox) -> (Running, BufReader<std::process::ChildStdout>, Vec<i32>) {
+    start_family_in(sb, sb.command())
+}
+
+fn start_family_in(
+    sb: &Sandbox,
+    command: std::process::Command,
+) -> (Running, BufReader<std::process::ChildStdout>, Vec<i32>) {
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let late = r#"sleep 600; echo late >> "$KUBECONFIG""#;
     let spec = sb.write_spec(&format!(
@@ -206,7 +222,7 @@ steps:
     // again.
     let fifos = ["f1", "f2", "f3"].map(|f| fifo(sb, f));
     let env = [("F1", &*fifos[0]), ("F2", &fifos[1]), ("F3", &fifos[2])];
-    let mut child = Running(spawn(sb, &spec, &env));
+    let mut child = Running(spawn_in(&spec, &env, command));
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let ready = line_with(&mut stdout, "[family] ready");
     let pids = pids(&ready);
@@ -223,6 +239,43 @@ fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
     let child = &mut child.0;
     child.kill().unwrap();
     child.wait().unwrap();
+    // The worker holds stderr until it has ended everything and rolled
+    // back; then it exits.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    wait_for_exit(pids[1]);
+    for p in &pids {
+        assert!(!alive(*p), "{p} of {pids:?} survived: {err}");
+    }
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS,
+        "rolled back"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// How CI runners cancel a job: SIGKILL to the whole process group the
+/// hook was started in. The guardian dies with it; the worker, in a group
+/// of its own, still ends the commands and rolls back.
+fn sigkill_of_the_callers_process_group_still_rolls_back() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new();
+    let mut command = sb.command();
+    command.process_group(0);
+    let (mut child, mut stdout, pids) = start_family_in(&sb, command);
+    let child = &mut child.0;
+    let group = child.id() as i32;
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    assert_eq!(child.wait().unwrap().code(), None, "killed by a signal");
     // The worker holds stderr until it has ended everything and rolled
     // back; then it exits.
     let mut err = String::new();
