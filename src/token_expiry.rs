@@ -15,12 +15,34 @@ use crate::value::{Part, Value};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Source {
     /// A file holding the token.
-    File(String),
+    File(Place),
     /// A Google external-account credentials file; its
     /// `credential_source.file` holds the token.
-    GoogleCredentials(String),
+    GoogleCredentials(Place),
     /// The token itself (a secret reference).
     Token(Value),
+}
+
+/// A file's path, and how messages name it: a path built from a secret
+/// (`AWS_WEB_IDENTITY_TOKEN_FILE` is one by its name) is shown as the
+/// `${NAME}` it came from, never as its value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Place {
+    pub path: String,
+    pub shown: String,
+    pub secret: bool,
+}
+
+impl Place {
+    /// A path with nothing secret in it.
+    pub fn plain(path: impl Into<String>) -> Place {
+        let path = path.into();
+        Place {
+            shown: path.clone(),
+            path,
+            secret: false,
+        }
+    }
 }
 
 impl Source {
@@ -32,18 +54,31 @@ impl Source {
             return (!rendered.is_empty()).then_some(Source::Token(rendered));
         }
         let text = rendered.materialize(lookup).ok()?;
-        if let Some(path) = text.strip_prefix("file:") {
-            return Some(Source::File(path.to_string()));
+        let shown: String = rendered
+            .0
+            .iter()
+            .map(|part| match part {
+                Part::Text(t) => t.clone(),
+                Part::Ref { name, .. } => format!("${{{name}}}"),
+            })
+            .collect();
+        let place = |prefix: &str| Place {
+            path: text[prefix.len()..].to_string(),
+            shown: shown[prefix.len()..].to_string(),
+            secret: rendered.has_secret(),
+        };
+        if text.starts_with("file:") {
+            Some(Source::File(place("file:")))
+        } else {
+            Some(Source::GoogleCredentials(place("google-credentials:")))
         }
-        text.strip_prefix("google-credentials:")
-            .map(|p| Source::GoogleCredentials(p.to_string()))
     }
 
     /// Where the token is, for messages: a path or `${NAME}`.
     fn describe(&self) -> String {
         match self {
-            Source::File(p) => format!("the token file {p}"),
-            Source::GoogleCredentials(p) => format!("the OIDC token named by {p}"),
+            Source::File(p) => format!("the token file {}", p.shown),
+            Source::GoogleCredentials(p) => format!("the OIDC token named by {}", p.shown),
             Source::Token(v) => format!("the token in {v}"),
         }
     }
@@ -60,27 +95,37 @@ impl Source {
                     return Ok(None);
                 };
                 let config: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-                match config
+                let Some(file) = config
                     .as_ref()
                     .and_then(|c| c["credential_source"]["file"].as_str())
-                {
-                    Some(file) => read_file(file),
-                    None => Ok(None),
-                }
+                else {
+                    return Ok(None);
+                };
+                // Named inside a file that a secret names: derived from it.
+                let inner = match p.secret {
+                    true => Place {
+                        path: file.to_string(),
+                        shown: format!("the token file that {} names", p.shown),
+                        secret: true,
+                    },
+                    false => Place::plain(file),
+                };
+                read_file(&inner)
             }
         }
     }
 }
 
 /// A token or credentials file, read with bounds; a missing file is none.
-fn read_file(path: &str) -> Result<Option<String>, String> {
-    match bounded_file::read_to_string(Path::new(path), TOKEN_CAP) {
+fn read_file(place: &Place) -> Result<Option<String>, String> {
+    let shown = &place.shown;
+    match bounded_file::read_to_string(Path::new(&place.path), TOKEN_CAP) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e @ (Refused::NotRegular(_) | Refused::TooLarge(_))) => Err(format!(
-            "cannot check {path}: {e} (token and credentials files must be regular files of at most 1 MiB)"
+            "cannot check {shown}: {e} (token and credentials files must be regular files of at most 1 MiB)"
         )),
-        Err(e) => Err(format!("cannot check {path}: {e}")),
+        Err(e) => Err(format!("cannot check {shown}: {e}")),
     }
 }
 
@@ -178,7 +223,7 @@ mod tests {
                 Some(Finding::Expired(_))
             ));
         }
-        let missing = Source::File("/nonexistent".into());
+        let missing = Source::File(Place::plain("/nonexistent"));
         assert_eq!(check("s", &missing, ten, &none, at), None);
     }
 
@@ -197,10 +242,16 @@ mod tests {
         let none = |_: &str| None;
         let ten = Duration::from_secs(600);
         for (src, want) in [
-            (Source::File(fifo.display().to_string()), "it is a FIFO"),
-            (Source::File("/dev/zero".into()), "it is a character device"),
             (
-                Source::GoogleCredentials(creds.display().to_string()),
+                Source::File(Place::plain(fifo.display().to_string())),
+                "it is a FIFO",
+            ),
+            (
+                Source::File(Place::plain("/dev/zero")),
+                "it is a character device",
+            ),
+            (
+                Source::GoogleCredentials(Place::plain(creds.display().to_string())),
                 "cannot check /dev/zero: it is a character device",
             ),
         ] {
@@ -208,6 +259,50 @@ mod tests {
                 Some(Finding::Unreadable(m)) => assert!(m.contains(want), "{m}"),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    /// A path built from a secret is named by the variable in every
+    /// message, and so is a file that such a file names.
+    #[test]
+    fn a_secret_path_is_shown_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_dir = dir.path().join("canary-s3cr3t");
+        std::fs::create_dir(&secret_dir).unwrap();
+        let file = secret_dir.join("oidc");
+        std::fs::write(&file, token(1000)).unwrap();
+        let fifo = secret_dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let creds = secret_dir.join("creds.json");
+        let json = serde_json::json!({"credential_source": {"file": fifo}});
+        std::fs::write(&creds, json.to_string()).unwrap();
+        let at = UNIX_EPOCH + Duration::from_secs(2000);
+        let ten = Duration::from_secs(600);
+        for (prefix, path, want) in [
+            ("file:", &file, "the token file ${TOKEN_FILE} expired"),
+            ("file:", &fifo, "cannot check ${TOKEN_FILE}: it is a FIFO"),
+            (
+                "google-credentials:",
+                &creds,
+                "cannot check the token file that ${TOKEN_FILE} names: it is a FIFO",
+            ),
+        ] {
+            let mut rendered = Value::text(prefix);
+            rendered.push(Part::Ref {
+                name: "TOKEN_FILE".into(),
+                why: RefKind::Secret,
+            });
+            let value = path.display().to_string();
+            let lookup = move |n: &str| (n == "TOKEN_FILE").then(|| value.clone());
+            let src = Source::parse(rendered, &lookup).unwrap();
+            let message = match check("s", &src, ten, &lookup, at) {
+                Some(Finding::Expired(m) | Finding::Unreadable(m)) => m,
+                other => panic!("{other:?}"),
+            };
+            assert!(message.contains(want), "{message}");
+            assert!(!message.contains("s3cr3t"), "{message}");
         }
     }
 
