@@ -2,7 +2,9 @@
 //! retries, and at the end either commit (temp files gone, kubeconfig
 //! kept, env file written) or rollback. Never renders anything.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -59,9 +61,9 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
         env.insert(name.clone(), v);
     }
-    let secret_values = secret_values(plan, &env);
+    let secret_values = secret_values(plan, &env, &resolve::raw_env());
     let console = Console {
-        masker: Masker::new(secret_values.iter().cloned()),
+        masker: Masker::new(&secret_values),
         quiet: opts.quiet,
         verbose: opts.verbose,
         paint: opts.paint,
@@ -84,12 +86,19 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     }
 }
 
-/// The value of every variable of `env` that the plan decided is secret.
-fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
-    env.iter()
+/// The value of every variable of `env` that the plan decided is secret,
+/// and of the variables passed on as they are (not UTF-8) whose names are
+/// secret: `MY_TOKEN=$'\xff...'` is masked like any token.
+fn secret_values(plan: &Plan, env: &Env, raw: &[(OsString, OsString)]) -> Vec<Vec<u8>> {
+    let utf8 = env
+        .iter()
         .filter(|(name, _)| plan.secrets.contains(name))
-        .map(|(_, value)| value.clone())
-        .collect()
+        .map(|(_, value)| value.clone().into_bytes());
+    let raw = raw
+        .iter()
+        .filter(|(name, _)| plan.secrets.contains(&name.to_string_lossy()))
+        .map(|(_, value)| value.as_bytes().to_vec());
+    utf8.chain(raw).collect()
 }
 
 /// GitHub Actions masks any value announced this way in the rest of the
@@ -97,9 +106,16 @@ fn secret_values(plan: &Plan, env: &Env) -> Vec<String> {
 /// print of a secret stackhook derived is masked too. Every form the masker
 /// knows is announced, one per line. No other platform is told: a platform
 /// that does not strip the command would print the value.
-fn register_masks(values: &[String]) {
+fn register_masks(values: &[Vec<u8>]) {
     let mut text = String::new();
     for form in values.iter().flat_map(|v| masker::forms(v)) {
+        // The runner reads the log as UTF-8 and unescapes a command's
+        // data: `%`, CR and LF are sent escaped, or it would mask another
+        // value (and a CR or LF would end the command early).
+        let form = String::from_utf8_lossy(&form)
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A");
         text.push_str(&format!("::add-mask::{form}\n"));
     }
     let mut stdout = std::io::stdout().lock();
@@ -120,11 +136,11 @@ struct Runner<'a> {
     announce: bool,
     /// The value of every secret of the run so far (the environment's,
     /// the spec's env, exports of finished steps).
-    secret_values: Vec<String>,
+    secret_values: Vec<Vec<u8>>,
     /// Whether the console's masker lacks values of `secret_values`.
     masker_stale: bool,
     /// What of the environment is not UTF-8, passed on as it is.
-    raw_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    raw_env: Vec<(OsString, OsString)>,
 }
 
 impl<'a> Runner<'a> {
@@ -243,18 +259,17 @@ impl<'a> Runner<'a> {
                     .materialize(|n| self.env.get(n).cloned())
                     .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
                 if self.plan.secrets.contains(name) {
-                    derived.push(v.clone());
+                    derived.push(v.clone().into_bytes());
                 }
                 env.insert(name.clone(), v);
             }
-            let values = self.secret_values.iter().chain(&derived).cloned();
-            self.console.masker = Masker::new(values);
+            self.console.masker = Masker::new(self.secret_values.iter().chain(&derived));
             if self.announce {
                 register_masks(&derived);
             }
             own_env = Some(env);
         } else if self.masker_stale {
-            self.console.masker = Masker::new(self.secret_values.iter().cloned());
+            self.console.masker = Masker::new(&self.secret_values);
         }
         self.masker_stale = own_env.is_some();
         let step_env = own_env.as_ref().unwrap_or(&self.env);
@@ -305,7 +320,7 @@ impl<'a> Runner<'a> {
                 .materialize(|n| step_env.get(n).cloned())
                 .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
             if self.plan.secrets.contains(name) {
-                derived.push(v.clone());
+                derived.push(v.clone().into_bytes());
             }
             exports.push((name.clone(), v));
         }

@@ -25,10 +25,14 @@ pub const CUT_MARKER: &str = " [stackhook: line cut, longer than 64 KiB]";
 #[derive(Clone, Debug, Default)]
 pub struct Masker {
     /// One-line patterns, longest first, so a secret that contains
-    /// another is masked whole.
-    lines: Vec<String>,
+    /// another is masked whole. Bytes: a secret need not be UTF-8.
+    lines: Vec<Vec<u8>>,
     /// Multi-line values whole, for text that holds newlines.
-    whole: Vec<String>,
+    whole: Vec<Vec<u8>>,
+    /// Lines of multi-line secrets too short to mask where they occur
+    /// (`Z=`, the last line of a PEM): an output line that is one of them,
+    /// and nothing else, is masked whole.
+    short: Vec<Vec<u8>>,
     /// Every (overlapping) occurrence of `lines`, in one pass over a block.
     /// Built on first use: a runner makes a masker per step, and most
     /// steps print little or nothing.
@@ -37,44 +41,77 @@ pub struct Masker {
     longest: usize,
 }
 
-fn long_enough(s: &str) -> bool {
-    s.chars().count() >= MIN_MASKED_LEN
+/// Characters, or bytes where the value is not UTF-8.
+fn long_enough(s: &[u8]) -> bool {
+    match std::str::from_utf8(s) {
+        Ok(text) => text.chars().count() >= MIN_MASKED_LEN,
+        Err(_) => s.len() >= MIN_MASKED_LEN,
+    }
+}
+
+fn trim_cr(mut line: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r'] = line {
+        line = rest;
+    }
+    line
 }
 
 /// The one-line forms of a secret that output may hold: each line as
 /// printed (a CRLF line loses its `\r`), and trimmed, as a command that
 /// reads the value may print it; 3 characters or more.
-pub fn forms(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in value.split('\n') {
-        for form in [line.trim_end_matches('\r'), line.trim()] {
+pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for line in value.split(|b| *b == b'\n') {
+        for form in [trim_cr(line), line.trim_ascii()] {
             if long_enough(form) && !out.iter().any(|f| f == form) {
-                out.push(form.to_string());
+                out.push(form.to_vec());
             }
         }
     }
     out
 }
 
+/// The lines of a multi-line secret shorter than [`MIN_MASKED_LEN`] that
+/// hold a letter or digit (a line of only `}` or `=` tells nothing).
+fn short_lines(value: &[u8]) -> Vec<Vec<u8>> {
+    let value = value.trim_ascii_end();
+    if !value.contains(&b'\n') {
+        return Vec::new();
+    }
+    value
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !long_enough(l) && l.iter().any(|b| b.is_ascii_alphanumeric() || *b >= 0x80))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 impl Masker {
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut lines: Vec<String> = Vec::new();
-        let mut whole: Vec<String> = Vec::new();
+    pub fn new<V: AsRef<[u8]>>(values: impl IntoIterator<Item = V>) -> Self {
+        let mut lines = Vec::new();
+        let mut whole = Vec::new();
+        let mut short = Vec::new();
         for v in values {
-            lines.extend(forms(&v));
-            let trimmed = v.trim_end_matches(['\n', '\r']);
-            if trimmed.contains('\n') && long_enough(trimmed) {
-                whole.push(trimmed.to_string());
+            let v = v.as_ref();
+            lines.extend(forms(v));
+            short.extend(short_lines(v));
+            let mut trimmed = v;
+            while let [rest @ .., b'\n' | b'\r'] = trimmed {
+                trimmed = rest;
+            }
+            if trimmed.contains(&b'\n') && long_enough(trimmed) {
+                whole.push(trimmed.to_vec());
             }
         }
-        for list in [&mut lines, &mut whole] {
+        for list in [&mut lines, &mut whole, &mut short] {
             list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
             list.dedup();
         }
         Masker {
-            longest: lines.first().map_or(0, String::len),
+            longest: lines.first().map_or(0, Vec::len),
             lines,
             whole,
+            short,
             matcher: OnceLock::new(),
         }
     }
@@ -93,20 +130,21 @@ impl Masker {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.lines.is_empty() && self.short.is_empty()
     }
 
     /// `text` with every secret masked; `text` may hold newlines.
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        let mut out = text.as_bytes().to_vec();
         for v in &self.whole {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), MASK);
+            if memchr::memmem::find(&out, v).is_some() {
+                out = replace_all(&out, v);
             }
         }
         let mut bytes = Vec::with_capacity(out.len());
-        self.mask_bytes_into(out.as_bytes(), &mut bytes);
-        // Only whole matches of UTF-8 patterns were replaced in UTF-8 text.
+        self.mask_bytes_into(&out, &mut bytes);
+        // A secret that is not UTF-8 may end inside a character of the
+        // text: what is left of it is shown replaced, never as bytes.
         String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
     }
 
@@ -133,8 +171,27 @@ impl Masker {
         merged
     }
 
-    /// Appends `block` to `out` with every one-line secret masked.
+    /// Appends `block` to `out` with every one-line secret masked, and
+    /// every line that is a short line of a multi-line secret.
     fn mask_bytes_into(&self, block: &[u8], out: &mut Vec<u8>) {
+        if self.short.is_empty() {
+            return self.mask_ranges_into(block, out);
+        }
+        for line in block.split_inclusive(|b| *b == b'\n') {
+            let (text, end) = match line.strip_suffix(b"\n") {
+                Some(text) => (text, &b"\n"[..]),
+                None => (line, &b""[..]),
+            };
+            if self.short.iter().any(|s| s[..] == *text.trim_ascii()) {
+                out.extend_from_slice(MASK.as_bytes());
+                out.extend_from_slice(end);
+            } else {
+                self.mask_ranges_into(line, out);
+            }
+        }
+    }
+
+    fn mask_ranges_into(&self, block: &[u8], out: &mut Vec<u8>) {
         let mut at = 0;
         for (start, end) in self.secret_ranges(block) {
             out.extend_from_slice(&block[at..start]);
@@ -308,6 +365,21 @@ impl<'m> Stream<'m> {
     }
 }
 
+/// `text` with every occurrence of `pattern` replaced by the mask.
+fn replace_all(text: &[u8], pattern: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for start in memchr::memmem::find_iter(text, pattern) {
+        if start >= at {
+            out.extend_from_slice(&text[at..start]);
+            out.extend_from_slice(MASK.as_bytes());
+            at = start + pattern.len();
+        }
+    }
+    out.extend_from_slice(&text[at..]);
+    out
+}
+
 /// Appends `block` (whole lines) to `out` with `prefix` before each line
 /// and the `\r` before each `\n` dropped. A byte at a time: output lines
 /// are short, and a call per line (search, copies) costs more than the
@@ -373,6 +445,34 @@ mod tests {
         assert_eq!(m.mask("xyz="), "***");
         assert_eq!(m.mask(pem.trim_end()), "***");
         assert_eq!(stream(&m, pem, 5), "[p] ***\n[p] ***\n[p] ***\n[p] ***\n");
+    }
+
+    /// A line of a multi-line secret too short to mask inside text is
+    /// masked where it is a whole line of output; one that holds no letter
+    /// or digit (`}`) is not, and short secrets of one line never are.
+    #[test]
+    fn short_lines_of_multi_line_secrets_are_masked_as_whole_lines() {
+        let m = masker(&["xy\nzw\r\nuv\n", "{\n  \"key\": \"json-secret\"\n}\n", "ab"]);
+        assert_eq!(
+            stream(&m, "xy\n zw \r\nuv\nuvw\nxy zw\n}\nab\n", 3),
+            "[p] ***\n[p] ***\n[p] ***\n[p] uvw\n[p] xy zw\n[p] }\n[p] ab\n"
+        );
+        assert_eq!(m.mask("a\nuv\nb"), "a\n***\nb");
+        assert_eq!(m.mask("xy\nzw\nuv"), "***\n***\n***");
+    }
+
+    /// Secrets need not be UTF-8: their bytes are masked, in streams and
+    /// in text.
+    #[test]
+    fn secrets_that_are_not_utf8_are_masked() {
+        let m = Masker::new([b"\xff\xfecanary".to_vec()]);
+        let mut s = Stream::new(&m, "[p] ", 0);
+        let mut out = Vec::new();
+        s.push(b"a \xff\xfecanary b\n\xff\xfe", &mut out);
+        s.push(b"canary\n", &mut out);
+        assert_eq!(out, b"[p] a *** b\n[p] ***\n");
+        assert_eq!(forms(b"\xff\xfe\n"), Vec::<Vec<u8>>::new());
+        assert_eq!(forms(b"\xff\xfeX\r\n"), vec![b"\xff\xfeX".to_vec()]);
     }
 
     #[test]

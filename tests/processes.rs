@@ -23,6 +23,7 @@ fn main() {
         case!(sigkill_of_the_callers_process_group_still_rolls_back),
         case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
+        case!(secrets_that_are_not_utf8_or_have_short_lines_are_masked),
     ]);
 }
 
@@ -400,4 +401,43 @@ steps:
     }
     assert!(all.contains("[show] trimmed *** end"), "{all}");
     assert_eq!(all.matches("[show] ***\n").count(), 2 + 2 * 4, "{all}");
+}
+
+/// A secret whose value is not UTF-8 is passed to commands as it is, and
+/// masked like any other; so are the short lines of a multi-line secret
+/// (`xy`) where they are a line of output.
+fn secrets_that_are_not_utf8_or_have_short_lines_are_masked() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: show
+    with:
+      commands:
+        - printf '%s\n' "$MY_TOKEN" "x${MY_TOKEN}y"
+        - printf '%s\n' "$MY_TOKEN" >&2
+        - env | grep '^MY_TOKEN=' | sed 's/^MY_TOKEN=//'
+        - printf '%s\n' "$API_KEY"
+"#,
+    );
+    let token = std::ffi::OsStr::from_bytes(b"\xff\xfeCANARY-raw");
+    let out = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("MY_TOKEN", token)
+        .env("API_KEY", "xy\nzw\nuv")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = [out.stdout, out.stderr].concat();
+    let text = String::from_utf8_lossy(&all);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("CANARY"), "{text}");
+    for short in ["xy", "zw", "uv"] {
+        assert!(!text.contains(&format!("] {short}\n")), "{short}: {text}");
+    }
+    assert!(text.contains("[show] x***y\n"), "{text}");
+    assert_eq!(text.matches("[show] ***\n").count(), 3 + 3, "{text}");
 }

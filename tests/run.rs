@@ -385,6 +385,13 @@ steps:
         .collect();
     assert!(masks.contains(&"::add-mask::tok-123456"), "{out}");
     assert!(masks.contains(&"::add-mask::Bearer tok-123456"), "{out}");
+    // The runner unescapes `%25`, `%0D` and `%0A` in a command's data: a
+    // value holding them is sent escaped, so that the value itself is
+    // what GitHub masks.
+    let escaped = ("MY_TOKEN", "ab%0Acd%25ef\rgh");
+    let (code, out, err) = sb.run(&["run", spec], &[escaped, ("GITHUB_ACTIONS", "true")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("::add-mask::ab%250Acd%2525ef%0Dgh\n"), "{out}");
     assert!(out.contains("[run] ***"), "{out}");
     let (code, out, err) = sb.run(&["run", spec], &[token, ("TF_VAR_spacelift_run_id", "r")]);
     assert_eq!(code, 0, "{err}");
