@@ -3,8 +3,6 @@
 //! kept, env file written) or rollback. Never renders anything.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,14 +12,15 @@ use crate::diagnostic::{Code, Diag};
 use crate::env_file;
 use crate::failure::Failure;
 use crate::lock::LockError;
-use crate::masker::{self, Masker};
-use crate::paint::Paint;
+use crate::masker::Masker;
+use crate::paint::{Paint, visible};
 use crate::plan::{Plan, PlanStep};
 use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
 use crate::report::{self, Console, StepResult, StepStatus};
 use crate::resolve::{self, ProcessEnv};
 use crate::rollback::{self, Journal};
+use crate::secret_values;
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
 use crate::value::Value;
@@ -61,7 +60,7 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
         env.insert(name.clone(), v);
     }
-    let secret_values = secret_values(plan, &env, &resolve::raw_env());
+    let secret_values = secret_values::of(plan, &env, &resolve::raw_env());
     let console = Console {
         masker: Masker::new(&secret_values),
         quiet: opts.quiet,
@@ -70,7 +69,7 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     };
     let announce = opts.github_groups;
     if announce {
-        register_masks(&secret_values);
+        secret_values::announce(&secret_values);
     }
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
     runner.secret_values = secret_values;
@@ -84,43 +83,6 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         None => runner.commit(env_file),
         Some(stop) => Err(runner.roll_back(spec, stop)),
     }
-}
-
-/// The value of every variable of `env` that the plan decided is secret,
-/// and of the variables passed on as they are (not UTF-8) whose names are
-/// secret: `MY_TOKEN=$'\xff...'` is masked like any token.
-fn secret_values(plan: &Plan, env: &Env, raw: &[(OsString, OsString)]) -> Vec<Vec<u8>> {
-    let utf8 = env
-        .iter()
-        .filter(|(name, _)| plan.secrets.contains(name))
-        .map(|(_, value)| value.clone().into_bytes());
-    let raw = raw
-        .iter()
-        .filter(|(name, _)| plan.secrets.contains(&name.to_string_lossy()))
-        .map(|(_, value)| value.as_bytes().to_vec());
-    utf8.chain(raw).collect()
-}
-
-/// GitHub Actions masks any value announced this way in the rest of the
-/// job's log (it strips the command line itself), so that what later steps
-/// print of a secret stackhook derived is masked too. Every form the masker
-/// knows is announced, one per line. No other platform is told: a platform
-/// that does not strip the command would print the value.
-fn register_masks(values: &[Vec<u8>]) {
-    let mut text = String::new();
-    for form in values.iter().flat_map(|v| masker::forms(v)) {
-        // The runner reads the log as UTF-8 and unescapes a command's
-        // data: `%`, CR and LF are sent escaped, or it would mask another
-        // value (and a CR or LF would end the command early).
-        let form = String::from_utf8_lossy(&form)
-            .replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A");
-        text.push_str(&format!("::add-mask::{form}\n"));
-    }
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
 }
 
 /// A run in progress.
@@ -265,7 +227,7 @@ impl<'a> Runner<'a> {
             }
             self.console.masker = Masker::new(self.secret_values.iter().chain(&derived));
             if self.announce {
-                register_masks(&derived);
+                secret_values::announce(&derived);
             }
             own_env = Some(env);
         } else if self.masker_stale {
@@ -327,7 +289,7 @@ impl<'a> Runner<'a> {
         self.env.extend(exports);
         if !derived.is_empty() {
             if self.announce {
-                register_masks(&derived);
+                secret_values::announce(&derived);
             }
             self.secret_values.extend(derived);
             self.masker_stale = true;
@@ -348,7 +310,7 @@ impl<'a> Runner<'a> {
                 }
                 if self.console.verbose {
                     self.console
-                        .note(&self.console.paint.dim(&format!("$ {command}")));
+                        .note(&self.console.paint.dim(&format!("$ {}", visible(command))));
                 }
                 let output = Output {
                     raw_env: &self.raw_env,

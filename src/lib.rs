@@ -61,6 +61,7 @@ pub mod reaper;
 pub mod guardian;
 pub mod process;
 pub mod report;
+pub mod secret_values;
 pub mod snapshot;
 pub mod lock;
 pub mod rollback;

@@ -1,4 +1,9 @@
-//! ANSI styling, off unless the output is a colour terminal.
+//! ANSI styling, off unless the output is a colour terminal, and text
+//! from a spec or the environment shown as it is, not as a terminal would
+//! act on it.
+
+use std::borrow::Cow;
+use std::fmt::Write;
 
 #[derive(Clone, Copy)]
 pub struct Paint(pub bool);
@@ -25,5 +30,48 @@ impl Paint {
     }
     pub fn yellow(self, s: &str) -> String {
         self.wrap("33", s)
+    }
+}
+
+/// `s` with its control characters (but newlines and tabs) written as
+/// `\x1b`, `\r`, `\u{9b}`: a value holding `ESC [2K` and `CR` would
+/// otherwise erase, on the reader's terminal, the command it is part of.
+/// JSON output keeps the exact bytes.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(hidden) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            c if hidden(c) && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if hidden(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_acted_on() {
+        assert_eq!(visible("echo ok\tx\ny"), "echo ok\tx\ny");
+        assert!(matches!(visible("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            visible("echo 'ok\u{1b}[2K\recho' \u{9b}2K\u{7f}"),
+            "echo 'ok\\x1b[2K\\recho' \\u{9b}2K\\x7f"
+        );
     }
 }

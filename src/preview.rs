@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::paint::Paint;
+use crate::paint::{Paint, visible};
 use crate::plan::{Plan, PlanStep};
 use crate::render::TempFile;
 
@@ -73,12 +73,13 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
     }
     for (k, v) in &step.env {
-        let _ = writeln!(out, "  env: {k}={}", v.display());
+        let _ = writeln!(out, "  env: {k}={}", visible(&v.display()));
     }
     for t in &step.tempfiles {
         let _ = writeln!(out, "  tempfile: {}", tempfile_line(t));
     }
     for command in &step.commands {
+        let command = visible(command);
         let mut lines = command.lines();
         let first = lines.next().unwrap_or_default();
         let _ = writeln!(out, "  {} {first}", paint.dim("$"));
@@ -87,7 +88,7 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         }
     }
     for (k, v) in &step.exports {
-        let _ = writeln!(out, "  export: {k}={v}");
+        let _ = writeln!(out, "  export: {k}={}", visible(&v.to_string()));
     }
 }
 
@@ -189,7 +190,7 @@ fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
     let fence = fence_for(&s.commands);
     let _ = writeln!(out, "{fence}sh");
     for c in &s.commands {
-        let _ = writeln!(out, "{c}");
+        let _ = writeln!(out, "{}", visible(c));
     }
     let _ = writeln!(out, "{fence}");
 }

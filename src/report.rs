@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Code, Diag};
 use crate::masker::Masker;
-use crate::paint::Paint;
+use crate::paint::{Paint, visible};
 use crate::plan::PlanStep;
 use crate::process::Outcome;
 use crate::signals;
@@ -190,7 +190,7 @@ pub fn failure(
     };
     let mut help = format!(
         "{rolled}\ncommand:\n  {}",
-        masker.mask(cmd_text).replace('\n', "\n  ")
+        visible(&masker.mask(cmd_text)).replace('\n', "\n  ")
     );
     if !stderr.is_empty() {
         help.push_str(&format!(

@@ -268,3 +268,34 @@ fn run_requires_each_word_as_one_cli() {
     assert!(err.contains("`no-such-cli` is not on PATH"), "{err}");
     assert!(!err.contains("`sh` is not on PATH"), "{err}");
 }
+
+/// A value (or a command) holding terminal control sequences is shown as
+/// escapes in the text and markdown plans, `-v` and failure reports, not
+/// acted on by the reader's terminal: `ESC [2K CR` would erase what comes
+/// before it. JSON keeps the exact text.
+#[test]
+fn control_characters_are_shown_not_acted_on() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with:\n      commands:\n        - \"echo {{ env.PLAIN }} \\u001b[2K\\rSAFE; exit 3\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let plain = ("PLAIN", "ok\x1b[2K\recho harmless");
+    let shown = r"echo 'ok\x1b[2K\recho harmless' \x1b[2K\rSAFE; exit 3";
+    for format in ["text", "markdown"] {
+        let (code, out, err) = sb.run(&["plan", spec, "--format", format], &[plain]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(shown), "{format}: {out}");
+        assert!(!out.contains(['\x1b', '\r']), "{format}: {out:?}");
+    }
+    let (_, out, _) = sb.run(&["plan", spec, "--format", "json"], &[plain]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        json["steps"][0]["commands"][0],
+        "echo 'ok\x1b[2K\recho harmless' \x1b[2K\rSAFE; exit 3"
+    );
+    let (code, _, err) = sb.run(&["run", "-v", spec], &[plain]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches(shown).count(), 2, "-v and the report: {err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
