@@ -391,6 +391,16 @@ fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<
             "reference an environment variable instead, e.g. `{name}: ${{MY_SECRET_VAR}}`, and set it in the stack's environment"
         )));
     }
+    if !param.values.is_empty() && v.has_secret() {
+        // The value picks what the template does; a secret's value would
+        // pick unseen (`auth: ${MY_TOKEN}` would silently plan the default).
+        let label = format!("one of: {}", param.values.join(", "));
+        return Err(c.value_error(
+            format!("`{name}` picks what runs and cannot read a secret"),
+            &label,
+            format!("write the value, one of: {}", param.values.join(", ")),
+        ));
+    }
     if !param.values.is_empty()
         && let Some(text) = v.as_text()
         && !param.values.contains(&text)
