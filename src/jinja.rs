@@ -179,6 +179,13 @@ pub fn environment(
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
+    // A template is named by its own text: compiled on first use, then
+    // kept, so the same provider template is compiled once per process
+    // however many steps and specs render it (see `render`).
+    env.set_loader(|source| Ok(Some(source.to_string())));
+    // The name is the text, so minijinja's choice of escaping by a
+    // name's extension (`.json`, `.html`) must not apply.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
     let mut config = minijinja::syntax::SyntaxConfig::builder();
     config.trim_blocks(true).lstrip_blocks(true);
     if syntax == Syntax::ShellText {
@@ -312,4 +319,14 @@ fn declare_tempfile(
         None => files.tempfiles.push((name.clone(), content)),
     }
     Ok(Jinja::from_safe_string(markers::tempfile(&name)))
+}
+
+/// Renders `source` in `env`, compiling it only the first time `env` sees
+/// it.
+pub fn render(
+    env: &Environment<'static>,
+    source: &str,
+    ctx: Jinja,
+) -> Result<String, minijinja::Error> {
+    env.get_template(source)?.render(ctx)
 }

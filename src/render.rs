@@ -55,6 +55,15 @@ pub struct TempFile {
 /// made once, and the process environment as templates see it, marked
 /// once (a plan of many steps with a big environment does that work once).
 pub struct Renderer {
+    jinja: &'static Environments,
+    base: OnceCell<Arc<BTreeMap<String, String>>>,
+}
+
+/// The template environments. One set per thread, kept for the life of
+/// the process: each keeps what it compiled, so a provider's template is
+/// compiled once however many steps and specs (`validate` of a thousand)
+/// render it.
+struct Environments {
     collected: Arc<Mutex<Collected>>,
     shell: Environment<'static>,
     /// For command templates written in the spec.
@@ -62,18 +71,25 @@ pub struct Renderer {
     plain: Environment<'static>,
     /// For the provider's `env:` values.
     env_values: Environment<'static>,
-    base: OnceCell<Arc<BTreeMap<String, String>>>,
 }
 
-impl Default for Renderer {
-    fn default() -> Self {
+thread_local! {
+    static JINJA: &'static Environments = {
         let collected = Arc::new(Mutex::new(Collected::default()));
-        Renderer {
+        Box::leak(Box::new(Environments {
             shell: jinja::environment(Quoting::Shell, Syntax::Full, &collected),
             shell_text: jinja::environment(Quoting::Shell, Syntax::ShellText, &collected),
             plain: jinja::environment(Quoting::Plain, Syntax::Full, &collected),
             env_values: jinja::environment(Quoting::Env, Syntax::Full, &collected),
             collected,
+        }))
+    };
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            jinja: JINJA.with(|j| *j),
             base: OnceCell::new(),
         }
     }
@@ -144,17 +160,18 @@ struct Templates<'a, 'c> {
 impl<'a, 'c> Templates<'a, 'c> {
     fn new(renderer: &'a Renderer, cx: &'a Ctx<'c>, env: Arc<EnvView>) -> Self {
         // What an earlier step (or rendering) declared is not this one's.
-        *lock(&renderer.collected) = Collected {
+        let j = renderer.jinja;
+        *lock(&j.collected) = Collected {
             secret_names: cx.vars.secret_names(),
             ..Collected::default()
         };
         Templates {
             cx,
-            collected: &renderer.collected,
-            shell: &renderer.shell,
-            shell_text: &renderer.shell_text,
-            plain: &renderer.plain,
-            env_values: &renderer.env_values,
+            collected: &j.collected,
+            shell: &j.shell,
+            shell_text: &j.shell_text,
+            plain: &j.plain,
+            env_values: &j.env_values,
             env,
             diags: Vec::new(),
         }
@@ -279,6 +296,8 @@ impl<'a, 'c> Templates<'a, 'c> {
                 .collect();
             let mut out = Vec::new();
             for (i, t) in items.iter().enumerate() {
+                // Rendered once each, so not kept compiled: a spec of thousands
+                // of steps would keep thousands of templates.
                 match self.shell_text.render_str(t, ctx.clone()) {
                     Ok(s) => out.push(Jinja::from_safe_string(s)),
                     Err(e) => {
@@ -297,7 +316,7 @@ impl<'a, 'c> Templates<'a, 'c> {
         let cx = self.cx;
         let mut commands = Vec::new();
         for (i, template) in cx.provider.def.commands.iter().enumerate() {
-            match self.shell.render_str(&template.value, ctx.clone()) {
+            match jinja::render(self.shell, &template.value, ctx.clone()) {
                 Ok(text) => {
                     commands.append(&mut lock(self.collected).extra_commands);
                     let text = text.trim();
@@ -333,7 +352,7 @@ impl<'a, 'c> Templates<'a, 'c> {
         let mut env = IndexMap::new();
         let mut files = Vec::new();
         for (name, template) in &cx.provider.def.env {
-            match self.env_values.render_str(&template.value, ctx.clone()) {
+            match jinja::render(self.env_values, &template.value, ctx.clone()) {
                 Ok(v) if v.is_empty() => {}
                 Ok(v) if v.contains('\0') => {
                     let span = yaml::spanned(&source.text, template);
@@ -374,7 +393,7 @@ impl<'a, 'c> Templates<'a, 'c> {
     }
 
     fn render_exact(&mut self, what: &str, template: &str, ctx: &Jinja) -> Option<String> {
-        match self.plain.render_str(template, ctx.clone()) {
+        match jinja::render(self.plain, template, ctx.clone()) {
             Ok(s) => Some(s),
             Err(e) => {
                 self.diags.push(template_error(self.cx, what, None, &e));
