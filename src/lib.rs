@@ -63,6 +63,7 @@ pub mod process;
 pub mod report;
 pub mod snapshot;
 pub mod lock;
+pub mod recovery;
 pub mod rollback;
 pub mod env_file;
 pub mod preflight;
