@@ -17,6 +17,7 @@ use crate::paint::{Paint, visible};
 use crate::plan::{Plan, PlanStep};
 use crate::preflight;
 use crate::process::{self, Env, Outcome, Output};
+use crate::recovery;
 use crate::report::{self, Console, StepResult, StepStatus};
 use crate::resolve::{self, ProcessEnv};
 use crate::rollback::{self, Journal};
@@ -123,7 +124,7 @@ impl<'a> Runner<'a> {
                 stale.display()
             ));
         }
-        let mut journal = Journal::default();
+        let mut journal = Journal::handed_over_to(recovery::guardian());
         let setup_failed = |e: std::io::Error| {
             let message = format!("cannot prepare the run: {e}");
             Failure::failed(Diag::new(Code::RunSetup, message))

@@ -4,14 +4,20 @@
 //! kills every process the run left (both are child subreapers, so
 //! descendants that escaped their process group are still found). The
 //! worker gets SIGTERM when the guardian dies, so a SIGKILL of the process
-//! the caller knows still ends the commands and rolls back.
+//! the caller knows still ends the commands and rolls back. A worker that
+//! dies before its journal is finished (SIGKILL, the kernel's OOM killer)
+//! leaves the rollback to the guardian, which holds the kubeconfig's lock
+//! until it is done (recovery.rs) and says in one line what it did.
 //!
 //! The fork happens before any thread exists.
 
-use std::io;
+use std::io::{self, Write};
+use std::panic::AssertUnwindSafe;
 
 use crate::reaper;
-use crate::signals::INTERRUPTS;
+use crate::recovery::{self, Receiver};
+use crate::rollback::{self, Recovered};
+use crate::signals::{self, INTERRUPTS};
 
 /// The signal the worker gets when the guardian dies.
 pub const PARENT_DEATH: i32 = libc::SIGTERM;
@@ -35,13 +41,20 @@ pub fn start() {
     }
     let _ = reaper::become_subreaper();
     let guardian = std::process::id() as i32;
+    // Without it, the run goes on as before: the next run sweeps what a
+    // killed worker leaves.
+    let channel = recovery::pair().ok();
     // SAFETY: this process has one thread, so the child may do anything.
     let pid = unsafe { libc::fork() };
     if pid > 0 {
-        std::process::exit(guard(pid, &set));
+        let receiver = channel.map(|(receiver, _)| receiver);
+        std::process::exit(guard(pid, &set, receiver));
     }
     if pid == 0 {
         worker_setup(guardian);
+        if let Some((_, channel)) = channel {
+            recovery::keep(channel);
+        }
     }
     // SAFETY: unblocking, in the worker, what this function blocked.
     unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
@@ -70,9 +83,10 @@ fn worker_setup(guardian: i32) {
 }
 
 /// The guardian's life: forward interrupts until the worker ends, then
-/// end what is left. Returns the exit code.
-fn guard(worker: i32, set: &libc::sigset_t) -> i32 {
-    let code = loop {
+/// end what is left and finish the worker's rollback if it could not.
+/// Returns the exit code.
+fn guard(worker: i32, set: &libc::sigset_t, handover: Option<Receiver>) -> i32 {
+    let ended = loop {
         // SAFETY: sigwaitinfo fills the zeroed siginfo it is given.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let sig = unsafe { libc::sigwaitinfo(set, &mut info) };
@@ -81,29 +95,88 @@ fn guard(worker: i32, set: &libc::sigset_t) -> i32 {
             unsafe { libc::kill(worker, sig) };
             continue;
         }
-        if let Some(code) = worker_ended(worker) {
-            break code;
+        if let Some(ended) = worker_ended(worker) {
+            break ended;
         }
     };
     reaper::end_children();
-    code
+    // Only now, with no command left to write it, is the kubeconfig put
+    // back. Whatever happens there, the exit code is the worker's.
+    let recovered = handover.and_then(|h| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| rollback::recover(h.receive())))
+            .unwrap_or_else(|_| {
+                Some(Recovered {
+                    kubeconfig: None,
+                    problems: vec!["the guardian failed while rolling back".into()],
+                })
+            })
+    });
+    if let Some(line) = what_happened(ended, recovered) {
+        let _ = io::stderr().write_all(line.as_bytes());
+    }
+    ended.code()
 }
 
-/// The worker's exit code once it has ended (128+N for a signal).
-fn worker_ended(worker: i32) -> Option<i32> {
+#[derive(Clone, Copy, Debug)]
+enum Ended {
+    Exited(i32),
+    Killed(i32),
+}
+
+impl Ended {
+    /// The exit code (128+N for a signal).
+    fn code(self) -> i32 {
+        match self {
+            Ended::Exited(code) => code,
+            Ended::Killed(sig) => 128 + sig,
+        }
+    }
+}
+
+/// How the worker ended, once it has.
+fn worker_ended(worker: i32) -> Option<Ended> {
     let mut status = 0;
     // SAFETY: waitpid writes the status it is given.
     let r = unsafe { libc::waitpid(worker, &mut status, libc::WNOHANG) };
     if r == worker {
         if libc::WIFEXITED(status) {
-            return Some(libc::WEXITSTATUS(status));
+            return Some(Ended::Exited(libc::WEXITSTATUS(status)));
         }
         if libc::WIFSIGNALED(status) {
-            return Some(128 + libc::WTERMSIG(status));
+            return Some(Ended::Killed(libc::WTERMSIG(status)));
         }
     }
     if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-        return Some(1);
+        return Some(Ended::Exited(1));
     }
     None
+}
+
+/// The line for the log when the worker was killed, or did not finish its
+/// rollback: what the guardian did. Paths only, never a secret.
+fn what_happened(ended: Ended, recovered: Option<Recovered>) -> Option<String> {
+    let how = match ended {
+        Ended::Killed(sig) if sig == libc::SIGKILL || INTERRUPTS.contains(&sig) => {
+            format!("the run was killed ({})", signals::name(sig))
+        }
+        Ended::Killed(sig) => format!("the run was killed (signal {sig})"),
+        Ended::Exited(code) if recovered.is_some() => {
+            format!("the run ended (exit {code}) before it had rolled back")
+        }
+        Ended::Exited(_) => return None,
+    };
+    let what = match recovered {
+        None => "nothing was left to roll back".to_string(),
+        Some(r) if r.problems.is_empty() => match r.kubeconfig {
+            Some(path) => format!(
+                "rolled back: temp files removed, {} restored",
+                path.display()
+            ),
+            None => "rolled back: temp files removed".to_string(),
+        },
+        Some(r) => format!("rollback incomplete: {}", r.problems.join("; ")),
+    };
+    // One line, whatever a path holds.
+    let line = format!("stackhook: {how}; {what}").replace(['\n', '\r'], " ");
+    Some(line + "\n")
 }

@@ -154,6 +154,22 @@ fn same_file(file: &File, path: &Path) -> bool {
 }
 
 impl Lock {
+    /// A lock this process holds through a descriptor of the holder's open
+    /// file, handed over by the process that took it (recovery.rs): a
+    /// flock belongs to the open file, so it stays held while any process
+    /// has it open, until one of them releases it.
+    pub fn handed_over(path: PathBuf, file: File) -> Lock {
+        Lock { path, file }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     fn record_holder(&mut self) {
         let _ = self.file.set_len(0);
         let _ = writeln!(self.file, "{}", std::process::id());

@@ -1,48 +1,77 @@
 //! The run's journal: what it created or changed (its private temp
 //! directory, the kubeconfig and the directories made for it), and a guard
 //! that undoes all of it unless the run commits. Secrets go first: the temp
-//! directory is removed before the kubeconfig is restored. The kubeconfig
-//! is locked from before its snapshot until after commit or rollback, so
-//! that a run only ever restores what it changed itself.
+//! files are removed before the kubeconfig is restored. The kubeconfig is
+//! locked from before its snapshot until after commit or rollback, so that
+//! a run only ever restores what it changed itself.
+//!
+//! The journal is handed over to the guardian as it is made (recovery.rs):
+//! the run's directory and the kubeconfig's lock, then a record of the
+//! kubeconfig's snapshot, a file in the run's directory that stays until
+//! the kubeconfig is restored. A worker that dies before its journal is
+//! finished leaves that to its guardian, which `recover`s the journal and
+//! rolls it back with this same code.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::atomic_file;
 use crate::lock::{self, Lock, LockError};
+use crate::recovery::{Channel, Handover, Held};
 use crate::snapshot::Snapshot;
 
 const RUN_DIR_PREFIX: &str = "stackhook-";
+/// Names no temp file can have (theirs never start with a dot).
 const LOCK: &str = ".lock";
+const RECORD: &str = ".kubeconfig-record";
 
 #[derive(Default)]
 pub struct Journal {
     run_dir: Option<RunDir>,
     kubeconfig: Option<Kubeconfig>,
     committed: bool,
+    /// Where the journal is handed over to as it is made.
+    guardian: Option<&'static Channel>,
 }
 
 struct RunDir {
     path: PathBuf,
     /// Held (flock) for the whole run: a directory whose lock can be taken
     /// belongs to a run that is gone, whatever its pid says.
-    _lock: File,
+    lock: File,
 }
 
+/// The record is this, but its lock.
+#[derive(Serialize, Deserialize)]
 struct Kubeconfig {
     snapshot: Snapshot,
     /// Released (and its file removed) after the restore or commit.
+    #[serde(skip)]
     lock: Option<Lock>,
     /// Whether kubectl's own lock file existed before the run.
     kubectl_lock_existed: bool,
-    /// Directories created to hold the kubeconfig, deepest last.
+    /// Directories created to hold the kubeconfig, deepest last (UTF-8,
+    /// like the kubeconfig's path).
     created_dirs: Vec<PathBuf>,
 }
 
 impl Journal {
+    /// A journal handed over to `guardian` as it is made.
+    pub fn handed_over_to(guardian: Option<&'static Channel>) -> Journal {
+        Journal {
+            run_dir: None,
+            kubeconfig: None,
+            committed: false,
+            guardian,
+        }
+    }
+
     /// Creates the run's private directory (0700) under `base`.
     pub fn create_run_dir(&mut self, base: &Path) -> std::io::Result<PathBuf> {
         let dir = tempfile::Builder::new()
@@ -57,10 +86,15 @@ impl Journal {
             .open(dir.join(LOCK))?;
         lock.try_lock()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        self.run_dir = Some(RunDir {
+        let run_dir = RunDir {
             path: dir.clone(),
-            _lock: lock,
+            lock,
+        };
+        let handed = self.guardian.map_or(Ok(()), |g| {
+            g.hand_over(Held::RunDir, &run_dir.path, run_dir.lock.as_fd())
         });
+        self.run_dir = Some(run_dir);
+        handed?;
         Ok(dir)
     }
 
@@ -121,6 +155,22 @@ impl Journal {
             kubectl_lock_existed: kubectl_lock(path).exists(),
             created_dirs,
         });
+        // A run its guardian could not finish for does not start.
+        self.hand_over_kubeconfig().map_err(LockError::Io)
+    }
+
+    /// Hands the kubeconfig's lock to the guardian, then records the rest
+    /// where the guardian looks for it. In that order: a guardian that
+    /// finds the record holds the lock.
+    fn hand_over_kubeconfig(&self) -> std::io::Result<()> {
+        let (Some(guardian), Some(k)) = (self.guardian, &self.kubeconfig) else {
+            return Ok(());
+        };
+        if let Some(lock) = &k.lock {
+            guardian.hand_over(Held::KubeconfigLock, lock.path(), lock.file().as_fd())?;
+        }
+        let record = serde_json::to_vec(k).map_err(std::io::Error::other)?;
+        self.write_tempfile(RECORD, &record)?;
         Ok(())
     }
 
@@ -128,7 +178,7 @@ impl Journal {
     /// the run wrote it).
     pub fn commit(mut self) -> std::io::Result<()> {
         self.committed = true;
-        self.remove_run_dir();
+        self.finish();
         if let Some(k) = &mut self.kubeconfig {
             let path = atomic_file::final_target(k.snapshot.path());
             let result = if k.snapshot.changed() && path.exists() {
@@ -146,7 +196,7 @@ impl Journal {
     pub fn rollback(&mut self) -> Vec<String> {
         self.committed = true;
         let mut problems = Vec::new();
-        self.remove_run_dir();
+        self.remove_temp_files();
         if let Some(mut k) = self.kubeconfig.take() {
             let path = k.snapshot.path().to_path_buf();
             if let Err(e) = k.snapshot.restore() {
@@ -157,16 +207,101 @@ impl Journal {
             if !k.kubectl_lock_existed {
                 let _ = fs::remove_file(kubectl_lock(&path));
             }
+            self.finish();
             k.lock.take();
             remove_dirs(&k.created_dirs);
         }
+        self.finish();
         problems
     }
 
-    fn remove_run_dir(&mut self) {
+    /// Everything in the run's directory but its lock and the record.
+    fn remove_temp_files(&self) {
+        let Some(entries) = self.run_dir().and_then(|d| fs::read_dir(d).ok()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name == LOCK || name == RECORD {
+                continue;
+            }
+            let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(entry.path())
+            } else {
+                fs::remove_file(entry.path())
+            };
+        }
+    }
+
+    /// The run's directory goes, and the guardian learns that nothing is
+    /// left to roll back. Only then may the kubeconfig's lock go: the
+    /// guardian restores only what it holds the lock of.
+    fn finish(&mut self) {
         if let Some(dir) = self.run_dir.take() {
             let _ = fs::remove_dir_all(&dir.path);
         }
+        if let Some(guardian) = self.guardian.take() {
+            guardian.done();
+        }
+    }
+}
+
+/// What the guardian did for a worker that died before its journal was
+/// finished.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The kubeconfig it restored, if the run had taken one.
+    pub kubeconfig: Option<PathBuf>,
+    /// What could not be undone.
+    pub problems: Vec<String>,
+}
+
+/// In the guardian, once the worker has ended and no command is left:
+/// rolls back the journal the worker handed over, unless the worker
+/// finished it. `None` when nothing was left to do.
+pub fn recover(handover: Handover) -> Option<Recovered> {
+    let (path, dir_lock) = handover.run_dir?;
+    if handover.done || !path.is_dir() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    let mut kubeconfig = read_record(&path.join(RECORD)).unwrap_or_else(|e| {
+        let kind = "could not read the record of the kubeconfig in";
+        problems.push(format!("{kind} {}: {e}", path.display()));
+        None
+    });
+    if let Some(k) = &mut kubeconfig {
+        k.lock = handover
+            .kubeconfig_lock
+            .map(|(lock_path, fd)| Lock::handed_over(lock_path, File::from(fd)));
+    }
+    let restored = kubeconfig.as_ref().map(|k| k.snapshot.path().to_path_buf());
+    let mut journal = Journal {
+        run_dir: Some(RunDir {
+            path,
+            lock: File::from(dir_lock),
+        }),
+        kubeconfig,
+        committed: false,
+        guardian: None,
+    };
+    problems.extend(journal.rollback());
+    Some(Recovered {
+        kubeconfig: restored,
+        problems,
+    })
+}
+
+/// `None`: the worker died before it recorded the kubeconfig (before any
+/// step ran). The error never quotes the record, which holds the
+/// kubeconfig's bytes.
+fn read_record(path: &Path) -> std::io::Result<Option<Kubeconfig>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| std::io::Error::other("not a record stackhook wrote")),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -249,6 +384,7 @@ pub fn sweep_stale(base: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recovery::{self, Receiver};
 
     #[test]
     fn rollback_restores_bytes_and_mode_and_removes_the_run_dir() {
@@ -314,6 +450,54 @@ mod tests {
             fs::metadata(&kube).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    /// A journal handed over to a guardian, on a kubeconfig that does not
+    /// exist yet.
+    fn handed_over(base: &Path) -> (Journal, &'static Channel, Receiver, PathBuf) {
+        let (receiver, channel) = recovery::pair().unwrap();
+        let channel: &'static Channel = Box::leak(Box::new(channel));
+        let kube = base.join("a/config");
+        let mut j = Journal::handed_over_to(Some(channel));
+        j.create_run_dir(base).unwrap();
+        j.take_kubeconfig(&kube, Duration::ZERO, |_| {}).unwrap();
+        (j, channel, receiver, kube)
+    }
+
+    #[test]
+    fn the_guardian_rolls_back_the_journal_of_a_worker_that_died() {
+        let base = tempfile::tempdir().unwrap();
+        let (j, _, receiver, kube) = handed_over(base.path());
+        let dir = j.run_dir().unwrap().to_path_buf();
+        j.write_tempfile("token", b"s3cret").unwrap();
+        fs::write(&kube, b"half-written: [").unwrap();
+        // The worker dies: nothing of its own rollback runs.
+        std::mem::forget(j);
+        let recovered = recover(receiver.receive()).unwrap();
+        assert!(recovered.problems.is_empty(), "{:?}", recovered.problems);
+        assert_eq!(recovered.kubeconfig, Some(kube));
+        assert!(!dir.exists());
+        // The kubeconfig, its lock file and the directory made for them.
+        assert!(!base.path().join("a").exists());
+    }
+
+    #[test]
+    fn nothing_is_recovered_of_a_journal_that_was_finished() {
+        let base = tempfile::tempdir().unwrap();
+        let (j, _, receiver, kube) = handed_over(base.path());
+        fs::write(&kube, b"login").unwrap();
+        j.commit().unwrap();
+        assert!(recover(receiver.receive()).is_none());
+        assert_eq!(fs::read(&kube).unwrap(), b"login");
+        // Told it is done, the guardian leaves even a directory that could
+        // not be removed.
+        let base = tempfile::tempdir().unwrap();
+        let (j, channel, receiver, kube) = handed_over(base.path());
+        fs::write(&kube, b"login").unwrap();
+        channel.done();
+        std::mem::forget(j);
+        assert!(recover(receiver.receive()).is_none());
+        assert_eq!(fs::read(&kube).unwrap(), b"login");
     }
 
     #[test]

@@ -1,26 +1,32 @@
 //! A path as it was before a run, and putting back only what changed: a
 //! symlink stays a symlink (to the same target, even one that does not
 //! exist), a file gets its bytes, mode and owner back, a file that was
-//! not there goes. What did not change is not touched.
+//! not there goes. What did not change is not touched. A snapshot can be
+//! written down, so that another process can put it back (recovery.rs).
 
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::atomic_file;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Snapshot {
+    #[serde(with = "os_path")]
     path: PathBuf,
     /// Where the path pointed, when it was a symlink.
+    #[serde(with = "os_path::option")]
     link: Option<PathBuf>,
     /// The file the path names: the path, or the end of its links.
+    #[serde(with = "os_path")]
     target: PathBuf,
     file: Option<FileState>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct FileState {
     bytes: Vec<u8>,
     mode: u32,
@@ -122,6 +128,34 @@ fn replace_with_symlink(path: &Path, link: &Path) -> std::io::Result<()> {
     ))
 }
 
+/// Paths as their bytes: a link may name a file whose name is not UTF-8.
+mod os_path {
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        path.as_os_str().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        OsString::deserialize(d).map(PathBuf::from)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+            path.as_deref().map(Path::as_os_str).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+            Option::<OsString>::deserialize(d).map(|p| p.map(PathBuf::from))
+        }
+    }
+}
+
 /// Some bits that differ between calls.
 fn nonce() -> u128 {
     std::time::SystemTime::now()
@@ -188,6 +222,32 @@ mod tests {
         s.restore().unwrap();
         assert_eq!(fs::read_link(&link).unwrap(), target);
         assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_snapshot_written_down_restores_as_the_original_would() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A link to a name that is not UTF-8.
+        let target = dir
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"mounted-\xff"));
+        fs::write(&target, "mounted").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let text = serde_json::to_string(&Snapshot::take(&link).unwrap()).unwrap();
+        let s: Snapshot = serde_json::from_str(&text).unwrap();
+        fs::remove_file(&link).unwrap();
+        fs::write(&link, "replaced").unwrap();
+        fs::write(&target, "changed").unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), target);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "mounted");
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
     }
 
     #[test]

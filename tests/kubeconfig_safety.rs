@@ -1,7 +1,8 @@
 //! The kubeconfig is never lost: runs on one kubeconfig take turns (a run
 //! never restores its snapshot over another run's login), a rollback puts
 //! back links, modes and owners as they were, and touches nothing it did
-//! not change.
+//! not change. When the worker is killed mid-run (the kernel's OOM killer
+//! sends SIGKILL), its guardian does the rollback, under the lock.
 
 mod common;
 
@@ -30,6 +31,9 @@ fn main() {
         case!(a_run_through_a_symlink_takes_the_same_lock, Need::Kubectl),
         case!(a_lock_file_planted_as_a_symlink_is_refused_not_followed),
         case!(an_edit_keeps_the_kubeconfig_owner, Need::Root),
+        case!(a_run_waiting_on_a_killed_worker_gets_the_restored_kubeconfig),
+        case!(a_killed_worker_leaves_no_kubeconfig_where_there_was_none),
+        case!(a_killed_worker_leaves_a_symlinked_kubeconfig_a_link),
     ]);
 }
 
@@ -334,4 +338,148 @@ fn an_edit_keeps_the_kubeconfig_owner() {
     assert_eq!(std::fs::read_to_string(sb.kubeconfig()).unwrap(), replaced);
     assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+}
+
+/// A run whose step runs `edit`, then prints `ready <worker pid>` (the
+/// step's parent) and waits to be killed. Returns the run and the pid.
+fn start_editing(sb: &Sandbox, edit: &str, kubeconfig: &std::path::Path) -> (Child, i32) {
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+steps:
+  - provider: run
+    name: edit
+    with:
+      commands:
+        - |
+          {edit}
+          echo "ready $PPID"
+          sleep 600
+"#
+    ));
+    let mut child = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = wait_for_line(
+        &mut BufReader::new(child.stdout.take().unwrap()),
+        "[edit] ready",
+    );
+    let worker = lines.last().unwrap().split_whitespace().last().unwrap();
+    (child, worker.parse().unwrap())
+}
+
+/// SIGKILL of the worker alone; the guardian's exit code and stderr.
+fn kill_worker(child: Child, worker: i32) -> (i32, String) {
+    assert_ne!(worker, child.id() as i32);
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let (code, _, err) = output_of(child);
+    (code, err)
+}
+
+/// Run A's worker dies with the kubeconfig half-written while run B waits
+/// for it. B must get the kubeconfig only once A's guardian has restored
+/// it: had the lock gone with A's worker, B would start from the
+/// half-written file, and B's own snapshot (and login) would build on it.
+/// A's guardian is stopped while its worker dies, so that the lock is
+/// seen held between the two.
+fn a_run_waiting_on_a_killed_worker_gets_the_restored_kubeconfig() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let half = r#"printf 'half-written: [' > "$KUBECONFIG""#;
+    let (a, worker) = start_editing(&sb, half, &sb.kubeconfig());
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: run
+    name: b
+    with:
+      commands:
+        - |
+          echo "found $(head -n 1 "$KUBECONFIG")"
+          echo "login: b" >> "$KUBECONFIG"
+"#,
+    );
+    let mut b = sb
+        .command()
+        .args(["run", "--lock-timeout", "5m", spec.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut b_err = BufReader::new(b.stderr.take().unwrap());
+    wait_for_line(&mut b_err, "waiting for another stackhook run");
+    let guardian = a.id() as i32;
+    unsafe { libc::kill(guardian, libc::SIGSTOP) };
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    wait_for_exit(worker);
+    let held = std::fs::File::open(lock_file(&sb)).map(|f| f.try_lock().is_err());
+    let meanwhile = contexts(&sb);
+    // Resumed before any assertion, so that a failure leaves nothing
+    // stopped.
+    unsafe { libc::kill(guardian, libc::SIGCONT) };
+    assert!(
+        held.unwrap(),
+        "the lock went with the worker, before the rollback"
+    );
+    assert_eq!(meanwhile, "half-written: [");
+    let (code, _, err) = output_of(a);
+    assert_eq!(code, 137, "{err}");
+    assert!(
+        err.contains("the run was killed (SIGKILL); rolled back"),
+        "{err}"
+    );
+    let (code, out, _) = output_of(b);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[b] found apiVersion: v1"), "{out}");
+    assert_eq!(contexts(&sb), format!("{TWO_CONTEXTS}login: b\n"));
+    assert!(!lock_file(&sb).exists(), "the lock file is left behind");
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+fn a_killed_worker_leaves_no_kubeconfig_where_there_was_none() {
+    let sb = Sandbox::new();
+    let kubeconfig = sb.path("kube/new/sub/config");
+    let (a, worker) = start_editing(
+        &sb,
+        r#"printf 'half-written: [' > "$KUBECONFIG""#,
+        &kubeconfig,
+    );
+    assert!(kubeconfig.exists());
+    let (code, err) = kill_worker(a, worker);
+    assert_eq!(code, 137, "{err}");
+    assert!(
+        err.contains(&format!(
+            "rolled back: temp files removed, {} restored",
+            kubeconfig.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        !sb.path("kube/new").exists(),
+        "the directories made for it stay"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// A mounted kubeconfig (a symlink) that a step wrote through, then
+/// replaced with a file.
+fn a_killed_worker_leaves_a_symlinked_kubeconfig_a_link() {
+    let sb = Sandbox::new();
+    let target = sb.path("mounted-config");
+    std::fs::write(&target, TWO_CONTEXTS).unwrap();
+    std::os::unix::fs::symlink(&target, sb.kubeconfig()).unwrap();
+    let edit = r#"echo "through: 1" >> "$KUBECONFIG" && echo new > "$KUBECONFIG.new" && mv "$KUBECONFIG.new" "$KUBECONFIG""#;
+    let (a, worker) = start_editing(&sb, edit, &sb.kubeconfig());
+    assert!(!sb.kubeconfig().is_symlink(), "the step replaced the link");
+    let (code, err) = kill_worker(a, worker);
+    assert_eq!(code, 137, "{err}");
+    assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), TWO_CONTEXTS);
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }

@@ -1,7 +1,8 @@
 //! No process started for a run outlives it, and no step outlives its
 //! timeout: descendants that escape the command's process group (setsid,
 //! a double fork) are ended on a timeout, on a signal, and when stackhook
-//! itself is SIGKILLed; a line of hundreds of megabytes does not grow
+//! itself (or its worker, which the guardian then rolls back for) is
+//! SIGKILLed; a line of hundreds of megabytes does not grow
 //! stackhook's memory; secrets read from files (trailing newline) and
 //! short lines of multi-line secrets are masked. Every wait is on an
 //! observable event (a line of output, a pipe's end, a process exit).
@@ -19,7 +20,7 @@ fn main() {
         case!(an_escaped_grandchild_holding_output_ends_at_the_timeout),
         case!(sigterm_ends_an_escaped_grandchild_holding_output),
         case!(sigkill_of_stackhook_ends_every_descendant_and_rolls_back),
-        case!(sigkill_of_the_worker_still_ends_every_descendant),
+        case!(sigkill_of_the_worker_still_ends_every_descendant_and_rolls_back),
         case!(sigkill_of_the_callers_process_group_still_rolls_back),
         case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
@@ -37,24 +38,6 @@ fn alive(pid: i32) -> bool {
             .trim_start()
             .starts_with('Z'),
         Err(_) => false,
-    }
-}
-
-/// Waits until `pid` (not a child of this process) has exited.
-fn wait_for_exit(pid: i32) {
-    // SAFETY: pidfd_open and poll on a descriptor this function owns.
-    unsafe {
-        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
-        if fd < 0 {
-            return; // already gone
-        }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        libc::poll(&mut p, 1, -1);
-        libc::close(fd);
     }
 }
 
@@ -301,20 +284,39 @@ fn sigkill_of_the_callers_process_group_still_rolls_back() {
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 
-fn sigkill_of_the_worker_still_ends_every_descendant() {
+/// The worker dies without a rollback (the kernel's OOM killer): the
+/// guardian ends every descendant, then rolls back for it.
+fn sigkill_of_the_worker_still_ends_every_descendant_and_rolls_back() {
     let sb = Sandbox::new();
     let (mut child, _stdout, pids) = start_family(&sb);
     let child = &mut child.0;
     let worker = pids[1];
     assert_ne!(worker, child.id() as i32, "the worker is a child process");
+    assert_eq!(sb.tmp_entries().len(), 1, "the run's directory");
     unsafe { libc::kill(worker, libc::SIGKILL) };
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGKILL));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGKILL), "{err}");
     for p in &pids {
         assert!(!alive(*p), "{p} of {pids:?} survived");
     }
-    // Nobody could roll back: the next run sweeps the directory (run.rs).
-    assert_eq!(sb.tmp_entries().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS,
+        "rolled back"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+    let said = format!(
+        "stackhook: the run was killed (SIGKILL); rolled back: temp files removed, {} restored\n",
+        sb.kubeconfig().display()
+    );
+    assert!(err.ends_with(&said), "{err}");
 }
 
 fn a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret() {

@@ -264,12 +264,24 @@ fn sighup_mid_step_rolls_back_and_exits_129() {
 fn the_next_run_sweeps_the_directory_of_a_killed_run() {
     let sb = Sandbox::new();
     let (mut child, ready) = start_waiting(&sb, "");
-    // The worker that runs the steps (the parent of the step's sh) is
-    // killed: nothing can roll back, though its guardian ends the command
-    // (tests/processes.rs).
-    let worker: i32 = ready.split_whitespace().last().unwrap().parse().unwrap();
-    unsafe { libc::kill(worker, libc::SIGKILL) };
+    // The guardian and the worker that runs the steps (the parent of the
+    // step's sh) are both killed, as in a power loss: nothing can roll
+    // back. (The guardian is stopped first: it would roll back for a
+    // worker that dies before it, tests/kubeconfig_safety.rs.)
+    let pids: Vec<i32> = ready
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (sh, worker) = (pids[0], pids[1]);
+    let guardian = child.id() as i32;
+    unsafe {
+        libc::kill(guardian, libc::SIGSTOP);
+        libc::kill(worker, libc::SIGKILL);
+        libc::kill(guardian, libc::SIGKILL);
+    }
     child.wait().unwrap();
+    // Nothing is left to end the command: this test does.
+    unsafe { libc::kill(-sh, libc::SIGKILL) };
     let stale = sb.tmp_entries();
     assert_eq!(stale.len(), 1, "a killed run cannot clean up");
 

@@ -347,3 +347,22 @@ users:
   user:
     token: alice-token
 ";
+
+/// Waits until `pid` (not a child of this process) has exited (a zombie
+/// not yet reaped has).
+pub fn wait_for_exit(pid: i32) {
+    // SAFETY: pidfd_open and poll on a descriptor this function owns.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return; // already gone
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        libc::poll(&mut p, 1, -1);
+        libc::close(fd);
+    }
+}
