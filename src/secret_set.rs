@@ -151,7 +151,8 @@ fn read_by_json(value: &Json) -> Vec<String> {
     match value {
         Json::String(s) => read_by(s),
         Json::Array(items) => items.iter().flat_map(read_by_json).collect(),
-        Json::Object(map) => map.values().flat_map(read_by_json).collect(),
+        // No parameter takes a map (binding refuses one), nor reads
+        // variables from a number or a bool.
         _ => Vec::new(),
     }
 }
@@ -191,6 +192,46 @@ steps:
         let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
         let names = decide(&spec, &catalog);
         for name in ["FETCHED", "SPEC_X", "PART"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    /// A chain of `env:` entries read by a secret parameter is secret to
+    /// its end, however many rounds it takes (each entry reads the one
+    /// written after it).
+    #[test]
+    fn secrecy_flows_back_through_a_chain_of_env_entries() {
+        let names = decided(
+            r#"version: 1
+env:
+  LINK_A: ${LINK_B}
+  LINK_B: ${ORIGIN}
+  COPY: ${LINK_A}
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${COPY}"}
+"#,
+        );
+        for name in ["COPY", "LINK_A", "LINK_B", "ORIGIN"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    /// A secret parameter that takes a list reads every item's variables.
+    #[test]
+    fn a_secret_list_parameter_makes_each_item_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("words.yaml"),
+            "summary: s\nparams:\n  words: {type: args, secret: true}\ncommands: ['true']\n",
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = "version: 1\nsteps:\n  - provider: words\n    with: {words: [\"${FIRST}\", \"x-${SECOND}\"]}\n";
+        let spec = crate::spec::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["FIRST", "SECOND"] {
             assert!(names.contains(name), "{name}");
         }
     }

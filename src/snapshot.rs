@@ -250,6 +250,17 @@ mod tests {
         );
     }
 
+    /// Only a file that is not there is recorded as absent: one that
+    /// cannot be read (here, its directory is a file) is an error, or a
+    /// rollback would remove what it could not see.
+    #[test]
+    fn a_path_that_cannot_be_read_is_an_error_not_an_absent_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        let err = Snapshot::take(&dir.path().join("file/config")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory);
+    }
+
     #[test]
     fn a_file_that_was_not_there_goes() {
         let dir = tempfile::tempdir().unwrap();
