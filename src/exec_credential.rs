@@ -52,7 +52,7 @@ pub fn answer(var: &str, value: Option<&str>, exec_info: Option<&str>) -> Result
     let version = api_version(exec_info)?;
     let token = value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
         Refusal(format!(
-            "{var} is not set or empty in this environment: the kubeconfig's user gets its token \
+            "{var} is not set, empty or not UTF-8 text in this environment: the kubeconfig's user gets its token \
              from {var} at each call (set it in every phase that uses the cluster; Spacelift's \
              integrations set it afresh in each phase)"
         ))
@@ -89,7 +89,7 @@ mod tests {
     fn refuses_without_showing_the_value() {
         for value in [None, Some(""), Some("  \n")] {
             let e = answer("GOOGLE_OAUTH_ACCESS_TOKEN", value, None).unwrap_err();
-            assert!(e.0.starts_with("GOOGLE_OAUTH_ACCESS_TOKEN is not set or empty"));
+            assert!(e.0.starts_with("GOOGLE_OAUTH_ACCESS_TOKEN is not set, empty or not UTF-8"));
         }
         let e = answer("T", Some("sekrit"), Some(r#"{"apiVersion":"x/v9"}"#)).unwrap_err();
         assert!(e.0.contains("`x/v9`") && !e.0.contains("sekrit"));

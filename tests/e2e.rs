@@ -907,7 +907,7 @@ fn gke_exec_survives_a_resumed_run_with_a_new_token() {
     let stderr = String::from_utf8_lossy(&unset.stderr).to_string();
     assert!(!unset.status.success());
     assert!(
-        stderr.contains("GOOGLE_OAUTH_ACCESS_TOKEN is not set or empty"),
+        stderr.contains("GOOGLE_OAUTH_ACCESS_TOKEN is not set, empty or not UTF-8"),
         "{stderr}"
     );
     assert!(
