@@ -24,11 +24,47 @@ pub fn final_target(path: &Path) -> PathBuf {
     current
 }
 
+/// The first symlink on the way from `path` to its file that belongs to
+/// neither this user nor root, and its owner. stackhook follows links
+/// itself (to keep them), so the kernel's `protected_symlinks` does not
+/// guard it: a link another user planted in a shared directory (`/tmp`)
+/// would have it write wherever that user chose.
+pub fn foreign_link(path: &Path) -> Option<(PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let meta = std::fs::symlink_metadata(&current).ok()?;
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+        if meta.uid() != me && meta.uid() != 0 {
+            return Some((current, meta.uid()));
+        }
+        let next = std::fs::read_link(&current).ok()?;
+        current = match current.parent() {
+            Some(dir) => dir.join(next),
+            None => next,
+        };
+    }
+    None
+}
+
 /// Writes `content` to `dest` atomically (a 0600 file in the same
 /// directory, synced, then renamed), creating the directory 0700. A
 /// symlink (a mounted file) is written through, not replaced, even when it
 /// points at a file that does not exist yet.
 pub fn write(dest: &Path, content: &[u8]) -> std::io::Result<()> {
+    if let Some((link, uid)) = foreign_link(dest) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is a symlink of another user (uid {uid})",
+                link.display()
+            ),
+        ));
+    }
     let resolved = final_target(dest);
     let dest = resolved.as_path();
     let dir = dest

@@ -94,6 +94,12 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
         )
         .help("choose a path of a regular file in a directory this user can write")
     };
+    if let Some((link, uid)) = atomic_file::foreign_link(path) {
+        return Some(fail(format!(
+            "leads through {}, a symlink of another user (uid {uid}): stackhook follows only this user's and root's links",
+            link.display()
+        )));
+    }
     let link = std::fs::symlink_metadata(path).ok();
     match (link, std::fs::metadata(path)) {
         (_, Ok(m)) if m.is_dir() => return Some(fail("is a directory".into())),

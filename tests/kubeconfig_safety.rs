@@ -31,6 +31,10 @@ fn main() {
         case!(a_run_through_a_symlink_takes_the_same_lock, Need::Kubectl),
         case!(a_lock_file_planted_as_a_symlink_is_refused_not_followed),
         case!(an_edit_keeps_the_kubeconfig_owner, Need::Root),
+        case!(
+            a_symlink_planted_by_another_user_is_not_followed,
+            Need::Root
+        ),
         case!(a_run_waiting_on_a_killed_worker_gets_the_restored_kubeconfig),
         case!(a_killed_worker_leaves_no_kubeconfig_where_there_was_none),
         case!(a_killed_worker_leaves_a_symlinked_kubeconfig_a_link),
@@ -233,6 +237,37 @@ fn mode_and_owner_come_back() {
     );
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+}
+
+/// In a shared directory another user can plant a link where a user's
+/// env file or kubeconfig will be. stackhook follows links itself (the
+/// kernel's protected_symlinks does not see that), so it follows only this
+/// user's and root's: nothing runs and the link's target is untouched.
+fn a_symlink_planted_by_another_user_is_not_followed() {
+    let sb = Sandbox::new();
+    let victim = sb.path("work/victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let planted = sb.path("work/planted");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(4242), Some(4242)).unwrap();
+    let ran = sb.path("work/ran");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with: {{commands: ['touch {}']}}\n",
+        ran.display()
+    ));
+    let spec = spec.to_str().unwrap();
+    let planted = planted.to_str().unwrap();
+    for (args, what) in [
+        (vec!["run", spec, "--env-file", planted], "the env file"),
+        (vec!["run", spec, "--kubeconfig", planted], "the kubeconfig"),
+    ] {
+        let (code, _, err) = sb.run(&args, &[]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(what), "{err}");
+        assert!(err.contains("of another user (uid 4242)"), "{err}");
+        assert!(!ran.exists(), "a command ran: {err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
 }
 
 /// Neither a failed run nor a successful one rewrites or re-modes a
