@@ -72,12 +72,12 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
         (
             "azure-aks-oidc.yaml",
             ("ARM_OIDC_TOKEN_FILE_PATH", fifo),
-            format!("cannot check {fifo}: it is a FIFO, not a regular file"),
+            "cannot check ${ARM_OIDC_TOKEN_FILE_PATH}: it is a FIFO, not a regular file".into(),
         ),
         (
             "azure-aks-oidc.yaml",
             ("ARM_OIDC_TOKEN_FILE_PATH", "/dev/zero"),
-            "cannot check /dev/zero: it is a character device".into(),
+            "cannot check ${ARM_OIDC_TOKEN_FILE_PATH}: it is a character device".into(),
         ),
         (
             "azure-aks-oidc.yaml",
@@ -87,7 +87,7 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
         (
             "aws-eks-oidc.yaml",
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/dev/zero"),
-            "cannot check /dev/zero: it is a character device".into(),
+            "cannot check ${AWS_WEB_IDENTITY_TOKEN_FILE}: it is a character device".into(),
         ),
         (
             "gke-oidc.yaml",
@@ -97,13 +97,15 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
         (
             "gke-oidc.yaml",
             ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
-            "cannot check /dev/zero".into(),
+            "cannot check the token file that ${GOOGLE_APPLICATION_CREDENTIALS} names: it is a character device".into(),
         ),
     ];
     for (name, var, want) in cases {
         let (code, out, err) = bounded(&sb, &["plan", &spec(name)], &[var]);
         assert_eq!(code, 0, "{name} {var:?}: {err}");
         assert!(unwrapped(&out).contains(&want), "{name} {var:?}: {out}");
+        // The paths come from variables secret by their names: named, not shown.
+        assert!(!out.contains(var.1), "{name} {var:?}: {out}");
     }
 }
 
