@@ -250,6 +250,47 @@ mod tests {
         );
     }
 
+    /// A link written through (its target changed, the link not) keeps
+    /// the very link: only what changed is put back.
+    #[test]
+    fn a_link_written_through_is_not_recreated() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("mounted");
+        fs::write(&target, "mounted").unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let inode = fs::symlink_metadata(&link).unwrap().ino();
+        let s = Snapshot::take(&link).unwrap();
+        fs::write(&link, "written through").unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::symlink_metadata(&link).unwrap().ino(), inode);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "mounted");
+    }
+
+    /// A file a step replaced with a link comes back as the file; the
+    /// link's target is not written.
+    #[test]
+    fn a_file_replaced_by_a_link_comes_back_as_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        fs::write(&config, "original").unwrap();
+        let other = dir.path().join("other");
+        fs::write(&other, "someone else's").unwrap();
+        let s = Snapshot::take(&config).unwrap();
+        fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink(&other, &config).unwrap();
+        s.restore().unwrap();
+        assert!(
+            !fs::symlink_metadata(&config)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&config).unwrap(), "original");
+        assert_eq!(fs::read_to_string(&other).unwrap(), "someone else's");
+    }
+
     /// Only a file that is not there is recorded as absent: one that
     /// cannot be read (here, its directory is a file) is an error, or a
     /// rollback would remove what it could not see.
