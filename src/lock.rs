@@ -203,6 +203,38 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
     }
 
+    /// A symlink is refused as not ours; a FIFO of our own too (it opens,
+    /// but is not a lock file); any other failure is said as it is.
+    #[test]
+    fn only_a_regular_file_of_our_own_is_a_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let lock = lock_path(&kube);
+        std::os::unix::fs::symlink(dir.path().join("victim"), &lock).unwrap();
+        let not_ours = |r: Result<Option<Lock>, LockError>| match r {
+            Err(LockError::Io(e)) => e.to_string().contains("not a lock file of this user"),
+            _ => false,
+        };
+        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        fs::remove_file(&lock).unwrap();
+        let c = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        match acquire(&dir.path().join("missing/config"), Duration::ZERO, |_| {}) {
+            Err(LockError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            other => panic!("{:?}", other.map(|l| l.is_some())),
+        }
+    }
+
+    /// Where no file can be made (sysfs refuses even root), no run can
+    /// change a kubeconfig either: no lock, and no error.
+    #[test]
+    fn a_directory_that_takes_no_file_has_no_lock() {
+        let r = acquire(Path::new("/sys/config"), Duration::ZERO, |_| {});
+        assert!(matches!(r, Ok(None)), "{:?}", r.map(|l| l.is_some()));
+    }
+
     #[test]
     fn a_link_and_its_target_share_one_lock() {
         let dir = tempfile::tempdir().unwrap();
