@@ -227,6 +227,21 @@ mod tests {
         }
     }
 
+    /// A lock taken on a file that its holder removed meanwhile is no
+    /// lock: the path names another file now.
+    #[test]
+    fn a_file_removed_and_made_anew_is_not_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.lock");
+        fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(same_file(&file, &path));
+        fs::remove_file(&path).unwrap();
+        assert!(!same_file(&file, &path));
+        fs::write(&path, "").unwrap();
+        assert!(!same_file(&file, &path));
+    }
+
     /// Where no file can be made (sysfs refuses even root), no run can
     /// change a kubeconfig either: no lock, and no error.
     #[test]
