@@ -25,7 +25,8 @@ pub fn final_target(path: &Path) -> PathBuf {
 }
 
 /// The first symlink on the way from `path` to its file that belongs to
-/// neither this user nor root, and its owner. stackhook follows links
+/// neither this user nor root, and its owner: the path's own directories
+/// too, and those of every link it leads through. stackhook follows links
 /// itself (to keep them), so the kernel's `protected_symlinks` does not
 /// guard it: a link another user planted in a shared directory (`/tmp`)
 /// would have it write wherever that user chose.
@@ -35,12 +36,14 @@ pub fn foreign_link(path: &Path) -> Option<(PathBuf, u32)> {
     let me = unsafe { libc::geteuid() };
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        let meta = std::fs::symlink_metadata(&current).ok()?;
-        if !meta.file_type().is_symlink() {
-            return None;
-        }
-        if meta.uid() != me && meta.uid() != 0 {
-            return Some((current, meta.uid()));
+        for step in current.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            if let Ok(meta) = std::fs::symlink_metadata(step)
+                && meta.file_type().is_symlink()
+                && meta.uid() != me
+                && meta.uid() != 0
+            {
+                return Some((step.to_path_buf(), meta.uid()));
+            }
         }
         let next = std::fs::read_link(&current).ok()?;
         current = match current.parent() {

@@ -257,9 +257,20 @@ fn a_symlink_planted_by_another_user_is_not_followed() {
     ));
     let spec = spec.to_str().unwrap();
     let planted = planted.to_str().unwrap();
+    // A directory on the way may be the planted link, too.
+    let dir_link = sb.path("work/dirlink");
+    std::os::unix::fs::symlink(sb.path("work"), &dir_link).unwrap();
+    std::os::unix::fs::lchown(&dir_link, Some(4242), Some(4242)).unwrap();
+    let through_dir = dir_link.join("victim");
+    let through_dir = through_dir.to_str().unwrap();
     for (args, what) in [
         (vec!["run", spec, "--env-file", planted], "the env file"),
         (vec!["run", spec, "--kubeconfig", planted], "the kubeconfig"),
+        (vec!["run", spec, "--env-file", through_dir], "the env file"),
+        (
+            vec!["run", spec, "--kubeconfig", through_dir],
+            "the kubeconfig",
+        ),
     ] {
         let (code, _, err) = sb.run(&args, &[]);
         assert_eq!(code, 2, "{err}");
