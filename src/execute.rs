@@ -402,10 +402,10 @@ impl<'a> Runner<'a> {
         let rolled = if problems.is_empty() {
             format!(
                 "rolled back: temp files removed, {} restored",
-                self.plan.kubeconfig
+                visible(&self.plan.kubeconfig)
             )
         } else {
-            format!("rollback incomplete: {}", problems.join("; "))
+            format!("rollback incomplete: {}", visible(&problems.join("; ")))
         };
         let step = &self.plan.steps[stop.step];
         let diag = report::failure(

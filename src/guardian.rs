@@ -14,6 +14,7 @@
 use std::io::{self, Write};
 use std::panic::AssertUnwindSafe;
 
+use crate::paint::visible;
 use crate::reaper;
 use crate::recovery::{self, Receiver};
 use crate::rollback::{self, Recovered};
@@ -176,7 +177,7 @@ fn what_happened(ended: Ended, recovered: Option<Recovered>) -> Option<String> {
         },
         Some(r) => format!("rollback incomplete: {}", r.problems.join("; ")),
     };
-    // One line, whatever a path holds.
-    let line = format!("stackhook: {how}; {what}").replace(['\n', '\r'], " ");
-    Some(line + "\n")
+    // One line that shows what a path holds, whatever it holds.
+    let line = format!("stackhook: {how}; {what}");
+    Some(visible(&line).replace('\n', "\\n") + "\n")
 }

@@ -57,8 +57,21 @@ pub fn visible(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn hidden(c: char) -> bool {
-    c.is_control() && c != '\n' && c != '\t'
+/// Control characters but newline and tab, and the invisible ones that
+/// change how text around them reads: zero-width characters, bidi
+/// controls (which can show `b a` for `a b`), line and paragraph
+/// separators, the byte-order mark.
+pub fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
 }
 
 #[cfg(test)]
@@ -72,6 +85,10 @@ mod tests {
         assert_eq!(
             visible("echo 'ok\u{1b}[2K\recho' \u{9b}2K\u{7f}"),
             "echo 'ok\\x1b[2K\\recho' \\u{9b}2K\\x7f"
+        );
+        assert_eq!(
+            visible("rm -rf \u{202E}gpj.exe\u{200B} \u{2028}é"),
+            "rm -rf \\u{202e}gpj.exe\\u{200b} \\u{2028}é"
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::paint::{Paint, visible};
+use crate::paint::{Paint, hidden, visible};
 use crate::plan::{Plan, PlanStep};
 use crate::render::TempFile;
 
@@ -41,7 +41,7 @@ fn tempfile_line(t: &TempFile) -> String {
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", paint.bold("Plan for"), plan.spec);
-    let _ = writeln!(out, "kubeconfig: {}", plan.kubeconfig);
+    let _ = writeln!(out, "kubeconfig: {}", visible(&plan.kubeconfig));
     if !plan.env.is_empty() {
         let _ = writeln!(out, "env (every step):");
         for (k, v) in &plan.env {
@@ -239,13 +239,17 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
 /// Text on one line: a newline in a value could end the paragraph (or the
 /// code span) it is in, and start markdown of its own.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\n' | '\r' => '\u{21B5}',
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push('\u{21B5}'),
+            // Control, bidi and zero-width characters would act on, reorder
+            // or hide text around them in the rendered comment.
+            c if hidden(c) => out.push_str(&visible(c.encode_utf8(&mut [0; 4]))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Text from the spec or the environment as inline markdown that shows as

@@ -270,10 +270,18 @@ pub fn recover(handover: Handover) -> Option<Recovered> {
         problems.push(format!("{kind} {}: {e}", path.display()));
         None
     });
-    if let Some(k) = &mut kubeconfig {
-        k.lock = handover
-            .kubeconfig_lock
-            .map(|(lock_path, fd)| Lock::handed_over(lock_path, File::from(fd)));
+    match (&mut kubeconfig, handover.kubeconfig_lock) {
+        (Some(k), lock) => {
+            k.lock = lock.map(|(lock_path, fd)| Lock::handed_over(lock_path, File::from(fd)));
+        }
+        // The record is written right after the lock is handed over: a
+        // lock without one means the worker died in between (nothing ran
+        // yet) or a step removed it. Either way, say it.
+        (None, Some((lock_path, _))) if problems.is_empty() => problems.push(format!(
+            "no record of the kubeconfig locked by {} was found: it was not checked",
+            lock_path.display()
+        )),
+        (None, _) => {}
     }
     let restored = kubeconfig.as_ref().map(|k| k.snapshot.path().to_path_buf());
     let mut journal = Journal {
@@ -479,6 +487,27 @@ mod tests {
         assert!(!dir.exists());
         // The kubeconfig, its lock file and the directory made for them.
         assert!(!base.path().join("a").exists());
+    }
+
+    /// A step that removed the record leaves the guardian a lock and no
+    /// snapshot: it says the kubeconfig was not checked, not "restored".
+    #[test]
+    fn a_missing_record_is_said() {
+        let base = tempfile::tempdir().unwrap();
+        let (j, _, receiver, kube) = handed_over(base.path());
+        fs::write(&kube, b"half-written: [").unwrap();
+        fs::remove_file(j.run_dir().unwrap().join(RECORD)).unwrap();
+        std::mem::forget(j);
+        let recovered = recover(receiver.receive()).unwrap();
+        assert_eq!(recovered.kubeconfig, None);
+        assert!(
+            recovered
+                .problems
+                .iter()
+                .any(|p| p.contains("no record of the kubeconfig")),
+            "{:?}",
+            recovered.problems
+        );
     }
 
     #[test]

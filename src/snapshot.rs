@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_file;
+use crate::bounded_file::{KUBECONFIG_CAP, Refused, read as read_bounded};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -26,7 +27,7 @@ pub struct Snapshot {
     file: Option<FileState>,
 }
 
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct FileState {
     bytes: Vec<u8>,
     mode: u32,
@@ -40,8 +41,18 @@ fn file_state(path: &Path) -> std::io::Result<Option<FileState>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    // Bounded like every file stackhook reads from the environment: the
+    // snapshot is held in memory and written to the run's record.
+    let bytes = read_bounded(path, KUBECONFIG_CAP).map_err(|r| match r {
+        Refused::Io(e) => e,
+        Refused::TooLarge(_) => std::io::Error::new(
+            ErrorKind::FileTooLarge,
+            format!("{} is larger than 16 MiB", path.display()),
+        ),
+        other => std::io::Error::other(format!("{}: {other}", path.display())),
+    })?;
     Ok(Some(FileState {
-        bytes: fs::read(path)?,
+        bytes,
         mode: meta.permissions().mode() & 0o7777,
         uid: meta.uid(),
         gid: meta.gid(),
@@ -83,7 +94,13 @@ impl Snapshot {
             (None, Some(_)) => fs::remove_file(&self.path)?,
             _ => {}
         }
-        let now = file_state(&self.target)?;
+        // A file that cannot be read now (grown past the cap) is not what
+        // the snapshot holds: it is put back too.
+        let now = match file_state(&self.target) {
+            Ok(now) => now,
+            Err(e) if e.kind() == ErrorKind::FileTooLarge => Some(FileState::default()),
+            Err(e) => return Err(e),
+        };
         match (&self.file, now) {
             (Some(before), now) if now.as_ref() != Some(before) => {
                 atomic_file::write(&self.target, &before.bytes)?;
@@ -289,6 +306,30 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(&config).unwrap(), "original");
         assert_eq!(fs::read_to_string(&other).unwrap(), "someone else's");
+    }
+
+    /// A kubeconfig is read with a bound, like every file named by the
+    /// environment; one a step grew past it is put back all the same.
+    #[test]
+    fn a_kubeconfig_past_the_bound_is_refused_and_one_grown_past_it_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        fs::File::create(&config)
+            .unwrap()
+            .set_len(KUBECONFIG_CAP + 1)
+            .unwrap();
+        let err = Snapshot::take(&config).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileTooLarge);
+        fs::write(&config, "original").unwrap();
+        let s = Snapshot::take(&config).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&config)
+            .unwrap()
+            .set_len(KUBECONFIG_CAP + 1)
+            .unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_to_string(&config).unwrap(), "original");
     }
 
     /// Only a file that is not there is recorded as absent: one that

@@ -288,6 +288,24 @@ fn control_characters_are_shown_not_acted_on() {
         assert!(out.contains(shown), "{format}: {out}");
         assert!(!out.contains(['\x1b', '\r']), "{format}: {out:?}");
     }
+    // The kubeconfig path too; and bidi or zero-width characters, which
+    // reorder or hide the text around them, in text and markdown.
+    let kube = sb.path("work/k\x1b]0;x\x07");
+    let kube = kube.to_str().unwrap();
+    let bidi = ("PLAIN", "a\u{202E}b\u{200B}c");
+    for format in ["text", "markdown"] {
+        let (code, out, err) = sb.run(
+            &["plan", spec, "--format", format, "--kubeconfig", kube],
+            &[bidi],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(r"k\x1b]0;x\x07"), "{format}: {out}");
+        assert!(out.contains(r"a\u{202e}b\u{200b}c"), "{format}: {out}");
+        assert!(
+            !out.contains(['\x1b', '\x07', '\u{202E}', '\u{200B}']),
+            "{format}: {out:?}"
+        );
+    }
     let (_, out, _) = sb.run(&["plan", spec, "--format", "json"], &[plain]);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
