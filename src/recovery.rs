@@ -206,4 +206,26 @@ mod tests {
         assert!(handover.done);
         assert!(!receiver.receive().done, "read once");
     }
+
+    /// A message cut short (a path longer than any real one) or of a kind
+    /// the guardian does not know hands nothing over.
+    #[test]
+    fn a_cut_or_unknown_message_hands_nothing_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (receiver, channel) = pair().unwrap();
+        let f = File::create(dir.path().join("x")).unwrap();
+        let long = "/x".repeat(3000);
+        channel
+            .hand_over(Held::RunDir, Path::new(&long), f.as_fd())
+            .unwrap();
+        let fds = [f.as_fd()];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        channel.send(b"X/k/.config.lock", &mut control).unwrap();
+        let handover = receiver.receive();
+        assert!(handover.run_dir.is_none());
+        assert!(handover.kubeconfig_lock.is_none());
+        assert!(!handover.done);
+    }
 }

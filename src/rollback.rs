@@ -510,6 +510,19 @@ mod tests {
         );
     }
 
+    /// A record that cannot be read is said as that, once: not also as
+    /// missing.
+    #[test]
+    fn an_unreadable_record_is_said_once() {
+        let base = tempfile::tempdir().unwrap();
+        let (j, _, receiver, _) = handed_over(base.path());
+        fs::write(j.run_dir().unwrap().join(RECORD), b"{not json").unwrap();
+        std::mem::forget(j);
+        let recovered = recover(receiver.receive()).unwrap();
+        assert_eq!(recovered.problems.len(), 1, "{:?}", recovered.problems);
+        assert!(recovered.problems[0].contains("could not read the record"));
+    }
+
     #[test]
     fn nothing_is_recovered_of_a_journal_that_was_finished() {
         let base = tempfile::tempdir().unwrap();
