@@ -514,13 +514,21 @@ mod tests {
     /// missing.
     #[test]
     fn an_unreadable_record_is_said_once() {
-        let base = tempfile::tempdir().unwrap();
-        let (j, _, receiver, _) = handed_over(base.path());
-        fs::write(j.run_dir().unwrap().join(RECORD), b"{not json").unwrap();
-        std::mem::forget(j);
-        let recovered = recover(receiver.receive()).unwrap();
-        assert_eq!(recovered.problems.len(), 1, "{:?}", recovered.problems);
-        assert!(recovered.problems[0].contains("could not read the record"));
+        for corrupt in [
+            |record: &Path| fs::write(record, b"{not json").unwrap(),
+            |record: &Path| {
+                fs::remove_file(record).unwrap();
+                fs::create_dir(record).unwrap();
+            },
+        ] {
+            let base = tempfile::tempdir().unwrap();
+            let (j, _, receiver, _) = handed_over(base.path());
+            corrupt(&j.run_dir().unwrap().join(RECORD));
+            std::mem::forget(j);
+            let recovered = recover(receiver.receive()).unwrap();
+            assert_eq!(recovered.problems.len(), 1, "{:?}", recovered.problems);
+            assert!(recovered.problems[0].contains("could not read the record"));
+        }
     }
 
     #[test]
