@@ -561,9 +561,14 @@ mod tests {
         fs::write(stale.join("gke-token"), b"s").unwrap();
         let unrelated = base.path().join("stackhook-notes");
         fs::create_dir(&unrelated).unwrap();
+        // Another program's directory with a lock file of the same name.
+        let foreign = base.path().join("other-tool");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join(LOCK), b"").unwrap();
         assert_eq!(sweep_stale(base.path()), vec![stale.clone()]);
         assert!(live_dir.exists());
         assert!(unrelated.exists());
+        assert!(foreign.exists());
         live.rollback();
     }
 }
