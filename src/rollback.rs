@@ -79,13 +79,20 @@ impl Journal {
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(base)?
             .keep();
+        // The lock file appears under its name already locked: another
+        // run's sweep that found it unlocked, between its creation and its
+        // flock, would take this live directory for a killed run's and
+        // remove it. So it is made and locked under another name, then
+        // renamed (a flock belongs to the file, not its name).
+        let unnamed = dir.join(".lock-new");
         let lock = OpenOptions::new()
             .create_new(true)
             .write(true)
             .mode(0o600)
-            .open(dir.join(LOCK))?;
+            .open(&unnamed)?;
         lock.try_lock()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        fs::rename(&unnamed, dir.join(LOCK))?;
         let run_dir = RunDir {
             path: dir.clone(),
             lock,
@@ -548,6 +555,35 @@ mod tests {
         std::mem::forget(j);
         assert!(recover(receiver.receive()).is_none());
         assert_eq!(fs::read(&kube).unwrap(), b"login");
+    }
+
+    /// Another run's sweep never removes a live run's directory, however
+    /// the two interleave (the lock file only ever appears locked).
+    #[test]
+    fn a_sweep_beside_runs_being_set_up_leaves_them() {
+        let base = tempfile::tempdir().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let sweeper = scope.spawn(|| {
+                let mut swept = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    swept += sweep_stale(base.path()).len();
+                }
+                swept
+            });
+            let mut lost = Vec::new();
+            for _ in 0..2000 {
+                let mut j = Journal::default();
+                match j.create_run_dir(base.path()) {
+                    Ok(dir) if dir.join(LOCK).exists() => {}
+                    other => lost.push(format!("{other:?}")),
+                }
+                j.rollback();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let swept = sweeper.join().unwrap();
+            assert!(lost.is_empty() && swept == 0, "{swept} swept: {lost:?}");
+        });
     }
 
     #[test]
