@@ -217,14 +217,14 @@ steps:
     (child, stdout, pids)
 }
 
-fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
-    let sb = Sandbox::new();
-    let (mut child, mut stdout, pids) = start_family(&sb);
-    let child = &mut child.0;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // The worker holds stderr until it has ended everything and rolled
-    // back; then it exits.
+/// After the guardian died: the worker, told by SIGTERM, ended every
+/// descendant and rolled back. It holds stderr until it has; then it exits.
+fn worker_rolled_back(
+    sb: &Sandbox,
+    child: &mut Child,
+    stdout: &mut BufReader<std::process::ChildStdout>,
+    pids: &[i32],
+) {
     let mut err = String::new();
     child
         .stderr
@@ -235,7 +235,7 @@ fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     wait_for_exit(pids[1]);
-    for p in &pids {
+    for p in pids {
         assert!(!alive(*p), "{p} of {pids:?} survived: {err}");
     }
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
@@ -245,6 +245,15 @@ fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
         "rolled back"
     );
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+fn sigkill_of_stackhook_ends_every_descendant_and_rolls_back() {
+    let sb = Sandbox::new();
+    let (mut child, mut stdout, pids) = start_family(&sb);
+    let child = &mut child.0;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    worker_rolled_back(&sb, child, &mut stdout, &pids);
 }
 
 /// How CI runners cancel a job: SIGKILL to the whole process group the
@@ -260,28 +269,7 @@ fn sigkill_of_the_callers_process_group_still_rolls_back() {
     let group = child.id() as i32;
     unsafe { libc::kill(-group, libc::SIGKILL) };
     assert_eq!(child.wait().unwrap().code(), None, "killed by a signal");
-    // The worker holds stderr until it has ended everything and rolled
-    // back; then it exits.
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    wait_for_exit(pids[1]);
-    for p in &pids {
-        assert!(!alive(*p), "{p} of {pids:?} survived: {err}");
-    }
-    assert!(err.contains("interrupted by SIGTERM"), "{err}");
-    assert_eq!(
-        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
-        TWO_CONTEXTS,
-        "rolled back"
-    );
-    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+    worker_rolled_back(&sb, child, &mut stdout, &pids);
 }
 
 /// The worker dies without a rollback (the kernel's OOM killer): the
