@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 /// Runs the binary in the sandbox under `timeout 60`.
@@ -29,14 +27,6 @@ fn bounded(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String,
     (code, String::from_utf8_lossy(&out.stdout).into(), err)
 }
 
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// An unsigned JWT whose payload is `claims`.
 fn jwt(claims: &str) -> String {
     use base64::Engine;
@@ -56,8 +46,7 @@ fn spec(name: &str) -> String {
 #[test]
 fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
     let sb = Sandbox::new();
-    let fifo = sb.path("work/token.fifo");
-    mkfifo(&fifo);
+    let fifo = sb.fifo("work/token.fifo");
     let big = sb.path("work/big.oidc");
     std::fs::File::create(&big)
         .unwrap()
@@ -113,8 +102,7 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
 #[test]
 fn kubeconfig_files_that_are_not_regular_files_are_refused() {
     let sb = Sandbox::new();
-    let fifo = sb.path("work/kube.fifo");
-    mkfifo(&fifo);
+    let fifo = sb.fifo("work/kube.fifo");
     let fifo = fifo.to_str().unwrap();
     let (code, _, err) = bounded(&sb, &["kubeconfig", "check"], &[("KUBECONFIG", fifo)]);
     assert_eq!(code, 1, "{err}");

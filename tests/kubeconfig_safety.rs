@@ -90,14 +90,7 @@ fn a_second_run_waits_and_its_login_survives_the_first_ones_rollback() {
     let sb = Sandbox::new();
     sb.with_real_kubectl();
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
-    let gate = sb.path("work/gate");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&gate)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let gate = sb.fifo("work/gate");
     let mut a = spawn(&sb, &login_spec(&sb, "a", "run-a", Some(&gate)));
     wait_for_line(
         &mut BufReader::new(a.stdout.take().unwrap()),
@@ -308,14 +301,7 @@ fn a_run_through_a_symlink_takes_the_same_lock() {
     std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
     let link = sb.path("work/link-to-config");
     std::os::unix::fs::symlink(sb.kubeconfig(), &link).unwrap();
-    let gate = sb.path("work/gate");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&gate)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let gate = sb.fifo("work/gate");
     let mut a = spawn(&sb, &login_spec(&sb, "a", "run-a", Some(&gate)));
     wait_for_line(
         &mut BufReader::new(a.stdout.take().unwrap()),

@@ -90,15 +90,7 @@ fn pids(line: &str) -> Vec<i32> {
 }
 
 fn fifo(sb: &Sandbox, name: &str) -> String {
-    let p = sb.path(&format!("work/{name}"));
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&p)
-            .status()
-            .unwrap()
-            .success()
-    );
-    p.display().to_string()
+    sb.fifo(&format!("work/{name}")).display().to_string()
 }
 
 /// A command that starts a grandchild in a new session which keeps the

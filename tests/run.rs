@@ -580,12 +580,7 @@ steps:
 
 fn output_streams_live_before_the_command_ends() {
     let sb = Sandbox::new();
-    let fifo = sb.path("work/release");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let fifo = sb.fifo("work/release");
     let spec = sb.write_spec(
         r#"version: 1
 steps:

@@ -143,6 +143,16 @@ impl Sandbox {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
+    /// A named pipe at `rel`: what tests wait on instead of sleeping.
+    pub fn fifo(&self, rel: &str) -> PathBuf {
+        let path = self.path(rel);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {}", path.display());
+        path
+    }
     pub fn tmp(&self) -> PathBuf {
         self.path("tmp")
     }
