@@ -5,23 +5,23 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// `path`, then each path its symlinks lead to, as far as the kernel
+/// follows (40 links).
+fn hops(path: &Path) -> impl Iterator<Item = PathBuf> {
+    std::iter::successors(Some(path.to_path_buf()), |current| {
+        let next = std::fs::read_link(current).ok()?;
+        Some(match current.parent() {
+            Some(dir) => dir.join(next),
+            None => next,
+        })
+    })
+    .take(41)
+}
+
 /// The file a path names: the path, or where its symlinks end, even when
 /// that file does not exist (yet).
 pub fn final_target(path: &Path) -> PathBuf {
-    let mut current = path.to_path_buf();
-    // As many hops as the kernel follows.
-    for _ in 0..40 {
-        match std::fs::read_link(&current) {
-            Ok(next) => {
-                current = match current.parent() {
-                    Some(dir) => dir.join(next),
-                    None => next,
-                };
-            }
-            Err(_) => break,
-        }
-    }
-    current
+    hops(path).last().expect("the path itself is the first hop")
 }
 
 /// The first symlink on the way from `path` to its file that belongs to
@@ -34,24 +34,15 @@ pub fn foreign_link(path: &Path) -> Option<(PathBuf, u32)> {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    let mut current = path.to_path_buf();
-    for _ in 0..40 {
-        for step in current.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-            if let Ok(meta) = std::fs::symlink_metadata(step)
-                && meta.file_type().is_symlink()
-                && meta.uid() != me
-                && meta.uid() != 0
-            {
-                return Some((step.to_path_buf(), meta.uid()));
-            }
-        }
-        let next = std::fs::read_link(&current).ok()?;
-        current = match current.parent() {
-            Some(dir) => dir.join(next),
-            None => next,
-        };
-    }
-    None
+    hops(path).find_map(|hop| {
+        hop.ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .find_map(|step| {
+                let meta = std::fs::symlink_metadata(step).ok()?;
+                let foreign = meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0;
+                foreign.then(|| (step.to_path_buf(), meta.uid()))
+            })
+    })
 }
 
 /// Writes `content` to `dest` atomically (a 0600 file in the same
