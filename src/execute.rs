@@ -61,7 +61,9 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         let v = entry.value.materialize(|n| process.get(n).cloned())?;
         env.insert(name.clone(), v);
     }
-    let secret_values = secret_values::of(plan, &env, &resolve::raw_env());
+    // Read once: masked here, passed on to every command as it is.
+    let raw_env = resolve::raw_env();
+    let secret_values = secret_values::of(plan, &env, &raw_env);
     let console = Console {
         masker: Masker::new(&secret_values),
         quiet: opts.quiet,
@@ -74,6 +76,7 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     }
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
     runner.secret_values = secret_values;
+    runner.raw_env = raw_env;
     // What `plan` warns about (a static token, an unchecked download, a
     // token about to expire) is said where the hook runs too.
     for w in &plan.warnings {
@@ -177,7 +180,7 @@ impl<'a> Runner<'a> {
             announce,
             secret_values: Vec::new(),
             masker_stale: false,
-            raw_env: resolve::raw_env(),
+            raw_env: Vec::new(),
         })
     }
 
