@@ -5,8 +5,8 @@
 //! waiter that locked a file already removed starts over.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -171,8 +171,16 @@ impl Lock {
     }
 
     fn record_holder(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = writeln!(self.file, "{}", std::process::id());
+        // Written over, then cut to length: on ext4 a truncation to zero
+        // makes the last close allocate and write out the file
+        // (auto_da_alloc), and removing it then frees blocks, which a
+        // `discard` mount waits for: 0.1 to 0.3 ms of every run.
+        let text = format!("{}\n", std::process::id());
+        let _ = self.file.write_all_at(text.as_bytes(), 0);
+        let len = text.len() as u64;
+        if self.file.metadata().is_ok_and(|m| m.len() > len) {
+            let _ = self.file.set_len(len);
+        }
     }
 }
 
@@ -286,5 +294,17 @@ mod tests {
         assert!(!lock_path(&kube).exists());
         let again = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
         drop(again);
+    }
+
+    #[test]
+    fn a_lock_file_left_with_a_longer_holder_says_only_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        // A crash left the file, holding a pid longer than ours.
+        fs::write(lock_path(&kube), "12345678901234567890\n").unwrap();
+        let lock = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        let text = fs::read_to_string(lock_path(&kube)).unwrap();
+        assert_eq!(text, format!("{}\n", std::process::id()));
+        drop(lock);
     }
 }
