@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use crate::prefix;
+
 /// Shorter values would mask ordinary text (a secret `1` would hide every
 /// digit) while hiding next to nothing.
 pub const MIN_MASKED_LEN: usize = 3;
@@ -319,7 +321,7 @@ impl<'m> Stream<'m> {
             &masked
         };
         if self.keep == 0 {
-            prefix_lines(block, &self.prefix, out);
+            prefix::prefix_lines(block, &self.prefix, out);
         } else {
             let mut start = 0;
             for end in memchr::memchr_iter(b'\n', block) {
@@ -378,30 +380,6 @@ fn replace_all(text: &[u8], pattern: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&text[at..]);
     out
-}
-
-/// Appends `block` (whole lines) to `out` with `prefix` before each line
-/// and the `\r` before each `\n` dropped. A byte at a time: output lines
-/// are short, and a call per line (search, copies) costs more than the
-/// line itself.
-fn prefix_lines(block: &[u8], prefix: &[u8], out: &mut Vec<u8>) {
-    out.reserve(block.len() + prefix.len() * (block.len() / 8 + 1));
-    let mut line_start = out.len();
-    out.extend_from_slice(prefix);
-    for &b in block {
-        if b == b'\n' {
-            while out.len() > line_start + prefix.len() && out.last() == Some(&b'\r') {
-                out.pop();
-            }
-            out.push(b'\n');
-            line_start = out.len();
-            out.extend_from_slice(prefix);
-        } else {
-            out.push(b);
-        }
-    }
-    // The block ends with a newline: no line follows its last prefix.
-    out.truncate(line_start);
 }
 
 #[cfg(test)]
