@@ -26,6 +26,7 @@ use crate::provider_page;
 use crate::resolve::{self, ProcessEnv};
 use crate::schema;
 use crate::spec::{self, Spec};
+use crate::timeline;
 
 pub fn run(command: Command, color: Color) -> Result<(), Failure> {
     match command {
@@ -90,6 +91,7 @@ fn plan(args: &PlanArgs, color: Color) -> Result<(), Failure> {
 fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
     let process = resolve::process_env();
     let (spec, plan) = load_plan(&args.common, &process)?;
+    timeline::mark("planned");
     if args.dry_run {
         return show(&spec, &plan, args.format, false, color);
     }

@@ -24,6 +24,7 @@ use crate::rollback::{self, Journal};
 use crate::secret_values;
 use crate::signals;
 use crate::spec::{RESERVED_ENV, Spec};
+use crate::timeline;
 use crate::value::Value;
 
 pub struct Options {
@@ -74,7 +75,9 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     if announce {
         secret_values::announce(&secret_values);
     }
+    timeline::mark("checked");
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
+    timeline::mark("run directory, lock and record");
     runner.secret_values = secret_values;
     runner.raw_env = raw_env;
     // What `plan` warns about (a static token, an unchecked download, a
@@ -190,6 +193,7 @@ impl<'a> Runner<'a> {
         for (i, step) in plan.steps.iter().enumerate() {
             let started = Instant::now();
             let result = self.step(i, step);
+            timeline::mark("step");
             let status = match &result {
                 Ok(()) => StepStatus::Ok,
                 Err(stop) => StepStatus::of(&stop.outcome),
@@ -387,6 +391,7 @@ impl<'a> Runner<'a> {
             Failure::failed(Diag::new(Code::RunCommit, format!("cannot finish: {e}")))
         })?;
         report::summary(&console, &results, plan.steps.len());
+        timeline::mark("committed");
         Ok(())
     }
 

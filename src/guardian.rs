@@ -19,6 +19,7 @@ use crate::reaper;
 use crate::recovery::{self, Receiver};
 use crate::rollback::{self, Recovered};
 use crate::signals::{self, INTERRUPTS};
+use crate::timeline;
 
 /// The signal the worker gets when the guardian dies.
 pub const PARENT_DEATH: i32 = libc::SIGTERM;
@@ -100,6 +101,7 @@ fn guard(worker: i32, set: &libc::sigset_t, handover: Option<Receiver>) -> i32 {
             break ended;
         }
     };
+    timeline::mark("worker exited");
     reaper::end_children();
     // Only now, with no command left to write it, is the kubeconfig put
     // back. Whatever happens there, the exit code is the worker's.
@@ -115,6 +117,7 @@ fn guard(worker: i32, set: &libc::sigset_t, handover: Option<Receiver>) -> i32 {
     if let Some(line) = what_happened(ended, recovered) {
         let _ = io::stderr().write_all(line.as_bytes());
     }
+    timeline::mark("guardian done");
     ended.code()
 }
 

@@ -14,6 +14,7 @@
 
 // Foundations: errors, values that cannot leak, quoting, files.
 pub mod code;
+pub mod timeline;
 pub mod diagnostic;
 pub mod failure;
 pub mod paint;
@@ -55,6 +56,7 @@ pub mod schema;
 pub mod kubeconfig;
 pub mod kubeconfig_edit;
 pub mod exec_credential;
+pub mod prefix;
 pub mod masker;
 pub mod signals;
 pub mod reaper;

@@ -4,9 +4,10 @@
 use std::io::{IsTerminal, Write};
 
 use clap::Parser;
-use stackhook::{cli, commands, guardian};
+use stackhook::{cli, commands, guardian, timeline};
 
 fn main() {
+    timeline::mark("started");
     // `--version` alone is answered before building the whole parser.
     let mut args = std::env::args_os().skip(1);
     if let (Some(arg), None) = (args.next(), args.next())
@@ -16,12 +17,14 @@ fn main() {
         return;
     }
     let cli = cli::Cli::parse();
+    timeline::mark("arguments parsed");
     // A run's commands must end with it: the process the caller started
     // stays their guardian (forked while this process has one thread).
     if let cli::Command::Run(args) = &cli.command
         && !args.dry_run
     {
         guardian::start();
+        timeline::mark("worker forked");
     }
     install_report_handler(cli.color);
     if let Err(failure) = commands::run(cli.command, cli.color) {
