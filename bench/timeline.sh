@@ -10,15 +10,20 @@
 #   bench/timeline.sh
 #
 # TARGET=x86_64-unknown-linux-musl PROFILE=dist measures the build that
-# ships (static musl, see scripts/release) instead of the release build.
+# ships (static musl, see scripts/release) instead of the release build;
+# BIN=PATH measures a binary built with the feature elsewhere.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${PROFILE:-release}
 target_args=()
 [ -z "${TARGET:-}" ] || target_args=(--target "$TARGET")
-(cd "$root" && cargo build --quiet --profile "$profile" "${target_args[@]}" --features timeline --target-dir target/timeline)
-bin=$root/target/timeline/${TARGET:+$TARGET/}$profile/stackhook
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  (cd "$root" && cargo build --quiet --profile "$profile" "${target_args[@]}" --features timeline --target-dir target/timeline)
+  bin=$root/target/timeline/${TARGET:+$TARGET/}$profile/stackhook
+fi
+bin=$(realpath "$bin")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
