@@ -195,6 +195,18 @@ pub struct PlanArgs {
     pub strict: bool,
 }
 
+/// Whether arguments (without the program's name) are `run` and options
+/// that cannot make it anything but a run of commands: no `--dry-run`, no
+/// help. Anything else is left to the parser; a guardian forked for a run
+/// the parser refuses only ends with the worker's error.
+pub fn plainly_a_run(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.next().is_some_and(|a| a == "run")
+        && args.all(|a| {
+            let a = a.as_encoded_bytes();
+            !(a.starts_with(b"--dry-run") || a.starts_with(b"-h") || a.starts_with(b"--help"))
+        })
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -336,4 +348,36 @@ pub enum KubeconfigCommand {
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plainly(args: &[&str]) -> bool {
+        plainly_a_run(args.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn only_a_plain_run_is_known_before_parsing() {
+        assert!(plainly(&["run"]));
+        assert!(plainly(&[
+            "run",
+            "--quiet",
+            "specs/gke.yaml",
+            "--env-file",
+            "x"
+        ]));
+        for args in [
+            &["run", "--dry-run"][..],
+            &["run", "--dry-run=true"],
+            &["run", "-h"],
+            &["run", "--help"],
+            &["plan", "run"],
+            &["--color", "never", "run"],
+            &[],
+        ] {
+            assert!(!plainly(args), "{args:?}");
+        }
+    }
 }
