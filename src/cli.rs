@@ -197,13 +197,17 @@ pub struct PlanArgs {
 
 /// Whether arguments (without the program's name) are `run` and options
 /// that cannot make it anything but a run of commands: no `--dry-run`, no
-/// help. Anything else is left to the parser; a guardian forked for a run
-/// the parser refuses only ends with the worker's error.
+/// help, alone or among short flags (`-qh`). Anything else is left to the
+/// parser; a guardian forked for a run the parser refuses only ends with
+/// the worker's error.
 pub fn plainly_a_run(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     args.next().is_some_and(|a| a == "run")
         && args.all(|a| {
             let a = a.as_encoded_bytes();
-            !(a.starts_with(b"--dry-run") || a.starts_with(b"-h") || a.starts_with(b"--help"))
+            let short_flags = a.starts_with(b"-") && !a.starts_with(b"--");
+            !(a.starts_with(b"--dry-run")
+                || a.starts_with(b"--help")
+                || short_flags && a.contains(&b'h'))
         })
 }
 
@@ -372,12 +376,37 @@ mod tests {
             &["run", "--dry-run"][..],
             &["run", "--dry-run=true"],
             &["run", "-h"],
+            &["run", "-qh"],
             &["run", "--help"],
             &["plan", "run"],
             &["--color", "never", "run"],
             &[],
         ] {
             assert!(!plainly(args), "{args:?}");
+        }
+    }
+
+    /// `plainly_a_run` knows `--dry-run` and help by name: they must stay
+    /// flags that only the command line sets.
+    #[test]
+    fn what_plainly_a_run_looks_for_is_what_the_parser_has() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let run = cli.find_subcommand("run").unwrap();
+        let dry_run = run
+            .get_arguments()
+            .find(|a| a.get_id() == "dry_run")
+            .unwrap();
+        assert_eq!(dry_run.get_long(), Some("dry-run"));
+        assert_eq!(
+            dry_run.get_env(),
+            None,
+            "an env var could make a run a dry run"
+        );
+        for arg in run.get_arguments() {
+            if arg.get_id() != "help" {
+                assert_ne!(arg.get_short(), Some('h'), "{:?}", arg.get_id());
+            }
         }
     }
 }

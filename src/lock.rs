@@ -119,10 +119,7 @@ pub fn acquire(
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
         }
-        let holder = fs::read_to_string(&path)
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let holder = holder_of(&file);
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(LockError::Busy { path, holder });
         }
@@ -143,6 +140,19 @@ pub fn acquire(
                 signals::received().unwrap_or(libc::SIGINT),
             ));
         }
+    }
+}
+
+/// The holder's pid, read from the lock file this run opened and checked
+/// (not by its path again), and only if it is a number: the file is
+/// another process's, and its text ends up in a message.
+fn holder_of(file: &File) -> String {
+    let mut buf = [0u8; 24];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let text = std::str::from_utf8(&buf[..n]).unwrap_or_default().trim();
+    match text.parse::<u32>() {
+        Ok(pid) => pid.to_string(),
+        Err(_) => String::new(),
     }
 }
 
@@ -306,5 +316,19 @@ mod tests {
         let text = fs::read_to_string(lock_path(&kube)).unwrap();
         assert_eq!(text, format!("{}\n", std::process::id()));
         drop(lock);
+    }
+
+    #[test]
+    fn a_holder_that_is_not_a_pid_is_not_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let first = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        // The holder's file, as another process could leave it.
+        fs::write(lock_path(&kube), "\u{1b}[2Jtoken=abc\n").unwrap();
+        match acquire(&kube, Duration::ZERO, |_| {}) {
+            Err(LockError::Busy { holder, .. }) => assert_eq!(holder, ""),
+            other => panic!("{other:?}"),
+        }
+        drop(first);
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-/// Name fragments that make a variable secret, matched case-insensitively.
+/// Name fragments that make a variable secret, matched ASCII
+/// case-insensitively.
 pub const SECRET_MARKERS: &[&str] = &[
     "SECRET",
     "TOKEN",
@@ -20,7 +21,12 @@ const FIRST_LETTERS: u32 = {
     let mut bits = 0;
     let mut i = 0;
     while i < SECRET_MARKERS.len() {
-        bits |= 1 << (SECRET_MARKERS[i].as_bytes()[0] - b'A');
+        let first = SECRET_MARKERS[i].as_bytes()[0];
+        assert!(
+            first.is_ascii_uppercase(),
+            "a marker starts with a letter A-Z"
+        );
+        bits |= 1 << (first - b'A');
         i += 1;
     }
     bits
