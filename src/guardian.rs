@@ -75,6 +75,12 @@ fn worker_setup(guardian: i32) {
         // guardian stays in the caller's group and forwards what a
         // terminal sends there.
         libc::setpgid(0, 0);
+        // Out of the terminal's foreground group, a write to the terminal
+        // (the steps' output, an error) would stop the worker under `stty
+        // tostop`, for good: the guardian does not see stops. Ignored, the
+        // write goes through. Commands write to pipes; one that opens
+        // /dev/tty itself inherits the ignored signal and writes too.
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
         libc::prctl(libc::PR_SET_PDEATHSIG, PARENT_DEATH, 0, 0, 0);
         // The guardian may have died before the line above.
         if libc::getppid() != guardian {

@@ -12,7 +12,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 
-use common::harness::{self, case};
+use common::harness::{self, Need, case};
 use common::*;
 
 fn main() {
@@ -25,6 +25,11 @@ fn main() {
         case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
         case!(secrets_that_are_not_utf8_or_have_short_lines_are_masked),
+        case!(
+            a_run_on_a_terminal_with_tostop_prints_and_ends,
+            Need::Cli("script"),
+            Need::Cli("timeout")
+        ),
     ]);
 }
 
@@ -422,4 +427,43 @@ steps:
     }
     assert!(text.contains("[show] x***y\n"), "{text}");
     assert_eq!(text.matches("[show] ***\n").count(), 3 + 3, "{text}");
+}
+
+/// On a terminal with `stty tostop`, the worker (in a process group of its
+/// own, so in the background) still writes the steps' output and ends, and
+/// so does a run whose arguments the parser refuses. `script` gives the
+/// run a real pty; `timeout` ends it if it stopped, which fails the test.
+fn a_run_on_a_terminal_with_tostop_prints_and_ends() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - {provider: run, name: hello, with: {commands: ['echo out-on-the-tty']}}
+"#,
+    );
+    let bin = bin();
+    for (args, code, says) in [
+        (
+            format!("run {}", spec.display()),
+            0,
+            "[hello] out-on-the-tty",
+        ),
+        ("run --bogus".to_string(), 2, "unexpected argument"),
+    ] {
+        let inner = format!("stty tostop; {} {args}; echo rc=$?", bin.display());
+        let out = std::process::Command::new("timeout")
+            .args(["-s", "KILL", "60", "script", "-qec", &inner, "/dev/null"])
+            .envs(sb.envs())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "stopped or killed: {:?} {text}",
+            out.status
+        );
+        assert!(text.contains(says), "{text}");
+        assert!(text.contains(&format!("rc={code}")), "{text}");
+    }
 }
