@@ -20,9 +20,9 @@ fn main() {
     // stays their guardian (forked while this process has one thread).
     // Forked before the arguments are parsed where they plainly ask for a
     // run: neither process then carries, page by page, what the parser
-    // wrote (60 page faults fewer a run). Not on a terminal: the worker,
-    // in a process group of its own, would print the parser's errors from
-    // the background, which `stty tostop` stops.
+    // wrote (60 page faults fewer a run). Only off a terminal (CI, hooks):
+    // on one, the parser's errors and help are printed by the process in
+    // the terminal's foreground, as for every other command.
     let on_terminal = std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
     let forked_early = !on_terminal && cli::plainly_a_run(std::env::args_os().skip(1));
     if forked_early {
