@@ -5,7 +5,6 @@
 //! waiter that locked a file already removed starts over.
 
 use std::fs::{self, File, OpenOptions};
-
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
