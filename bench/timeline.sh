@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the time of a run goes, phase by phase (issue 11, BENCHMARKS.md),
 # not part of CI. Builds stackhook with the `timeline` feature (phase marks
-# on stderr, see src/timeline.rs) into target/timeline, then runs each
+# on stderr, see src/base/timeline.rs) into target/timeline, then runs each
 # workload RUNS times (default 200) from a driver that reads
 # CLOCK_MONOTONIC just before posix_spawn and just after reaping, and
 # prints each phase's median: its own length and when it ends. The same

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use divan::{Bencher, black_box};
-use stackhook::masker::{Masker, Stream};
-use stackhook::plan::{self, Mode};
-use stackhook::resolve::ProcessEnv;
-use stackhook::spec::{self, Spec};
+use stackhook::plan::assemble::{self, Mode};
+use stackhook::plan::resolve::ProcessEnv;
+use stackhook::run::masker::{Masker, Stream};
+use stackhook::spec::document::{self, Spec};
 
 fn main() {
     divan::main();
@@ -39,11 +39,11 @@ fn env(extra: usize) -> ProcessEnv {
 }
 
 fn gke() -> Spec {
-    spec::parse(Path::new("specs/gke-region.yaml"), GKE).unwrap()
+    document::parse(Path::new("specs/gke-region.yaml"), GKE).unwrap()
 }
 
-fn options(mode: Mode) -> plan::Options<'static> {
-    plan::Options {
+fn options(mode: Mode) -> assemble::Options<'static> {
+    assemble::Options {
         kubeconfig: None,
         provider_dir: None,
         mode,
@@ -58,19 +58,19 @@ fn many_steps(n: usize) -> Spec {
             "  - provider: run\n    name: s{i}\n    with: {{commands: ['echo step {i} \"$HOME\"']}}\n"
         ));
     }
-    spec::parse(Path::new("many.yaml"), &text).unwrap()
+    document::parse(Path::new("many.yaml"), &text).unwrap()
 }
 
 #[divan::bench]
 fn parse_shipped_spec() -> Spec {
-    spec::parse(Path::new("specs/gke-region.yaml"), black_box(GKE)).unwrap()
+    document::parse(Path::new("specs/gke-region.yaml"), black_box(GKE)).unwrap()
 }
 
 /// `validate` of one spec: parse, then plan with no environment.
 #[divan::bench]
 fn validate_shipped_spec() {
-    let spec = spec::parse(Path::new("specs/gke-region.yaml"), black_box(GKE)).unwrap();
-    plan::build(&spec, &ProcessEnv::new(), &options(Mode::Static)).unwrap();
+    let spec = document::parse(Path::new("specs/gke-region.yaml"), black_box(GKE)).unwrap();
+    assemble::build(&spec, &ProcessEnv::new(), &options(Mode::Static)).unwrap();
 }
 
 /// `plan` of a parsed spec: resolve, bind, render.
@@ -78,7 +78,7 @@ fn validate_shipped_spec() {
 fn render_shipped_spec(b: Bencher) {
     let spec = gke();
     let env = env(0);
-    b.bench(|| plan::build(&spec, &env, &options(Mode::Live)).unwrap());
+    b.bench(|| assemble::build(&spec, &env, &options(Mode::Live)).unwrap());
 }
 
 /// A 1,000-step plan, with and without 200 unrelated variables.
@@ -86,7 +86,7 @@ fn render_shipped_spec(b: Bencher) {
 fn plan_1000_steps(b: Bencher, extra: usize) {
     let spec = many_steps(1000);
     let env = env(extra);
-    b.bench(|| plan::build(&spec, &env, &options(Mode::Live)).unwrap());
+    b.bench(|| assemble::build(&spec, &env, &options(Mode::Live)).unwrap());
 }
 
 /// 200,000 lines as `seq` prints them, read in 64 KiB blocks, masked and

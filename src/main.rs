@@ -4,7 +4,9 @@
 use std::io::{IsTerminal, Write};
 
 use clap::Parser;
-use stackhook::{cli, commands, guardian, timeline};
+use stackhook::base::timeline;
+use stackhook::cli::{args, commands};
+use stackhook::run::guardian;
 
 fn main() {
     timeline::mark("started");
@@ -13,7 +15,7 @@ fn main() {
     if let (Some(arg), None) = (args.next(), args.next())
         && (arg == "--version" || arg == "-V")
     {
-        let _ = writeln!(std::io::stdout(), "stackhook {}", cli::VERSION);
+        let _ = writeln!(std::io::stdout(), "stackhook {}", args::VERSION);
         return;
     }
     // A run's commands must end with it: the process the caller started
@@ -24,14 +26,14 @@ fn main() {
     // on one, the parser's errors and help are printed by the process in
     // the terminal's foreground, as for every other command.
     let on_terminal = std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
-    let forked_early = !on_terminal && cli::plainly_a_run(std::env::args_os().skip(1));
+    let forked_early = !on_terminal && args::plainly_a_run(std::env::args_os().skip(1));
     if forked_early {
         guardian::start();
         timeline::mark("worker forked");
     }
-    let cli = cli::Cli::parse();
+    let cli = args::Cli::parse();
     timeline::mark("arguments parsed");
-    if let cli::Command::Run(args) = &cli.command
+    if let args::Command::Run(args) = &cli.command
         && !args.dry_run
         && !forked_early
     {
@@ -54,7 +56,7 @@ fn main() {
 
 /// Deterministic diagnostics off a terminal (logs, tests): no colour, a
 /// fixed width.
-fn install_report_handler(color: cli::Color) {
+fn install_report_handler(color: args::Color) {
     let tty = std::io::stderr().is_terminal();
     let colored = color.enabled(tty);
     let _ = miette::set_hook(Box::new(move |_| {

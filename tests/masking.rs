@@ -48,8 +48,8 @@ fn the_check_catches_a_leak() {
     // and the check says so.
     let leaked = std::panic::catch_unwind(|| {
         let masker_secrets = ["other-value".to_string()];
-        let m = stackhook::masker::Masker::new(masker_secrets);
-        let mut s = stackhook::masker::Stream::new(&m, "> ", 0);
+        let m = stackhook::run::masker::Masker::new(masker_secrets);
+        let mut s = stackhook::run::masker::Stream::new(&m, "> ", 0);
         let mut out = Vec::new();
         s.push(b"the secret-1 here\n", &mut out);
         assert!(

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::Command;
 
 use proptest::prelude::*;
-use stackhook::plan::{self, Mode};
-use stackhook::value::{Part, RefKind, Value};
-use stackhook::{interpolate, shell, spec};
+use stackhook::base::shell;
+use stackhook::base::value::{Part, RefKind, Value};
+use stackhook::plan::assemble::{self, Mode};
+use stackhook::spec::{document, interpolate};
 
 /// What `sh` prints for `printf '%s' WORD`, with `env` set.
 fn sh_prints(word: &str, env: &[(&str, &str)]) -> String {
@@ -153,11 +154,11 @@ proptest! {
 
     #[test]
     fn planning_never_panics_nor_shows_a_secret((text, env) in spec_text()) {
-        let Ok(spec) = spec::parse(Path::new("p.yaml"), &text) else { return Ok(()); };
+        let Ok(spec) = document::parse(Path::new("p.yaml"), &text) else { return Ok(()); };
         for mode in [Mode::Live, Mode::Static] {
-            let opts = plan::Options { kubeconfig: None, provider_dir: None, mode };
-            if let Ok(plan) = plan::build(&spec, &env, &opts) {
-                let shown = stackhook::preview::json(&plan) + &stackhook::preview::markdown(&plan);
+            let opts = assemble::Options { kubeconfig: None, provider_dir: None, mode };
+            if let Ok(plan) = assemble::build(&spec, &env, &opts) {
+                let shown = stackhook::show::preview::json(&plan) + &stackhook::show::preview::markdown(&plan);
                 for (name, value) in &env {
                     if plan.secrets.contains(name) && !text.contains(value.as_str()) {
                         prop_assert!(!shown.contains(value.as_str()), "{name}={value:?} in {shown}");

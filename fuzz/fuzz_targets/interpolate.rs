@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stackhook::interpolate::{self, Lookup};
-use stackhook::value::Value;
+use stackhook::spec::interpolate::{self, Lookup};
+use stackhook::base::value::Value;
 
 struct Env<'a>(&'a str);
 

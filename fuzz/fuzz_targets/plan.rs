@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use stackhook::plan::{self, Mode};
-use stackhook::{preview, spec};
+use stackhook::plan::assemble::{self, Mode};
+use stackhook::show::preview;
+use stackhook::spec::document;
 
 const NAMES: [&str; 6] = ["MY_TOKEN", "REGION", "ARM_CLIENT_SECRET", "KC", "HOME", "GOOGLE_OAUTH_ACCESS_TOKEN"];
 
@@ -20,17 +21,17 @@ fuzz_target!(|data: &str| {
         .zip(values.split('\n'))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let Ok(spec) = spec::parse(Path::new("fuzz.yaml"), text) else {
+    let Ok(spec) = document::parse(Path::new("fuzz.yaml"), text) else {
         return;
     };
     for mode in [Mode::Live, Mode::Static] {
-        let opts = plan::Options { kubeconfig: Some(Path::new("/k")), provider_dir: None, mode };
-        let Ok(plan) = plan::build(&spec, &env, &opts) else {
+        let opts = assemble::Options { kubeconfig: Some(Path::new("/k")), provider_dir: None, mode };
+        let Ok(plan) = assemble::build(&spec, &env, &opts) else {
             continue;
         };
         let shown = preview::json(&plan)
             + &preview::markdown(&plan)
-            + &preview::text(&plan, stackhook::paint::Paint(false));
+            + &preview::text(&plan, stackhook::base::paint::Paint(false));
         for (name, value) in &env {
             // A value that the spec or a variable that is not secret also
             // holds may show through them.

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stackhook::shell;
+use stackhook::base::shell;
 
 /// How sh reads a word made of plain characters and single-quoted
 /// strings: `None` when the word would be split, expanded or globbed.

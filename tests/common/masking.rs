@@ -11,7 +11,7 @@
 //! Secrets holding `*` are left out: the mask itself is `***`.
 #![allow(dead_code)]
 
-use stackhook::masker::{CUT_MARKER, Masker, Stream};
+use stackhook::run::masker::{CUT_MARKER, Masker, Stream};
 
 const PREFIX: &[u8] = b"> ";
 

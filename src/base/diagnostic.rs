@@ -1,0 +1,232 @@
+//! Errors as data: one diagnostic type that points into a source file (a
+//! spec or a provider file) and says how to fix the problem. `main`
+//! renders them once, with miette.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
+
+pub use crate::base::code::Code;
+
+/// A file that diagnostics point into.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: Arc<str>,
+    /// Byte offsets where lines start, computed on first use, so that
+    /// locating many problems in a big file stays linear.
+    lines: Arc<OnceLock<Vec<usize>>>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+            lines: Arc::default(),
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    /// `file:line:column` of a byte offset, 1-based, as editors expect.
+    pub fn position(&self, offset: usize) -> String {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset);
+        let start = starts[line - 1];
+        let column = self.text[start..offset].chars().count() + 1;
+        format!("{}:{line}:{column}", self.name)
+    }
+}
+
+/// miette reads the lines around a label by scanning the text from its
+/// start: with many diagnostics in a big file that is quadratic. Here it
+/// scans only the few lines around the label, found by the line index,
+/// and the result is shifted back into place.
+impl SourceCode for Source {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text: &str = &self.text;
+        let starts = self.line_starts();
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len()).max(start);
+        let line_of = |offset: usize| starts.partition_point(|&s| s <= offset) - 1;
+        let from_line = line_of(start).saturating_sub(before + 1);
+        let to_line = (line_of(end.saturating_sub(1).max(start)) + after + 2).min(starts.len());
+        let base = starts[from_line];
+        let stop = starts.get(to_line).copied().unwrap_or(text.len());
+        let window = &text[base..stop];
+        let inner = window.read_span(&(start - base, end - start).into(), before, after)?;
+        let shifted = (inner.span().offset() + base, inner.span().len()).into();
+        Ok(Box::new(
+            MietteSpanContents::new_named(
+                self.name.clone(),
+                inner.data(),
+                shifted,
+                inner.line() + from_line,
+                inner.column(),
+                inner.line_count() + from_line,
+            )
+            .with_language("yaml"),
+        ))
+    }
+}
+
+#[derive(Debug)]
+pub struct Diag {
+    pub code: Code,
+    pub message: String,
+    source: Option<Source>,
+    pub labels: Vec<(SourceSpan, String)>,
+    pub help: Option<String>,
+}
+
+impl Diag {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Diag {
+            code,
+            message: message.into(),
+            source: None,
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Points at `span` of `source` with a label.
+    pub fn at(
+        mut self,
+        source: &Source,
+        span: impl Into<SourceSpan>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.source = Some(source.clone());
+        self.labels.push((span.into(), label.into()));
+        self
+    }
+
+    /// A further label in the same source.
+    pub fn and(mut self, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
+        self.labels.push((span.into(), label.into()));
+        self
+    }
+
+    /// Whether the diagnostic points into a file.
+    pub fn has_source(&self) -> bool {
+        self.source.is_some()
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+/// `value` when nothing went wrong, else every diagnostic at once.
+pub fn finish<T>(value: T, diags: Vec<Diag>) -> Result<T, Vec<Diag>> {
+    if diags.is_empty() {
+        Ok(value)
+    } else {
+        Err(diags)
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().map(|(span, label)| {
+            LabeledSpan::new_with_span(Some(label.clone()), *span)
+        })))
+    }
+}
+
+/// The closest of `candidates` to `word`, if any is close enough to be a
+/// likely typo: a transposition or two (`gek` for `gke`), or a similar
+/// spelling of a longer word (`provder` for `provider`).
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .filter(|(edits, similar, _)| (*edits <= 2 && *edits < word.len()) || *similar > 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let s = Source::new("a.yaml", "ab\ncdé\nx");
+        assert_eq!(s.position(0), "a.yaml:1:1");
+        assert_eq!(s.position(4), "a.yaml:2:2");
+        assert_eq!(s.position(8), "a.yaml:3:1");
+        assert_eq!(s.position(2), "a.yaml:1:3");
+        assert_eq!(s.position(99), "a.yaml:3:2");
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let keys = ["provider", "name", "with", "env", "timeout", "retries"];
+        assert_eq!(did_you_mean("wiht", keys), Some("with"));
+        assert_eq!(did_you_mean("provder", keys), Some("provider"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+        assert_eq!(did_you_mean("gek", ["aws-eks", "gke", "run"]), Some("gke"));
+        assert_eq!(did_you_mean("spm", ["spn", "msi"]), Some("spn"));
+    }
+}

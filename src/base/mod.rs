@@ -1,0 +1,23 @@
+//! Foundations every stage stands on: errors as data (`Diag`, the codes),
+//! `Value` (text and secret references, unprintable as a secret by
+//! construction), POSIX shell quoting, bounded and atomic files, the
+//! kubeconfig's path, JWT expiry, and what a terminal may be shown.
+//!
+//! In: nothing but std and the outside world's bytes. Out: types and small
+//! functions with no knowledge of specs, providers or runs.
+//! Uses: no other folder.
+
+pub mod code;
+pub mod timeline;
+pub mod diagnostic;
+pub mod failure;
+pub mod paint;
+pub mod value;
+pub mod secrets;
+pub mod shell;
+pub mod atomic_file;
+pub mod bounded_file;
+pub mod which;
+pub mod jwt;
+pub mod kubeconfig_path;
+pub mod source_file;

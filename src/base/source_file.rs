@@ -1,0 +1,90 @@
+//! Reading a spec or a provider file. These come from a repository, maybe
+//! a pull request's: a file that is a FIFO, a device, huge, or a symlink
+//! out of the repository (to `/proc/self/environ`, to a secret file) would
+//! hang `validate` or put what it points at into an error message in a CI
+//! log. So: what `bounded_file` reads (regular files only, opened without
+//! blocking, bounded in size), and a symlink in the repository must stay
+//! in it.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::base::bounded_file;
+
+/// Specs and provider files are small; 8 MiB holds a spec of tens of
+/// thousands of steps.
+pub const MAX_SIZE: u64 = 8 * 1024 * 1024;
+
+/// The bytes of `path`, or why they cannot be read.
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    escapes(path)?;
+    bounded_file::read(path, MAX_SIZE).map_err(|e| e.to_string())
+}
+
+/// Refuses a path that leads out of the current directory (the
+/// repository) through a symlink, and anything in the kernel's own trees.
+fn escapes(path: &Path) -> Result<(), String> {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Ok(()); // Opening it will say why.
+    };
+    if ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|d| real.starts_with(d))
+    {
+        return Err(format!("{} is not a file of a repository", real.display()));
+    }
+    let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) else {
+        return Ok(());
+    };
+    let given = lexical(&cwd.join(path));
+    if given.starts_with(&cwd) && !real.starts_with(&cwd) {
+        return Err(format!(
+            "a symlink to {}, out of the repository",
+            real.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `path` with `.` and `..` resolved by name, not by following links.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_of_a_bounded_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("spec.yaml");
+        std::fs::write(&file, "version: 1").unwrap();
+        assert_eq!(read(&file).unwrap(), b"version: 1");
+        assert_eq!(
+            read(Path::new("/dev/zero")).unwrap_err(),
+            "/dev/zero is not a file of a repository"
+        );
+        assert!(read(dir.path()).unwrap_err().contains("not a regular file"));
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(read(&fifo).unwrap_err().contains("not a regular file"));
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_SIZE + 1)
+            .unwrap();
+        assert!(read(&big).unwrap_err().contains("larger than"));
+    }
+}

@@ -1,0 +1,236 @@
+//! The kubeconfig's content: whether it is usable, and decoding one given
+//! plain or as base64. Messages never quote the file's content, not even
+//! the names of its contexts, clusters and users or its server's address:
+//! it may come from a secret, and the masker hides a secret's lines, not
+//! fragments of them.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::base::bounded_file::{self, KUBECONFIG_CAP};
+use crate::base::diagnostic::{Code, Diag};
+
+#[derive(Debug, Deserialize)]
+struct Kubeconfig {
+    #[serde(rename = "current-context", default)]
+    current_context: Option<String>,
+    #[serde(default)]
+    contexts: Option<Vec<NamedContext>>,
+    #[serde(default)]
+    clusters: Option<Vec<NamedCluster>>,
+    #[serde(default)]
+    users: Option<Vec<Named>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedContext {
+    name: String,
+    context: Option<Context>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Context {
+    cluster: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedCluster {
+    name: String,
+    cluster: Option<Cluster>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cluster {
+    server: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Named {
+    name: String,
+}
+
+/// What a valid kubeconfig's current context resolves to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Current {
+    pub context: String,
+    pub cluster: String,
+    pub user: String,
+    pub server: String,
+}
+
+/// Checks that `text` is a kubeconfig whose current context names an
+/// existing context, cluster and user. Errors describe the structure, never
+/// the content.
+pub fn validate(text: &str) -> Result<Current, Diag> {
+    validate_text(text).map_err(|e| Diag::new(Code::Kubeconfig, e))
+}
+
+fn validate_text(text: &str) -> Result<Current, String> {
+    let kc: Kubeconfig = serde_saphyr::from_str(text).map_err(|e| match e.location() {
+        Some(l) => format!(
+            "not a valid kubeconfig (YAML error at line {}, column {})",
+            l.line(),
+            l.column()
+        ),
+        None => "not a valid kubeconfig (not YAML)".to_string(),
+    })?;
+    let contexts = kc.contexts.unwrap_or_default();
+    let current = kc
+        .current_context
+        .filter(|c| !c.is_empty())
+        .ok_or("it has no current-context: set one with `kubectl config use-context NAME`")?;
+    let ctx = contexts
+        .iter()
+        .find(|c| c.name == current)
+        .ok_or("its current-context names no context in the file")?;
+    let body = ctx.context.as_ref().ok_or("its current context is empty")?;
+    let cluster = body
+        .cluster
+        .clone()
+        .ok_or("its current context names no cluster")?;
+    let user = body
+        .user
+        .clone()
+        .ok_or("its current context names no user")?;
+    let server = kc
+        .clusters
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.name == cluster)
+        .ok_or("the cluster of its current context is not in the file")?
+        .cluster
+        .and_then(|c| c.server)
+        .filter(|s| !s.is_empty())
+        .ok_or("the cluster of its current context has no server")?;
+    if !kc.users.unwrap_or_default().iter().any(|u| u.name == user) {
+        return Err("the user of its current context is not in the file".into());
+    }
+    Ok(Current {
+        context: current,
+        cluster,
+        user,
+        server,
+    })
+}
+
+/// Reads the kubeconfig at `path`: a regular file of bounded size.
+pub fn read(path: &Path) -> Result<String, Diag> {
+    bounded_file::read_to_string(path, KUBECONFIG_CAP).map_err(|e| {
+        Diag::new(
+            Code::Kubeconfig,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Reads and validates the kubeconfig at `path`.
+pub fn check(path: &Path) -> Result<Current, Diag> {
+    let text = read(path)?;
+    validate_text(&text)
+        .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", path.display())))
+}
+
+/// Kubeconfig content as given: plain YAML, or base64 of it (as CI
+/// variables often hold it). Only the shape is checked here (a YAML
+/// mapping); [`validate`] checks the rest.
+pub fn decode(raw: &[u8]) -> Result<String, Diag> {
+    decode_text(raw).map_err(|e| Diag::new(Code::Kubeconfig, e))
+}
+
+/// Whether `text` is a YAML mapping with a kubeconfig's keys.
+fn is_kubeconfig(text: &str) -> bool {
+    serde_saphyr::from_str::<Kubeconfig>(text).is_ok()
+}
+
+fn decode_text(raw: &[u8]) -> Result<String, String> {
+    use base64::Engine;
+    if let Ok(text) = std::str::from_utf8(raw)
+        && is_kubeconfig(text)
+    {
+        return Ok(text.to_string());
+    }
+    let compact: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&compact)
+        && let Ok(text) = String::from_utf8(bytes)
+    {
+        if is_kubeconfig(&text) {
+            return Ok(text);
+        }
+        return Err(validate_text(&text)
+            .err()
+            .unwrap_or_else(|| "not a kubeconfig".into()));
+    }
+    // Neither: report why the plain form is not a kubeconfig.
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| "the content is neither a kubeconfig nor base64 of one".to_string())?;
+    validate_text(text).map(|_| text.to_string())
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const GOOD: &str = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: u\n  user: {token: sekrit}\n";
+
+    #[test]
+    fn a_good_kubeconfig_resolves() {
+        let c = validate(GOOD).unwrap();
+        assert_eq!(c.user, "u");
+        assert_eq!(c.server, "https://127.0.0.1:6443");
+    }
+
+    #[test]
+    fn broken_ones_say_what_is_wrong_without_content() {
+        let cases = [
+            (
+                GOOD.replace("current-context: c", "current-context: xcanary"),
+                "names no context",
+            ),
+            (
+                GOOD.replace("current-context: c\n", ""),
+                "no current-context",
+            ),
+            (
+                GOOD.replace("cluster: k,", "cluster: nopecanary,"),
+                "the cluster of its current context is not in the file",
+            ),
+            (
+                GOOD.replace("- name: u\n", "- name: othercanary\n"),
+                "the user of its current context is not in the file",
+            ),
+            (
+                GOOD.replace("server: 'https://127.0.0.1:6443'", "server: ''"),
+                "has no server",
+            ),
+            ("token: sekrit: [".to_string(), "YAML error"),
+        ];
+        for (text, want) in cases {
+            let e = validate(&text).unwrap_err().message;
+            assert!(e.contains(want), "{e}");
+            for name in ["sekrit", "canary", "`u`", "`k`", "`c`", "127.0.0.1"] {
+                assert!(!e.contains(name), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn base64_content_is_decoded() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(GOOD);
+        assert_eq!(decode(b64.as_bytes()).unwrap(), GOOD);
+        assert_eq!(decode(GOOD.as_bytes()).unwrap(), GOOD);
+    }
+}

@@ -1,0 +1,334 @@
+//! The plan: every command a run executes, in order, with the temp files
+//! and exports of each step. It is what `plan` prints (as JSON it is
+//! serialised as is) and exactly what `run` executes.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use indexmap::IndexMap;
+use miette::SourceSpan;
+use serde::Serialize;
+
+use crate::base::diagnostic::{Code, Diag, finish};
+use crate::base::secrets::{SecretNames, is_secret_name};
+use crate::base::value::{Part, Value};
+use crate::base::which::find_on_path;
+use crate::plan::provider::{Catalog, Provider};
+use crate::plan::render::{self, Renderer, TempFile};
+use crate::plan::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
+use crate::plan::secret_set;
+use crate::plan::step_context::Ctx;
+use crate::plan::token_expiry::{self, Finding, Source};
+use crate::spec::document::Spec;
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub spec: String,
+    pub kubeconfig: String,
+    /// The spec's `env:`, exported to every step.
+    pub env: Env,
+    pub steps: Vec<PlanStep>,
+    /// Each CLI the steps need, and whether it is on PATH.
+    pub tools: Vec<Tool>,
+    pub missing_env: Vec<MissingVar>,
+    pub warnings: Vec<String>,
+    /// OIDC tokens that have expired: a run stops in preflight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_tokens: Vec<String>,
+    /// The spec's `env:` entries that `--env-file` exports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<String>,
+    /// Variables whose values the runner masks in output, decided once.
+    #[serde(skip)]
+    pub secrets: SecretNames,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanStep {
+    pub name: String,
+    pub provider: String,
+    pub commands: Vec<String>,
+    pub tempfiles: Vec<TempFile>,
+    pub exports: IndexMap<String, Value>,
+    /// The step's own `env:`.
+    pub env: Env,
+    pub requires: Vec<String>,
+    #[serde(serialize_with = "as_duration_text")]
+    pub timeout: Duration,
+    pub retries: u32,
+    /// Where the step is in the spec, for run-time errors.
+    #[serde(skip)]
+    pub span: SourceSpan,
+    /// The OIDC tokens the step uses, for the expiry check.
+    #[serde(skip)]
+    pub jwts: Vec<Value>,
+}
+
+fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_duration(*d))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: String,
+    pub found: bool,
+    /// Where to get it, from the provider, when it is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Whether the plan is for running (the real environment) or for checking
+/// and documenting (no environment at all: every variable is unset, which
+/// is not an error, and the kubeconfig is `$KUBECONFIG`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Static,
+}
+
+pub struct Options<'a> {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<&'a Path>,
+    /// `--templates`: a directory of providers.
+    pub provider_dir: Option<&'a Path>,
+    pub mode: Mode,
+}
+
+/// The providers a spec can use: built-ins, then its `templates:`
+/// directory, then `--templates`.
+pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
+    let mut catalog = Catalog::builtin();
+    if let Some(dir) = &spec.provider_dir {
+        let path = spec.dir().join(&dir.value);
+        catalog.add_dir(&path).map_err(|mut d| {
+            if let Some(first) = d.first_mut().filter(|d| !d.has_source()) {
+                let located = Diag::new(first.code, first.message.clone())
+                    .at(spec.source(), spec.span(dir), "this directory")
+                    .help_opt(first.help.take());
+                *first = located;
+            }
+            d
+        })?;
+    }
+    if let Some(dir) = flag {
+        catalog.add_dir(dir)?;
+    }
+    Ok(catalog)
+}
+
+/// Renders every step. Errors of all steps are reported together.
+pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
+    let catalog = catalog(spec, opts.provider_dir)?;
+    let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
+    let mut missing = Vec::new();
+    let mut diags = Vec::new();
+    vars.load_spec(spec, &mut missing);
+    let kubeconfig = match opts.mode {
+        Mode::Live => vars
+            .kubeconfig(spec, opts.kubeconfig, &mut missing)
+            .map_err(|d| vec![d])?
+            .display()
+            .to_string(),
+        Mode::Static => "$KUBECONFIG".to_string(),
+    };
+    let mut warnings = literal_secret_warnings(&vars.spec_env);
+
+    let renderer = Renderer::default();
+    let mut steps = Vec::new();
+    for (index, step) in spec.steps.value.iter().enumerate() {
+        let name = &step.value.provider;
+        let Some(provider) = catalog.get(&name.value) else {
+            let src = spec.source();
+            let diag = catalog.unknown(&name.value);
+            diags.push(diag.at(src, spec.span(name), "no such provider"));
+            continue;
+        };
+        match plan_step(&renderer, spec, index, provider, &mut vars, &mut missing) {
+            Ok((s, mut w)) => {
+                warnings.append(&mut w);
+                steps.push(s);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    let mut expired_tokens = Vec::new();
+    if opts.mode == Mode::Live {
+        let lookup = |n: &str| process.get(n).cloned();
+        for step in &steps {
+            for jwt in &step.jwts {
+                let Some(source) = Source::parse(jwt.clone(), &lookup) else {
+                    continue;
+                };
+                match token_expiry::check(
+                    &step.name,
+                    &source,
+                    step.timeout,
+                    &lookup,
+                    SystemTime::now(),
+                ) {
+                    Some(Finding::Expired(m)) => expired_tokens.push(m),
+                    Some(Finding::Short(m) | Finding::Unreadable(m)) => warnings.push(m),
+                    None => {}
+                }
+            }
+        }
+    }
+    let tools = match opts.mode {
+        Mode::Live => tools(&catalog, &steps, vars.process("PATH").unwrap_or_default()),
+        Mode::Static => Vec::new(),
+    };
+    // A provider's `env:` entry built from a secret is masked like a
+    // step's own.
+    let env = vars.spec_env.clone();
+    let mut secrets = vars.into_secrets();
+    for (name, entry) in steps.iter().flat_map(|s| &s.env) {
+        if entry.secret {
+            secrets.insert(name);
+        }
+    }
+    let plan = Plan {
+        spec: spec.file.path.display().to_string(),
+        kubeconfig,
+        env,
+        steps,
+        tools,
+        missing_env: missing,
+        warnings,
+        expired_tokens,
+        export: spec.export.iter().map(|n| n.value.clone()).collect(),
+        secrets,
+    };
+    finish(plan, diags)
+}
+
+/// Renders one step; its exports become visible to later steps.
+fn plan_step(
+    renderer: &Renderer,
+    spec: &Spec,
+    index: usize,
+    provider: &Provider,
+    vars: &mut Vars,
+    missing: &mut Vec<MissingVar>,
+) -> Result<(PlanStep, Vec<String>), Vec<Diag>> {
+    let step = &spec.steps.value[index].value;
+    let step_env = vars.step_env(spec, index, missing);
+    let cx = Ctx {
+        spec,
+        index,
+        provider,
+        vars,
+        step_env: &step_env,
+    };
+    let rendered = render::step(renderer, &cx, missing)?;
+    let env = with_provider_env(spec, index, provider, vars, step_env, &rendered)?;
+    for (name, value) in &rendered.exports {
+        let entry = EnvEntry {
+            secret: value.has_secret() || vars.is_secret(name),
+            value: value.clone(),
+        };
+        vars.exported.insert(name.clone(), entry);
+    }
+    let plan_step = PlanStep {
+        name: step.name().to_string(),
+        provider: provider.name.clone(),
+        commands: rendered.commands,
+        tempfiles: rendered.tempfiles,
+        exports: rendered.exports,
+        env,
+        requires: rendered.requires,
+        timeout: step.timeout(),
+        retries: step.retries(),
+        span: spec.span(&step.provider),
+        jwts: rendered.jwts,
+    };
+    Ok((plan_step, rendered.warnings))
+}
+
+/// The step's environment: its own `env:`, then the provider's. A value
+/// of the provider's that reads an entry of the step's own is given that
+/// entry's value (the runner resolves a step's entries against the run's
+/// environment, not against each other). A name set by both is refused.
+fn with_provider_env(
+    spec: &Spec,
+    index: usize,
+    provider: &Provider,
+    vars: &Vars,
+    step_env: Env,
+    rendered: &render::Rendered,
+) -> Result<Env, Vec<Diag>> {
+    let mut env = step_env.clone();
+    let mut diags = Vec::new();
+    for (name, value) in &rendered.env {
+        let own = &spec.steps.value[index].value.env;
+        if let Some((key, _)) = own.iter().find(|(k, _)| k.value == *name) {
+            diags.push(
+                Diag::new(
+                    Code::SpecEnvConflict,
+                    format!(
+                        "`{name}` is set by provider `{}` for its commands",
+                        provider.name
+                    ),
+                )
+                .at(spec.source(), spec.span(key), "set here too")
+                .help(format!(
+                    "remove `{name}` from the step's `env:` (`stackhook providers {}` says what the provider sets)",
+                    provider.name
+                )),
+            );
+            continue;
+        }
+        let mut resolved = Value::default();
+        let mut secret = vars.is_secret(name);
+        for part in &value.0 {
+            match part {
+                Part::Ref { name: r, .. } if step_env.contains_key(r) => {
+                    secret |= step_env[r].secret;
+                    resolved.extend(step_env[r].value.clone());
+                }
+                other => resolved.push(other.clone()),
+            }
+        }
+        let secret = secret || resolved.has_secret();
+        env.insert(
+            name.clone(),
+            EnvEntry {
+                value: resolved,
+                secret,
+            },
+        );
+    }
+    finish(env, diags)
+}
+
+fn literal_secret_warnings(spec_env: &Env) -> Vec<String> {
+    spec_env
+        .iter()
+        .filter(|(name, entry)| {
+            is_secret_name(name) && entry.value.refs().next().is_none() && !entry.value.is_empty()
+        })
+        .map(|(name, _)| format!(
+            "env `{name}` holds a literal secret committed in the spec: reference a variable instead (`{name}: ${{{name}}}` set in the stack's environment)"
+        ))
+        .collect()
+}
+
+/// Each CLI the steps need, once, and whether it is on PATH.
+fn tools(catalog: &Catalog, steps: &[PlanStep], path_var: &str) -> Vec<Tool> {
+    let mut tools: Vec<Tool> = Vec::new();
+    for step in steps {
+        // Each planned step's provider was found when it was rendered.
+        let hint = catalog.get(&step.provider).and_then(|p| p.def.hint.clone());
+        for name in &step.requires {
+            if tools.iter().any(|t| t.name == *name) {
+                continue;
+            }
+            let found = find_on_path(name, path_var).is_some();
+            tools.push(Tool {
+                name: name.clone(),
+                found,
+                hint: (!found).then(|| hint.clone()).flatten(),
+            });
+        }
+    }
+    tools
+}

@@ -1,0 +1,438 @@
+//! A step's `with:` bound to its provider's parameters: every given value
+//! checked against its parameter's type and allowed values and
+//! interpolated; defaults and `when` conditions applied; required and
+//! exactly-one-of parameters enforced. Every problem of a step is reported
+//! at once, located in the spec.
+
+use indexmap::IndexMap;
+use miette::SourceSpan;
+use minijinja::Value as Jinja;
+use serde_json::Value as Json;
+use serde_saphyr::Spanned;
+
+use crate::base::diagnostic::{Code, Diag, did_you_mean, finish};
+use crate::base::value::Value;
+use crate::plan::cli_values;
+use crate::plan::markers::mark;
+use crate::plan::provider::{Param, ParamKind, json_kind, json_text};
+use crate::plan::resolve::{MissingVar, SpecKey, interpolate_spanned};
+use crate::plan::step_context::{Ctx, with_anchor};
+use crate::spec::document::collect_strings;
+use crate::spec::interpolate::{self, Lookup, is_var_name};
+
+/// The parameters' values for the templates: given, defaulted, or none.
+pub type Params = IndexMap<String, Jinja>;
+
+/// Binds the step's `with:` to the provider's parameters.
+pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
+    let def = &cx.provider.def;
+    let mut diags = Vec::new();
+    let mut given: IndexMap<String, (Jinja, SourceSpan)> = IndexMap::new();
+    // Parameters already reported (a bad value, or a typo of their name):
+    // saying they are missing too would be noise.
+    let mut reported: Vec<String> = Vec::new();
+
+    for (key, value) in cx.step().with.iter().flat_map(|w| w.value.iter()) {
+        let Some(param) = def.params.get(&key.value) else {
+            diags.push(unknown_param(cx, key, &mut reported));
+            continue;
+        };
+        match convert(cx, &key.value, cx.key(&key.value), param, value, missing) {
+            Ok(v) => {
+                given.insert(key.value.clone(), (v, cx.span(key)));
+            }
+            Err(d) => {
+                reported.push(key.value.clone());
+                diags.push(d);
+            }
+        }
+    }
+
+    let mut params: Params = def
+        .params
+        .keys()
+        .map(|k| (k.clone(), Jinja::from(())))
+        .collect();
+    for (k, (v, _)) in &given {
+        params.insert(k.clone(), v.clone());
+    }
+    apply_defaults(cx, &given, &mut params, missing, &mut diags);
+    check_required(cx, &given, &reported, &mut diags);
+    check_exactly_one(cx, &given, &reported, &mut diags);
+    finish(params, diags)
+}
+
+fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
+    let def = &cx.provider.def;
+    if let Some(instead) = def.removed.get(&key.value) {
+        return Diag::new(
+            Code::SpecRemovedParam,
+            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
+        )
+        .at(cx.src(), cx.span(key), "removed")
+        .help(instead.trim().to_string());
+    }
+    let names = def.params.keys().map(String::as_str);
+    let help = match did_you_mean(&key.value, names) {
+        Some(s) => {
+            reported.push(s.to_string());
+            format!("did you mean `{s}`?")
+        }
+        None if def.params.is_empty() => format!("`{}` takes no parameters", cx.provider.name),
+        None => format!(
+            "`{}` takes: {}",
+            cx.provider.name,
+            def.params.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Diag::new(
+        Code::SpecUnknownParam,
+        format!("`{}` has no parameter `{}`", cx.provider.name, key.value),
+    )
+    .at(cx.src(), cx.span(key), "unknown parameter")
+    .help(help)
+}
+
+/// Whether a provider's condition (`login == "spn"`) holds for the
+/// parameters bound so far.
+fn holds(expr: &str, params: &Params) -> Result<bool, String> {
+    let env = minijinja::Environment::new();
+    let compiled = env.compile_expression(expr).map_err(|e| e.to_string())?;
+    let ctx: std::collections::BTreeMap<&str, Jinja> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    compiled
+        .eval(ctx)
+        .map(|v| v.is_true())
+        .map_err(|e| e.to_string())
+}
+
+/// `when` conditions of given parameters, and defaults of the others;
+/// both see the given values.
+fn apply_defaults(
+    cx: &Ctx,
+    given: &IndexMap<String, (Jinja, SourceSpan)>,
+    params: &mut Params,
+    missing: &mut Vec<MissingVar>,
+    diags: &mut Vec<Diag>,
+) {
+    for (name, param) in &cx.provider.def.params {
+        if let Some((_, span)) = given.get(name) {
+            if let Some(when) = &param.when {
+                match holds(when, params) {
+                    Ok(true) => {}
+                    Ok(false) => diags.push(
+                        Diag::new(
+                            Code::SpecParamNotApplicable,
+                            format!("`{name}` only applies when {when}"),
+                        )
+                        .at(cx.src(), *span, "not used here")
+                        .help(format!(
+                            "remove `{name}`, or change the step so that {when}"
+                        )),
+                    ),
+                    Err(e) => diags.push(cx.provider_bug(&format!("`when` of `{name}`: {e}"))),
+                }
+            }
+            continue;
+        }
+        let Some(default) = &param.default else {
+            continue;
+        };
+        let applies = match &param.default_when {
+            None => Ok(true),
+            Some(expr) => holds(expr, params),
+        };
+        match applies {
+            Ok(true) => {
+                // A default has no place in the spec: point at the step.
+                let provider = &cx.step().provider;
+                let node = Spanned::new(default.clone(), provider.referenced, provider.defined);
+                let mut key = cx.key(name);
+                key.default = Some(json_text(default));
+                match convert(cx, name, key, param, &node, missing) {
+                    Ok(v) => {
+                        params.insert(name.clone(), v);
+                    }
+                    Err(d) => diags.push(d),
+                }
+            }
+            Ok(false) => {}
+            Err(e) => diags.push(cx.provider_bug(&format!("`default_when` of `{name}`: {e}"))),
+        }
+    }
+}
+
+fn check_required(
+    cx: &Ctx,
+    given: &IndexMap<String, (Jinja, SourceSpan)>,
+    reported: &[String],
+    diags: &mut Vec<Diag>,
+) {
+    for (name, param) in &cx.provider.def.params {
+        if param.required && !given.contains_key(name) && !reported.contains(name) {
+            let mut help = format!("add `{name}:` under `with:`");
+            if !param.description.is_empty() {
+                help = format!("{help} ({})", param.description.trim_end_matches('.'));
+            }
+            diags.push(
+                Diag::new(
+                    Code::SpecMissingParam,
+                    format!("`{}` needs the parameter `{name}`", cx.provider.name),
+                )
+                .at(cx.src(), with_anchor(cx), format!("`{name}` missing"))
+                .help(help),
+            );
+        }
+    }
+}
+
+fn check_exactly_one(
+    cx: &Ctx,
+    given: &IndexMap<String, (Jinja, SourceSpan)>,
+    reported: &[String],
+    diags: &mut Vec<Diag>,
+) {
+    for group in &cx.provider.def.exactly_one_of {
+        if group.iter().any(|p| reported.contains(p)) {
+            continue;
+        }
+        let set: Vec<&String> = group.iter().filter(|p| given.contains_key(*p)).collect();
+        let list = group
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        match set.as_slice() {
+            [_] => {}
+            [] => diags.push(
+                Diag::new(
+                    Code::SpecOneOf,
+                    format!("`{}` needs {list}", cx.provider.name),
+                )
+                .at(cx.src(), with_anchor(cx), "none given")
+                .help(format!("set exactly one of {list}")),
+            ),
+            [first, rest @ ..] => {
+                let mut d = Diag::new(
+                    Code::SpecOneOf,
+                    format!("{list}: set only one, not {}", set.len()),
+                )
+                .at(cx.src(), given[first.as_str()].1, format!("`{first}` set"));
+                for other in rest {
+                    d = d.and(given[other.as_str()].1, format!("and `{other}` set"));
+                }
+                diags.push(d.help(format!(
+                    "a step takes exactly one of {list}: remove the others"
+                )));
+            }
+        }
+    }
+}
+
+fn type_error(cx: &Ctx, name: &str, param: &Param, node: &Spanned<Json>, got: &str) -> Diag {
+    Diag::new(
+        Code::SpecParamType,
+        format!("`{name}` must be a {}, not {got}", param.kind.describe()),
+    )
+    .at(
+        cx.src(),
+        cx.span(node),
+        format!("expected a {}", param.kind.describe()),
+    )
+    .help_opt((!param.description.is_empty()).then(|| param.description.clone()))
+}
+
+/// One parameter value being converted.
+struct Conv<'a, 'c> {
+    cx: &'a Ctx<'c>,
+    name: &'a str,
+    key: SpecKey,
+    param: &'a Param,
+    node: &'a Spanned<Json>,
+}
+
+impl Conv<'_, '_> {
+    /// Interpolates a string of this value; a secret parameter makes the
+    /// variables it reads secret.
+    fn interp(&self, s: &str, missing: &mut Vec<MissingVar>) -> Value {
+        let scope = self
+            .cx
+            .vars
+            .scope(Some(self.cx.step_env), self.param.secret);
+        let s = Spanned::new(s.to_string(), self.node.referenced, self.node.defined);
+        interpolate_spanned(self.cx.src(), &s, &scope, self.key.clone(), missing)
+    }
+
+    fn type_error(&self, got: &str) -> Diag {
+        type_error(self.cx, self.name, self.param, self.node, got)
+    }
+
+    /// A value that a CLI of the provider would not take as it is (`@FILE`
+    /// for az) is refused. A secret parameter's value never goes on a
+    /// command line; one marked `cli_value: false` never reaches the CLI.
+    fn cli_value(&self, v: Value) -> Result<Value, Diag> {
+        let rules = &self.cx.provider.def.cli_values;
+        if rules.is_empty() || self.param.secret || !self.param.cli_value {
+            return Ok(v);
+        }
+        let scope = self.cx.vars.scope(Some(self.cx.step_env), false);
+        let at = (self.cx.src(), self.cx.span(self.node));
+        let mut what = format!("`{}`", self.name);
+        if let Some(d) = &self.key.default {
+            what.push_str(&format!(" (its default, {d})"));
+        } else if let Json::String(raw) = &self.node.value
+            && raw.contains('$')
+        {
+            what.push_str(&format!(" (`{raw}`)"));
+        }
+        cli_values::check(rules, &what, &v, &scope, at).map(|()| v)
+    }
+
+    fn value_error(&self, message: String, label: &str, help: String) -> Diag {
+        Diag::new(Code::SpecParamValue, message)
+            .at(self.cx.src(), self.cx.span(self.node), label)
+            .help(help)
+    }
+}
+
+/// One given (or default) parameter value, checked and interpolated.
+fn convert(
+    cx: &Ctx,
+    name: &str,
+    key: SpecKey,
+    param: &Param,
+    node: &Spanned<Json>,
+    missing: &mut Vec<MissingVar>,
+) -> Result<Jinja, Diag> {
+    let c = Conv {
+        cx,
+        name,
+        key,
+        param,
+        node,
+    };
+    if param.kind != ParamKind::Commands {
+        let mut strings = Vec::new();
+        collect_strings(&node.value, &mut strings);
+        if let Some(e) = strings.iter().find_map(|s| interpolate::parse(s).err()) {
+            // Nested values have no spans of their own: point at the entry.
+            return Err(Diag::new(Code::SpecInterpolation, e.message).at(
+                cx.src(),
+                cx.span(node),
+                "in this value",
+            ));
+        }
+    }
+    match (param.kind, &node.value) {
+        (ParamKind::String, Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
+            convert_string(&c, &json_text(&node.value), missing)
+        }
+        (ParamKind::Bool, Json::Bool(b)) => Ok(Jinja::from(*b)),
+        (ParamKind::Bool, Json::String(s)) => {
+            let v = c.interp(s, missing);
+            match v.as_text().as_deref() {
+                Some("true") => Ok(Jinja::from(true)),
+                Some("false") | Some("") => Ok(Jinja::from(false)),
+                // Missing (already reported): render as false.
+                None if !v.has_secret() => Ok(Jinja::from(false)),
+                _ => Err(c.type_error(&format!("`{s}`"))),
+            }
+        }
+        (ParamKind::Args, Json::String(s)) => {
+            let words = shlex::split(s).ok_or_else(|| {
+                c.value_error(
+                    format!("`{name}` has unbalanced quotes"),
+                    "cannot split into words",
+                    "write the words as a YAML list instead".into(),
+                )
+            })?;
+            let words = words
+                .iter()
+                .map(|w| c.cli_value(c.interp(w, missing)).map(|v| mark(&v)))
+                .collect::<Result<Vec<String>, Diag>>()?;
+            Ok(Jinja::from(words))
+        }
+        (ParamKind::Args, Json::Array(items)) => {
+            let mut words = Vec::new();
+            for item in items {
+                match item {
+                    Json::String(s) => words.push(mark(&c.cli_value(c.interp(s, missing))?)),
+                    Json::Number(_) | Json::Bool(_) => words.push(item.to_string()),
+                    other => {
+                        return Err(c.type_error(&format!("a list holding {}", json_kind(other))));
+                    }
+                }
+            }
+            Ok(Jinja::from(words))
+        }
+        (ParamKind::Var, Json::String(s)) => convert_var(&c, s, missing),
+        (ParamKind::Commands, Json::String(s)) => Ok(Jinja::from(vec![s.clone()])),
+        (ParamKind::Commands, Json::Array(items)) => match items.iter().find(|i| !i.is_string()) {
+            None => Ok(Jinja::from(items.iter().map(json_text).collect::<Vec<_>>())),
+            // `- true` is a YAML bool: say so, not just "a list".
+            Some(other) => Err(c.type_error(&format!("a list holding {}", json_kind(other)))),
+        },
+        (_, other) => Err(c.type_error(json_kind(other))),
+    }
+}
+
+fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<Jinja, Diag> {
+    let (name, param) = (c.name, c.param);
+    let v = c.cli_value(c.interp(raw, missing))?;
+    if param.secret && !v.is_empty() && v.refs().next().is_none() {
+        return Err(Diag::new(
+            Code::SpecLiteralSecret,
+            format!("`{name}` is a secret and must not be written in the spec"),
+        )
+        .at(c.cx.src(), c.cx.span(c.node), "literal secret")
+        .help(format!(
+            "reference an environment variable instead, e.g. `{name}: ${{MY_SECRET_VAR}}`, and set it in the stack's environment"
+        )));
+    }
+    if !param.values.is_empty() && v.has_secret() {
+        // The value picks what the template does; a secret's value would
+        // pick unseen (`auth: ${MY_TOKEN}` would silently plan the default).
+        let label = format!("one of: {}", param.values.join(", "));
+        return Err(c.value_error(
+            format!("`{name}` picks what runs and cannot read a secret"),
+            &label,
+            format!("write the value, one of: {}", param.values.join(", ")),
+        ));
+    }
+    if !param.values.is_empty()
+        && let Some(text) = v.as_text()
+        && !param.values.contains(&text)
+    {
+        let help = match did_you_mean(&text, param.values.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("use one of: {}", param.values.join(", ")),
+        };
+        let label = format!("one of: {}", param.values.join(", "));
+        return Err(c.value_error(format!("`{name}` cannot be `{text}`"), &label, help));
+    }
+    Ok(Jinja::from(mark(&v)))
+}
+
+fn convert_var(c: &Conv, s: &str, missing: &mut Vec<MissingVar>) -> Result<Jinja, Diag> {
+    let name = c.name;
+    if !is_var_name(s) {
+        return Err(c.value_error(
+            format!("`{name}` must name an environment variable, not `{s}`"),
+            "not a variable name",
+            format!("write the variable's name without `$`, e.g. `{name}: KUBECONFIG_CONTENT`"),
+        ));
+    }
+    let scope = c.cx.vars.scope(Some(c.cx.step_env), false);
+    if scope.get(s).is_none() {
+        let span = c.cx.span(c.node);
+        missing.push(MissingVar {
+            name: s.to_string(),
+            location: c.cx.src().position(span.offset()),
+            key: c.key.clone(),
+            span,
+        });
+    }
+    Ok(Jinja::from(s.to_string()))
+}

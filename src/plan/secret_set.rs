@@ -1,0 +1,284 @@
+//! The secret names of a run, decided once, before any value is resolved:
+//! a name is never shown as text in one place and masked in another.
+//!
+//! Sources: names secret by themselves (SECRET, TOKEN, ...), the spec's
+//! `secrets:`, the variables a `type: var` parameter names, every variable
+//! a `secret: true` parameter (or its default) reads, and `env:` entries
+//! (of the spec or of any step) whose value reads a secret. Exports derived
+//! from secrets join the set when their step is rendered, before any later
+//! step is.
+
+use serde_json::Value as Json;
+
+use crate::base::secrets::SecretNames;
+use crate::plan::provider::{Catalog, ParamKind};
+use crate::spec::document::{Map, Spec, Step};
+use crate::spec::interpolate::{self, Piece};
+
+pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
+    let mut names = SecretNames::default();
+    for name in &spec.secrets {
+        names.insert(&name.value);
+    }
+    for step in &spec.steps.value {
+        let step = &step.value;
+        let Some(provider) = catalog.get(&step.provider.value) else {
+            continue;
+        };
+        let given = |param: &str| {
+            step.with
+                .iter()
+                .flat_map(|w| w.value.iter())
+                .find(|(k, _)| k.value == param)
+                .map(|(_, v)| &v.value)
+        };
+        for (pname, param) in &provider.def.params {
+            let value = given(pname).or(param.default.as_ref());
+            match (param.kind, value) {
+                (ParamKind::Var, Some(Json::String(var))) => {
+                    names.insert(var);
+                }
+                (_, Some(value)) if param.secret => {
+                    for var in read_by_json(value) {
+                        names.insert(&var);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let envs: Vec<&Map<String>> = std::iter::once(&spec.env)
+        .chain(spec.steps.value.iter().map(|s| &s.value.env))
+        .collect();
+    // What a secret entry is made of is secret: `AZ_SECRET: ${SP_PW}` read
+    // by a secret parameter makes SP_PW secret, or its value would show
+    // wherever SP_PW is used. Step entries may read spec entries, so this
+    // runs until nothing changes.
+    // The same for exports: a secret export (read by a later secret
+    // parameter, or secret by name) makes what its template reads secret,
+    // or its value would show in the step that exports it.
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for env in envs.iter().rev() {
+            for (key, value) in env.iter() {
+                if names.contains(&key.value) {
+                    for var in read_by(&value.value) {
+                        grew |= names.insert(&var);
+                    }
+                }
+            }
+        }
+        for step in &spec.steps.value {
+            for var in read_by_secret_exports(&step.value, catalog, &names) {
+                grew |= names.insert(&var);
+            }
+        }
+    }
+    // An entry built from a secret is secret (spec env first: step
+    // entries may read it). Its other parts are not: `Bearer ${TOKEN}
+    // ${REGION}` does not hide the region everywhere.
+    for env in envs {
+        for (key, value) in env {
+            if read_by(&value.value).iter().any(|v| names.contains(v)) {
+                names.insert(&key.value);
+            }
+        }
+    }
+    names
+}
+
+/// The variables read by the exports of `step` that are secret: through the
+/// parameters their templates use (given or default) and `env.NAME`.
+fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -> Vec<String> {
+    let Some(provider) = catalog.get(&step.provider.value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let env = minijinja::Environment::new();
+    for (export, template) in &provider.def.exports {
+        if !names.contains(export) {
+            continue;
+        }
+        let Ok(t) = env.template_from_str(template) else {
+            continue;
+        };
+        for used in t.undeclared_variables(true) {
+            if let Some(var) = used.strip_prefix("env.") {
+                out.push(var.to_string());
+                continue;
+            }
+            let param = used.split('.').next().unwrap_or(&used);
+            let given = step
+                .with
+                .iter()
+                .flat_map(|w| w.value.iter())
+                .find(|(k, _)| k.value == param)
+                .map(|(_, v)| &v.value);
+            let default = provider
+                .def
+                .params
+                .get(param)
+                .and_then(|p| p.default.as_ref());
+            if let Some(value) = given.or(default) {
+                out.extend(read_by_json(value));
+            }
+        }
+    }
+    out
+}
+
+/// Every variable an interpolated string may read, defaults included.
+fn read_by(text: &str) -> Vec<String> {
+    fn walk(pieces: &[Piece], out: &mut Vec<String>) {
+        for piece in pieces {
+            if let Piece::Var { name, default, .. } = piece {
+                out.push(name.clone());
+                if let Some(d) = default {
+                    walk(&d.pieces, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(pieces) = interpolate::parse(text) {
+        walk(&pieces, &mut out);
+    }
+    out
+}
+
+fn read_by_json(value: &Json) -> Vec<String> {
+    match value {
+        Json::String(s) => read_by(s),
+        Json::Array(items) => items.iter().flat_map(read_by_json).collect(),
+        // No parameter takes a map (binding refuses one), nor reads
+        // variables from a number or a bool.
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn decided(text: &str) -> SecretNames {
+        let spec = crate::spec::document::parse(Path::new("s.yaml"), text).unwrap();
+        decide(&spec, &Catalog::builtin())
+    }
+
+    /// An export read later as a secret makes its parameter's variable
+    /// secret, and that variable, an `env:` entry, makes what it reads
+    /// secret: two rounds.
+    #[test]
+    fn secrecy_flows_back_through_exports_and_env_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fetch.yaml"),
+            "summary: s\nparams:\n  source: {}\nexports:\n  FETCHED: \"{{ source }}\"\ncommands: ['true']\n",
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = r#"version: 1
+env:
+  SPEC_X: ${PART}
+steps:
+  - provider: fetch
+    with: {source: "${SPEC_X}"}
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${FETCHED}"}
+"#;
+        let spec = crate::spec::document::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["FETCHED", "SPEC_X", "PART"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    /// A chain of `env:` entries read by a secret parameter is secret to
+    /// its end, however many rounds it takes (each entry reads the one
+    /// written after it).
+    #[test]
+    fn secrecy_flows_back_through_a_chain_of_env_entries() {
+        let names = decided(
+            r#"version: 1
+env:
+  LINK_A: ${LINK_B}
+  LINK_B: ${ORIGIN}
+  COPY: ${LINK_A}
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${COPY}"}
+"#,
+        );
+        for name in ["COPY", "LINK_A", "LINK_B", "ORIGIN"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    /// A secret parameter that takes a list reads every item's variables.
+    #[test]
+    fn a_secret_list_parameter_makes_each_item_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("words.yaml"),
+            "summary: s\nparams:\n  words: {type: args, secret: true}\ncommands: ['true']\n",
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = "version: 1\nsteps:\n  - provider: words\n    with: {words: [\"${FIRST}\", \"x-${SECOND}\"]}\n";
+        let spec = crate::spec::document::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["FIRST", "SECOND"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_source_makes_a_name_secret() {
+        let names = decided(
+            r#"version: 1
+secrets: [LISTED]
+env:
+  HEADER: "Bearer ${SP_PW} ${REGION}"
+  PLAIN: ${REGION}
+  AZ_SECRET: ${AZ_PARTS}
+  DB_PASSWORD: "${DB_USER}:${DB_PW}"
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KC_CONTENT}
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${SP_PW:-${FALLBACK}}"}
+  - provider: azure-aks
+    name: second
+    with: {cluster: c, resource_group: g, login: spn, client_secret: "${AZ_SECRET}"}
+    env:
+      STEP_COPY: ${HEADER}
+      STEP_PLAIN: x
+  - provider: gke
+    with: {cluster: c, project: p, zone: z}
+"#,
+        );
+        for name in [
+            "LISTED",
+            "KC_CONTENT",
+            "SP_PW",
+            "FALLBACK",
+            "HEADER",
+            "STEP_COPY",
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+            "ARM_CLIENT_SECRET",
+            "AZ_SECRET",
+            "AZ_PARTS",
+            "DB_USER",
+            "DB_PW",
+        ] {
+            assert!(names.contains(name), "{name}");
+        }
+        for name in ["PLAIN", "REGION", "STEP_PLAIN", "ARM_CLIENT_ID"] {
+            assert!(!names.contains(name), "{name}");
+        }
+    }
+}

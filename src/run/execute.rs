@@ -1,0 +1,432 @@
+//! Running a plan as it is: preflight, then each step's commands with
+//! retries, and at the end either commit (temp files gone, kubeconfig
+//! kept, env file written) or rollback. Never renders anything.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+
+use crate::base::diagnostic::{Code, Diag};
+use crate::base::failure::Failure;
+use crate::base::paint::{Paint, visible};
+use crate::base::timeline;
+use crate::base::value::Value;
+use crate::plan::assemble::{Plan, PlanStep};
+use crate::plan::resolve::{self, ProcessEnv};
+use crate::run::env_file;
+use crate::run::lock::LockError;
+use crate::run::masker::Masker;
+use crate::run::preflight;
+use crate::run::process::{self, Env, Outcome, Output};
+use crate::run::recovery;
+use crate::run::report::{self, Console, StepResult, StepStatus};
+use crate::run::rollback::{self, Journal};
+use crate::run::secret_values;
+use crate::run::signals;
+use crate::spec::document::{RESERVED_ENV, Spec};
+
+pub struct Options {
+    /// GitHub Actions: fold each step's output into a log group.
+    pub github_groups: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+    pub env_file: Option<PathBuf>,
+    pub paint: Paint,
+    /// How long to wait for another run that holds the kubeconfig.
+    pub lock_wait: Duration,
+}
+
+/// Where a run stopped.
+struct Stop {
+    step: usize,
+    /// 1-based index of the command that failed.
+    command: usize,
+    outcome: Outcome,
+}
+
+pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Result<(), Failure> {
+    let env_file = preflight::check(spec, plan, opts.env_file.as_deref())?;
+    // Whatever the run and its commands create is private: temp files,
+    // downloads, a kubeconfig a CLI writes anew.
+    // SAFETY: umask has no preconditions; this process runs no other threads' file creation.
+    unsafe {
+        libc::umask(0o077);
+    }
+    signals::install()
+        .map_err(|e| Diag::new(Code::RunSignals, format!("cannot handle signals: {e}")))?;
+    let mut env: Env = process.clone();
+    // The spec's env, resolved against the process environment.
+    for (name, entry) in &plan.env {
+        let v = entry.value.materialize(|n| process.get(n).cloned())?;
+        env.insert(name.clone(), v);
+    }
+    // Read once: masked here, passed on to every command as it is.
+    let raw_env = resolve::raw_env();
+    let secret_values = secret_values::of(plan, &env, &raw_env);
+    let console = Console {
+        masker: Masker::new(&secret_values),
+        quiet: opts.quiet,
+        verbose: opts.verbose,
+        paint: opts.paint,
+    };
+    let announce = opts.github_groups;
+    if announce {
+        secret_values::announce(&secret_values);
+    }
+    timeline::mark("checked");
+    let mut runner = Runner::start(plan, opts, console, env, announce)?;
+    timeline::mark("run directory, lock and record");
+    runner.secret_values = secret_values;
+    runner.raw_env = raw_env;
+    // What `plan` warns about (a static token, an unchecked download, a
+    // token about to expire) is said where the hook runs too.
+    for w in &plan.warnings {
+        let console = &runner.console;
+        console.note(&console.paint.yellow(&format!("warning: {w}")));
+    }
+    match runner.steps() {
+        None => runner.commit(env_file),
+        Some(stop) => Err(runner.roll_back(spec, stop)),
+    }
+}
+
+/// A run in progress.
+struct Runner<'a> {
+    plan: &'a Plan,
+    opts: &'a Options,
+    console: Console,
+    /// What every command gets; exports of finished steps are added.
+    env: Env,
+    journal: Journal,
+    results: Vec<StepResult>,
+    /// Announce secret values to GitHub Actions' masker.
+    announce: bool,
+    /// The value of every secret of the run so far (the environment's,
+    /// the spec's env, exports of finished steps).
+    secret_values: Vec<Vec<u8>>,
+    /// Whether the console's masker lacks values of `secret_values`.
+    masker_stale: bool,
+    /// What of the environment is not UTF-8, passed on as it is.
+    raw_env: Vec<(OsString, OsString)>,
+}
+
+impl<'a> Runner<'a> {
+    /// Sweeps what killed runs left, then creates the run's private
+    /// directory and snapshots the kubeconfig.
+    fn start(
+        plan: &'a Plan,
+        opts: &'a Options,
+        console: Console,
+        mut env: Env,
+        announce: bool,
+    ) -> Result<Self, Failure> {
+        let tmp_base = std::env::temp_dir();
+        let kubeconfig = PathBuf::from(&plan.kubeconfig);
+        for stale in rollback::sweep_stale(&tmp_base) {
+            console.note(&format!(
+                "removed {} left by a run that was killed",
+                stale.display()
+            ));
+        }
+        let mut journal = Journal::handed_over_to(recovery::guardian());
+        let setup_failed = |e: std::io::Error| {
+            let message = format!("cannot prepare the run: {e}");
+            Failure::failed(Diag::new(Code::RunSetup, message))
+        };
+        let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
+        let waiting = |m: &str| console.note(m);
+        match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
+            Ok(()) => {}
+            Err(LockError::Io(e)) => return Err(setup_failed(e)),
+            Err(LockError::Busy { path, holder }) => {
+                let message = format!(
+                    "another stackhook run (pid {holder}) held {} for longer than {}",
+                    kubeconfig.display(),
+                    humantime::format_duration(opts.lock_wait)
+                );
+                let help = format!(
+                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
+                    path.display()
+                );
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
+            Err(LockError::Interrupted(sig)) => {
+                let message = format!(
+                    "interrupted by {} while waiting for the kubeconfig",
+                    signals::name(sig)
+                );
+                return Err(Failure::Interrupted(
+                    sig,
+                    vec![Diag::new(Code::RunInterrupted, message)],
+                ));
+            }
+        }
+        let self_exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "stackhook".into());
+        // The names a spec may not set itself.
+        let [kubeconfig_var, tmpdir_var, self_var] = RESERVED_ENV;
+        env.insert(kubeconfig_var.into(), plan.kubeconfig.clone());
+        env.insert(tmpdir_var.into(), run_dir.display().to_string());
+        env.insert(self_var.into(), self_exe);
+        Ok(Runner {
+            plan,
+            opts,
+            console,
+            env,
+            journal,
+            results: Vec::new(),
+            announce,
+            secret_values: Vec::new(),
+            masker_stale: false,
+            raw_env: Vec::new(),
+        })
+    }
+
+    /// Runs every step in order; where it stopped, if it did.
+    fn steps(&mut self) -> Option<Stop> {
+        let plan = self.plan;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let started = Instant::now();
+            let result = self.step(i, step);
+            timeline::mark("step");
+            let status = match &result {
+                Ok(()) => StepStatus::Ok,
+                Err(stop) => StepStatus::of(&stop.outcome),
+            };
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                status,
+                duration: started.elapsed(),
+            });
+            if let Err(stop) = result {
+                return Some(stop);
+            }
+        }
+        None
+    }
+
+    /// One step, with its retries; its exports are added on success.
+    fn step(&mut self, i: usize, step: &PlanStep) -> Result<(), Stop> {
+        let stop = |command, outcome| Stop {
+            step: i,
+            command,
+            outcome,
+        };
+        // A step without its own `env:` runs in the run's environment, as
+        // is; one with it, in a copy, its secrets masked too.
+        let mut own_env = None;
+        if !step.env.is_empty() {
+            let mut env = self.env.clone();
+            let mut derived = Vec::new();
+            for (name, entry) in &step.env {
+                let v = entry
+                    .value
+                    .materialize(|n| self.env.get(n).cloned())
+                    .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+                if self.plan.secrets.contains(name) {
+                    derived.push(v.clone().into_bytes());
+                }
+                env.insert(name.clone(), v);
+            }
+            self.console.masker = Masker::new(self.secret_values.iter().chain(&derived));
+            if self.announce {
+                secret_values::announce(&derived);
+            }
+            own_env = Some(env);
+        } else if self.masker_stale {
+            self.console.masker = Masker::new(&self.secret_values);
+        }
+        self.masker_stale = own_env.is_some();
+        let step_env = own_env.as_ref().unwrap_or(&self.env);
+        let attempts = step.retries + 1;
+        let mut backoff = Duration::from_secs(1);
+        for attempt in 1..=attempts {
+            let retry = if attempt > 1 {
+                format!(" (attempt {attempt}/{attempts})")
+            } else {
+                String::new()
+            };
+            let title = format!("[{}/{}] {}{retry}", i + 1, self.plan.steps.len(), step.name);
+            if self.opts.github_groups {
+                println!("::group::{title}");
+            }
+            self.console
+                .note(&self.console.paint.bold(&format!("==> {title}")));
+            let result = self.attempt(step, step_env);
+            if self.opts.github_groups {
+                println!("::endgroup::");
+            }
+            let (command, outcome) = match result {
+                Ok(()) => break,
+                Err(failed) => failed,
+            };
+            let why = match &outcome {
+                Outcome::Interrupted(_) => return Err(stop(command, outcome)),
+                _ if attempt == attempts => return Err(stop(command, outcome)),
+                Outcome::TimedOut { .. } => "timed out".to_string(),
+                Outcome::Failed { status, .. } => status.clone(),
+                Outcome::Ok => String::new(),
+            };
+            self.console.note(&self.console.paint.yellow(&format!(
+                "step `{}` {why}; retrying in {}",
+                step.name,
+                humantime::format_duration(backoff)
+            )));
+            if signals::sleep(backoff) {
+                let sig = signals::received().unwrap_or(libc::SIGINT);
+                return Err(stop(command, Outcome::Interrupted(sig)));
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+        let mut exports = Vec::new();
+        let mut derived = Vec::new();
+        for (name, value) in &step.exports {
+            let v = value
+                .materialize(|n| step_env.get(n).cloned())
+                .map_err(|d| stop(0, Outcome::not_started(d.message)))?;
+            if self.plan.secrets.contains(name) {
+                derived.push(v.clone().into_bytes());
+            }
+            exports.push((name.clone(), v));
+        }
+        self.env.extend(exports);
+        if !derived.is_empty() {
+            if self.announce {
+                secret_values::announce(&derived);
+            }
+            self.secret_values.extend(derived);
+            self.masker_stale = true;
+        }
+        Ok(())
+    }
+
+    /// One attempt of a step: temp files written, commands run in order,
+    /// temp files removed after their last command and at the end,
+    /// whatever happens.
+    fn attempt(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
+        let timeout = step.timeout.min(crate::spec::document::MAX_TIMEOUT);
+        let deadline = Instant::now() + timeout;
+        let result = self.write_tempfiles(step, env).and_then(|()| {
+            for (j, command) in step.commands.iter().enumerate() {
+                if let Some(sig) = signals::received() {
+                    return Err((j + 1, Outcome::Interrupted(sig)));
+                }
+                if self.console.verbose {
+                    self.console
+                        .note(&self.console.paint.dim(&format!("$ {}", visible(command))));
+                }
+                let output = Output {
+                    raw_env: &self.raw_env,
+                    prefix: format!("[{}] ", step.name),
+                    masker: &self.console.masker,
+                    quiet: self.console.quiet,
+                };
+                let outcome = process::run(command, env, deadline, &output);
+                for t in step
+                    .tempfiles
+                    .iter()
+                    .filter(|t| t.remove_after == Some(j + 1))
+                {
+                    self.journal.remove_tempfile(&t.name);
+                }
+                match outcome {
+                    Outcome::Ok => {}
+                    other => return Err((j + 1, other)),
+                }
+            }
+            Ok(())
+        });
+        for t in &step.tempfiles {
+            self.journal.remove_tempfile(&t.name);
+        }
+        result
+    }
+
+    fn write_tempfiles(&self, step: &PlanStep, env: &Env) -> Result<(), (usize, Outcome)> {
+        for t in &step.tempfiles {
+            let Some(content) = &t.content else { continue };
+            let text = content
+                .materialize(|n| env.get(n).cloned())
+                .map_err(|d| (0, Outcome::not_started(d.message)))?;
+            self.journal
+                .write_tempfile(&t.name, text.as_bytes())
+                .map_err(|e| {
+                    let status = format!("cannot write temp file {}: {e}", t.name);
+                    (0, Outcome::not_started(status))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Success: the env file is written (a failure to write it still rolls
+    /// back), then temp files go and the kubeconfig stays.
+    fn commit(mut self, env_file: Option<IndexMap<String, Value>>) -> Result<(), Failure> {
+        if let (Some(path), Some(contents)) = (&self.opts.env_file, &env_file)
+            && let Err(e) = env_file::write(path, contents)
+        {
+            let problems = self.journal.rollback();
+            let help = if problems.is_empty() {
+                "every step succeeded, but the run was rolled back".to_string()
+            } else {
+                format!("rollback incomplete: {}", problems.join("; "))
+            };
+            let message = format!("cannot write the env file {}: {e}", path.display());
+            return Err(Failure::failed(
+                Diag::new(Code::RunEnvFile, message).help(help),
+            ));
+        }
+        let Runner {
+            plan,
+            console,
+            journal,
+            results,
+            ..
+        } = self;
+        journal.commit().map_err(|e| {
+            Failure::failed(Diag::new(Code::RunCommit, format!("cannot finish: {e}")))
+        })?;
+        report::summary(&console, &results, plan.steps.len());
+        timeline::mark("committed");
+        Ok(())
+    }
+
+    /// Failure: undo everything (secrets first: the temp directory goes
+    /// before the kubeconfig is restored), then report.
+    fn roll_back(mut self, spec: &Spec, stop: Stop) -> Failure {
+        let problems = self.journal.rollback();
+        for step in &self.plan.steps[stop.step + 1..] {
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                status: StepStatus::NotRun,
+                duration: Duration::ZERO,
+            });
+        }
+        report::summary(&self.console, &self.results, self.plan.steps.len());
+        let rolled = if problems.is_empty() {
+            format!(
+                "rolled back: temp files removed, {} restored",
+                visible(&self.plan.kubeconfig)
+            )
+        } else {
+            format!("rollback incomplete: {}", visible(&problems.join("; ")))
+        };
+        let step = &self.plan.steps[stop.step];
+        let diag = report::failure(
+            spec,
+            step,
+            stop.command,
+            &stop.outcome,
+            &rolled,
+            &self.console.masker,
+        );
+        match stop.outcome {
+            Outcome::Interrupted(sig) => Failure::Interrupted(sig, vec![diag]),
+            _ => Failure::failed(diag),
+        }
+    }
+}

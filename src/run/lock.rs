@@ -1,0 +1,333 @@
+//! One run at a time on a kubeconfig: a sibling lock file, held (flock)
+//! from before the snapshot until after commit or rollback, so that a run
+//! never restores a snapshot over another run's login. A second run waits,
+//! saying so, for a bounded time. The file is removed by its holder; a
+//! waiter that locked a file already removed starts over.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::base::atomic_file;
+use crate::run::signals;
+
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+    file: File,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// Another run held it for longer than the wait.
+    Busy {
+        path: PathBuf,
+        holder: String,
+    },
+    /// A signal came while waiting.
+    Interrupted(i32),
+    Io(std::io::Error),
+}
+
+/// The lock file of a kubeconfig: `.NAME.stackhook-lock` beside the file
+/// it names, so that two runs reaching one file through different paths
+/// (a symlink, a symlinked directory) take the same lock.
+pub fn lock_path(kubeconfig: &Path) -> PathBuf {
+    let target = atomic_file::final_target(kubeconfig);
+    let dir = target
+        .parent()
+        .and_then(|d| fs::canonicalize(d).ok())
+        .or_else(|| kubeconfig.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.stackhook-lock"))
+}
+
+/// Opens the lock file without following a symlink (another user of a
+/// shared directory could point one at a file of ours) and only if it is
+/// a regular file of our own. `None`: the directory cannot take a file (a
+/// read-only mount), so no run can change the kubeconfig there either.
+fn open(path: &Path) -> Result<Option<File>, LockError> {
+    let file = match OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EROFS | libc::EPERM)
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_ours(path)),
+        Err(e) => return Err(LockError::Io(e)),
+    };
+    let meta = file.metadata().map_err(LockError::Io)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me {
+        return Err(not_ours(path));
+    }
+    Ok(Some(file))
+}
+
+fn not_ours(path: &Path) -> LockError {
+    LockError::Io(std::io::Error::other(format!(
+        "{} is not a lock file of this user (a symlink, or another user's): remove it",
+        path.display()
+    )))
+}
+
+/// Takes the lock of `kubeconfig`, whose directory must exist; `waiting`
+/// is told once when another run holds it. `None` when the directory is
+/// read-only (see `open`).
+pub fn acquire(
+    kubeconfig: &Path,
+    wait: Duration,
+    waiting: impl Fn(&str),
+) -> Result<Option<Lock>, LockError> {
+    let path = lock_path(kubeconfig);
+    let deadline = Instant::now().checked_add(wait);
+    let mut told = false;
+    loop {
+        let Some(file) = open(&path)? else {
+            return Ok(None);
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                // The holder before us removes the file when done: a lock
+                // on a removed file guards nothing.
+                if same_file(&file, &path) {
+                    let mut lock = Lock { path, file };
+                    lock.record_holder();
+                    return Ok(Some(lock));
+                }
+                continue;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        }
+        let holder = holder_of(&file);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(LockError::Busy { path, holder });
+        }
+        if !told {
+            told = true;
+            waiting(&format!(
+                "waiting for another stackhook run ({}) that is using {}",
+                if holder.is_empty() {
+                    "pid unknown".into()
+                } else {
+                    format!("pid {holder}")
+                },
+                kubeconfig.display()
+            ));
+        }
+        if signals::sleep(Duration::from_millis(50)) {
+            return Err(LockError::Interrupted(
+                signals::received().unwrap_or(libc::SIGINT),
+            ));
+        }
+    }
+}
+
+/// The holder's pid, read from the lock file this run opened and checked
+/// (not by its path again), and only if it is a number: the file is
+/// another process's, and its text ends up in a message.
+fn holder_of(file: &File) -> String {
+    let mut buf = [0u8; 24];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let text = std::str::from_utf8(&buf[..n]).unwrap_or_default().trim();
+    match text.parse::<u32>() {
+        Ok(pid) => pid.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+impl Lock {
+    /// A lock this process holds through a descriptor of the holder's open
+    /// file, handed over by the process that took it (recovery.rs): a
+    /// flock belongs to the open file, so it stays held while any process
+    /// has it open, until one of them releases it.
+    pub fn handed_over(path: PathBuf, file: File) -> Lock {
+        Lock { path, file }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    fn record_holder(&mut self) {
+        // Written over, then cut to length: on ext4 a truncation to zero
+        // makes the last close allocate and write out the file
+        // (auto_da_alloc), and removing it then frees blocks, which a
+        // `discard` mount waits for: 0.1 to 0.3 ms of every run.
+        let text = format!("{}\n", std::process::id());
+        let _ = self.file.write_all_at(text.as_bytes(), 0);
+        let len = text.len() as u64;
+        if self.file.metadata().is_ok_and(|m| m.len() > len) {
+            let _ = self.file.set_len(len);
+        }
+    }
+}
+
+impl Drop for Lock {
+    /// Removes the file while still holding the lock, then releases it.
+    fn drop(&mut self) {
+        // Left behind after a failure to remove it, it is harmless: the
+        // next run locks it.
+        if same_file(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_or_a_file_of_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&kube)).unwrap();
+        assert!(acquire(&kube, Duration::ZERO, |_| {}).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    }
+
+    /// A symlink is refused as not ours; a FIFO of our own too (it opens,
+    /// but is not a lock file); any other failure is said as it is.
+    #[test]
+    fn only_a_regular_file_of_our_own_is_a_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let lock = lock_path(&kube);
+        std::os::unix::fs::symlink(dir.path().join("victim"), &lock).unwrap();
+        let not_ours = |r: Result<Option<Lock>, LockError>| match r {
+            Err(LockError::Io(e)) => e.to_string().contains("not a lock file of this user"),
+            _ => false,
+        };
+        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        fs::remove_file(&lock).unwrap();
+        let c = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        match acquire(&dir.path().join("missing/config"), Duration::ZERO, |_| {}) {
+            Err(LockError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            other => panic!("{:?}", other.map(|l| l.is_some())),
+        }
+    }
+
+    /// A lock taken on a file that its holder removed meanwhile is no
+    /// lock: the path names another file now.
+    #[test]
+    fn a_file_removed_and_made_anew_is_not_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.lock");
+        fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(same_file(&file, &path));
+        fs::remove_file(&path).unwrap();
+        assert!(!same_file(&file, &path));
+        fs::write(&path, "").unwrap();
+        assert!(!same_file(&file, &path));
+    }
+
+    /// Where no file can be made (sysfs refuses even root), no run can
+    /// change a kubeconfig either: no lock, and no error.
+    #[test]
+    fn a_directory_that_takes_no_file_has_no_lock() {
+        let r = acquire(Path::new("/sys/config"), Duration::ZERO, |_| {});
+        assert!(matches!(r, Ok(None)), "{:?}", r.map(|l| l.is_some()));
+    }
+
+    #[test]
+    fn a_link_and_its_target_share_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        fs::write(&kube, "").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&kube, &link).unwrap();
+        assert_eq!(lock_path(&kube), lock_path(&link));
+        let _held = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        assert!(matches!(
+            acquire(&link, Duration::ZERO, |_| {}),
+            Err(LockError::Busy { .. })
+        ));
+    }
+
+    #[test]
+    fn a_second_holder_waits_then_gives_up_and_the_file_goes_with_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let first = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        assert!(lock_path(&kube).exists());
+        let told = std::cell::RefCell::new(Vec::new());
+        let second = acquire(&kube, Duration::from_millis(120), |m| {
+            told.borrow_mut().push(m.to_string())
+        });
+        match second {
+            Err(LockError::Busy { holder, .. }) => {
+                assert_eq!(holder, std::process::id().to_string())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(told.borrow().len(), 1, "told once: {:?}", told.borrow());
+        drop(first);
+        assert!(!lock_path(&kube).exists());
+        let again = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        drop(again);
+    }
+
+    #[test]
+    fn a_lock_file_left_with_a_longer_holder_says_only_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        // A crash left the file, holding a pid longer than ours.
+        fs::write(lock_path(&kube), "12345678901234567890\n").unwrap();
+        let lock = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        let text = fs::read_to_string(lock_path(&kube)).unwrap();
+        assert_eq!(text, format!("{}\n", std::process::id()));
+        drop(lock);
+    }
+
+    #[test]
+    fn a_holder_that_is_not_a_pid_is_not_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        let first = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        // The holder's file, as another process could leave it.
+        fs::write(lock_path(&kube), "\u{1b}[2Jtoken=abc\n").unwrap();
+        match acquire(&kube, Duration::ZERO, |_| {}) {
+            Err(LockError::Busy { holder, .. }) => assert_eq!(holder, ""),
+            other => panic!("{other:?}"),
+        }
+        drop(first);
+    }
+}

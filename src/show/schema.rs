@@ -1,0 +1,120 @@
+//! The spec's JSON Schema (draft 2020-12), for editors (yaml-language-server)
+//! and CI. The shape comes from the same types that parse a spec; each
+//! provider's `with:` comes from its definition.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::plan::provider::{Catalog, Definition, Param, ParamKind, Provider};
+use crate::show::provider_page::facts;
+use crate::spec::document::Spec;
+
+pub fn schema(catalog: &Catalog) -> Json {
+    let mut root = schemars::schema_for!(Spec).to_value();
+    let step = &mut root["$defs"]["Step"];
+    let names: Vec<&str> = catalog.names().collect();
+    step["properties"]["provider"] = json!({
+        "description": step["properties"]["provider"]["description"],
+        "anyOf": [
+            {"enum": names},
+            {"type": "string", "description": "a provider from the spec's `templates:` directory"}
+        ]
+    });
+    let rules: Vec<Json> = catalog.all().map(provider_rule).collect();
+    step["allOf"] = Json::Array(rules);
+    root
+}
+
+/// `if provider == NAME then with: <its parameters>`.
+fn provider_rule(p: &Provider) -> Json {
+    let def = &p.def;
+    let mut properties = Map::new();
+    for (name, param) in &def.params {
+        properties.insert(name.clone(), param_schema(def, name, param));
+    }
+    let required: Vec<&String> = def
+        .params
+        .iter()
+        .filter(|(_, p)| p.required)
+        .map(|(n, _)| n)
+        .collect();
+    let mut with = json!({
+        "type": "object",
+        "description": def.summary,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        with["required"] = json!(required);
+    }
+    let one_of: Vec<Json> = def
+        .exactly_one_of
+        .iter()
+        .map(|group| json!({"oneOf": group.iter().map(|p| json!({"required": [p]})).collect::<Vec<_>>()}))
+        .collect();
+    if !one_of.is_empty() {
+        with["allOf"] = Json::Array(one_of);
+    }
+    let mut then = json!({"properties": {"with": with}});
+    if !required.is_empty() || !def.exactly_one_of.is_empty() {
+        then["required"] = json!(["with"]);
+    }
+    json!({
+        "if": {"properties": {"provider": {"const": p.name}}, "required": ["provider"]},
+        "then": then,
+    })
+}
+
+/// A value that interpolates a variable, allowed wherever the type would
+/// otherwise be checked strictly.
+fn interpolated() -> Json {
+    json!({"type": "string", "pattern": "\\$"})
+}
+
+fn param_schema(def: &Definition, name: &str, p: &Param) -> Json {
+    let mut s = match p.kind {
+        ParamKind::String if !p.values.is_empty() => {
+            json!({"anyOf": [{"enum": p.values}, interpolated()]})
+        }
+        ParamKind::String => json!({"type": ["string", "number", "boolean"]}),
+        ParamKind::Bool => json!({"anyOf": [{"type": "boolean"}, interpolated()]}),
+        ParamKind::Args | ParamKind::Commands => {
+            json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+        }
+        ParamKind::Var => json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}),
+    };
+    let f = facts(def, name, p);
+    let mut description = f.description.to_string();
+    if let Some(w) = f.when {
+        description = format!("{description} Only when {w}.").trim().to_string();
+    }
+    if !description.is_empty() {
+        s["description"] = json!(description);
+    }
+    if let Some(d) = &p.default {
+        s["default"] = d.clone();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_get_their_parameters() {
+        let s = schema(&Catalog::builtin());
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        let rules = s["$defs"]["Step"]["allOf"].as_array().unwrap();
+        let gke = rules
+            .iter()
+            .find(|r| r["if"]["properties"]["provider"]["const"] == "gke")
+            .unwrap();
+        let with = &gke["then"]["properties"]["with"];
+        assert_eq!(with["required"], json!(["cluster", "project"]));
+        assert_eq!(with["additionalProperties"], false);
+        assert_eq!(
+            with["properties"]["token"]["default"],
+            "${GOOGLE_OAUTH_ACCESS_TOKEN}"
+        );
+    }
+}
