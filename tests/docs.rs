@@ -335,3 +335,36 @@ fn headings_are_named_as_github_names_them() {
         BTreeSet::from(["twice".into(), "twice-1".into(), "code-and-link".into()])
     );
 }
+
+/// The source paths the docs name (`src/run/process.rs`): a file moved to
+/// another stage folder must not leave the docs pointing at nothing. The
+/// CHANGELOG is history and names files where they were.
+#[test]
+fn every_source_path_the_docs_name_exists() {
+    let root = root();
+    let mut wrong = Vec::new();
+    for file in markdown_files(&root) {
+        if file == Path::new("CHANGELOG.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&file)).unwrap();
+        for (i, _) in text.match_indices("src/") {
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/') {
+                continue;
+            }
+            let path: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '.'))
+                .collect();
+            if path.ends_with(".rs") && !root.join(&path).is_file() {
+                wrong.push(format!("{}: {path}", file.display()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "source paths that do not exist:\n{}",
+        wrong.join("\n")
+    );
+}
