@@ -1148,6 +1148,15 @@ fn action_and_workflow_example_pass_actionlint_and_shellcheck() {
     assert!(!examples.is_empty());
     let out = actionlint(&root(), &examples);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // The example uses the action of this release, pinned to this binary.
+    let example =
+        std::fs::read_to_string(root().join("examples/github-actions/stackhook.yml")).unwrap();
+    assert!(
+        example.contains(&format!("uses: stackhook/stackhook@v{VERSION}"))
+            && example.contains(&format!("version: {VERSION}")),
+        "{example}"
+    );
+    assert!(!example.contains("cargo install"), "{example}");
 
     // actionlint checks workflows, not action metadata on its own: it reads
     // action.yml where a workflow uses the action locally (`uses: ./`), and
