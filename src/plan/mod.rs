@@ -15,6 +15,7 @@ pub mod env_view;
 pub mod step_context;
 pub mod cli_values;
 pub mod bind;
+pub mod parameters;
 pub mod jinja;
 pub mod render_error;
 pub mod render;
