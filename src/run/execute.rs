@@ -127,7 +127,7 @@ impl<'a> Runner<'a> {
         for stale in rollback::sweep_stale(&tmp_base) {
             console.note(&format!(
                 "removed {} left by a run that was killed",
-                stale.display()
+                visible(&stale.display().to_string())
             ));
         }
         let mut journal = Journal::handed_over_to(recovery::guardian());
