@@ -154,6 +154,17 @@ impl<'a> Runner<'a> {
                     Diag::new(Code::RunLock, message).help(help),
                 ]));
             }
+            Err(LockError::Refused { path, why }) => {
+                let message = format!(
+                    "cannot lock the kubeconfig {}: its lock file {} {why}",
+                    visible(&kubeconfig.display().to_string()),
+                    visible(&path.display().to_string())
+                );
+                let help = "nothing ran. The lock file must be a regular file of this user, in a directory this user can write: another user may have put something there to make runs skip the lock. Remove it (or have its owner remove it), or choose a kubeconfig in a directory of your own with --kubeconfig";
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
             Err(LockError::Interrupted(sig)) => {
                 let message = format!(
                     "interrupted by {} while waiting for the kubeconfig",
