@@ -54,6 +54,11 @@ fn main() {
         ),
         case!(rollback_removes_what_a_step_left_at_the_kubeconfig),
         case!(a_hard_linked_kubeconfig_is_restored_under_every_name),
+        case!(
+            a_rollback_on_a_full_disk_says_what_it_left,
+            Need::Root,
+            Need::Cli("unshare")
+        ),
     ]);
 }
 
@@ -777,4 +782,60 @@ fn a_hard_linked_kubeconfig_is_restored_under_every_name() {
     assert_eq!(contexts(&sb), TWO_CONTEXTS);
     assert_eq!(std::fs::read_to_string(&other).unwrap(), TWO_CONTEXTS);
     assert_eq!(std::fs::metadata(&other).unwrap().ino(), inode);
+}
+
+/// A step that fills the disk: the rollback cannot write the original
+/// back, and says exactly what it left, which is what is there. The
+/// kubeconfig is on a 64 KiB tmpfs, mounted in a mount namespace of the
+/// run's own (`unshare -m`), so nothing else sees it. A hard-linked
+/// kubeconfig, written back in place, has its space reserved first: it is
+/// not cut short either.
+fn a_rollback_on_a_full_disk_says_what_it_left() {
+    for linked in ["", "1"] {
+        let sb = Sandbox::new();
+        let spec = sb.write_spec(
+            "version: 1\nsteps:\n  - provider: run\n    with:\n      commands:\n        - ': > $KUBECONFIG; cat /dev/zero > $KUBECONFIG.fill; exit 3'\n",
+        );
+        let script = r#"set -e
+mount -t tmpfs -o size=64k tmpfs "$SB/kube"
+printf '%s' "$ORIGINAL" > "$SB/kube/config"
+if [ -n "$LINKED" ]; then ln "$SB/kube/config" "$SB/kube/second"; fi
+set +e
+"$BIN" run "$SPEC"
+echo $? > "$SB/work/code"
+cat "$SB/kube/config" > "$SB/work/after"
+"#;
+        let out = std::process::Command::new("unshare")
+            .env_clear()
+            .envs(sb.envs())
+            .current_dir(sb.path("work"))
+            .env("SB", sb.dir.path())
+            .env("ORIGINAL", TWO_CONTEXTS)
+            .env("LINKED", linked)
+            .env("BIN", bin())
+            .env("SPEC", &spec)
+            .args(["-m", "sh", "-c", script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let code = std::fs::read_to_string(sb.path("work/code")).unwrap();
+        assert_eq!(code.trim(), "1", "{err}");
+        let err = unwrapped(&err);
+        let said = format!(
+            "rollback incomplete: could not restore {}: No space left on device",
+            sb.kubeconfig().display()
+        );
+        assert!(err.contains(&said), "{linked}: {err}");
+        assert!(
+            err.contains("; it is left as the failed step left it command:"),
+            "{linked}: {err}"
+        );
+        // As the step left it: empty.
+        assert_eq!(
+            std::fs::read(sb.path("work/after")).unwrap(),
+            b"",
+            "{linked}"
+        );
+    }
 }

@@ -152,10 +152,13 @@ impl Snapshot {
         if in_place {
             write_in_place(&self.target, &before.bytes, self.inode)?;
         } else {
-            atomic_file::write(&self.target, &before.bytes).map_err(|e| {
-                let left = "it is left as the failed step left it";
-                std::io::Error::new(e.kind(), format!("{e}; {left}"))
-            })?;
+            // A new file, renamed over the old one only once written.
+            let left = match now {
+                Some(_) => "it is left as the failed step left it",
+                None => "no file is there",
+            };
+            atomic_file::write(&self.target, &before.bytes)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{e}; {left}")))?;
         }
         fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode))?;
         if now
