@@ -13,7 +13,7 @@
 //! rolls it back with this same code.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::base::atomic_file;
+use crate::base::bounded_file::{self, KUBECONFIG_CAP, Refused};
 use crate::run::lock::{self, Lock, LockError};
 use crate::run::recovery::{Channel, Handover, Held};
 use crate::run::snapshot::Snapshot;
@@ -312,12 +313,16 @@ pub fn recover(handover: Handover) -> Option<Recovered> {
 /// step ran). The error never quotes the record, which holds the
 /// kubeconfig's bytes.
 fn read_record(path: &Path) -> std::io::Result<Option<Kubeconfig>> {
-    match fs::read(path) {
+    // Without blocking, and bounded: a step could have put a FIFO there,
+    // and the guardian, holding the kubeconfig's lock, would wait for a
+    // writer for ever. A snapshot's byte takes at most 4 characters ("255,").
+    match bounded_file::read(path, 4 * KUBECONFIG_CAP + (1 << 20)) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|_| std::io::Error::other("not a record stackhook wrote")),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(r) if r.is_not_found() => Ok(None),
+        Err(Refused::Io(e)) => Err(e),
+        Err(r) => Err(std::io::Error::other(r.to_string())),
     }
 }
 
@@ -549,7 +554,8 @@ mod tests {
     }
 
     /// A record that cannot be read is said as that, once: not also as
-    /// missing.
+    /// missing. One a step replaced with a FIFO is not waited on (bounded
+    /// here: on a hang, the FIFO's other end is opened to free it).
     #[test]
     fn an_unreadable_record_is_said_once() {
         for corrupt in [
@@ -558,12 +564,29 @@ mod tests {
                 fs::remove_file(record).unwrap();
                 fs::create_dir(record).unwrap();
             },
+            |record: &Path| {
+                fs::remove_file(record).unwrap();
+                let c = std::ffi::CString::new(record.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
         ] {
             let base = tempfile::tempdir().unwrap();
             let (j, _, receiver, _) = handed_over(base.path());
-            corrupt(&j.run_dir().unwrap().join(RECORD));
+            let record = j.run_dir().unwrap().join(RECORD);
+            corrupt(&record);
             std::mem::forget(j);
-            let recovered = recover(receiver.receive()).unwrap();
+            let (sender, result) = std::sync::mpsc::channel();
+            let handover = receiver.receive();
+            std::thread::spawn(move || sender.send(recover(handover)));
+            let recovered = result.recv_timeout(Duration::from_secs(60));
+            if recovered.is_err() {
+                let _ = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&record);
+            }
+            let recovered = recovered.expect("the guardian hung on the record").unwrap();
             assert_eq!(recovered.problems.len(), 1, "{:?}", recovered.problems);
             assert!(recovered.problems[0].contains("could not read the record"));
         }
