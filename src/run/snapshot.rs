@@ -99,10 +99,17 @@ impl Snapshot {
         match (&self.link, &current) {
             (Some(link), current) if current.as_ref() != Some(link) => {
                 // A symlink is renamed over anything but a directory.
-                if fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_dir()) {
+                let dir = fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_dir());
+                if dir {
                     remove(&self.path, true)?;
                 }
-                replace_with_symlink(&self.path, link)?;
+                replace_with_symlink(&self.path, link).map_err(|e| {
+                    let left = match dir {
+                        true => "nothing is there",
+                        false => "it is left as the failed step left it",
+                    };
+                    std::io::Error::new(e.kind(), format!("{e}; {left}"))
+                })?;
             }
             (None, Some(_)) => remove(&self.path, false)?,
             _ => {}
@@ -155,12 +162,17 @@ impl Snapshot {
             // A new file, renamed over the old one only once written.
             let left = match now {
                 Some(_) => "it is left as the failed step left it",
-                None => "no file is there",
+                None => "nothing is there",
             };
             atomic_file::write(&self.target, &before.bytes)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{e}; {left}")))?;
         }
-        fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode))?;
+        fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode)).map_err(
+            |e| {
+                let left = "its bytes are back, but not its mode";
+                std::io::Error::new(e.kind(), format!("{e}; {left}"))
+            },
+        )?;
         if now
             .as_ref()
             .is_none_or(|(n, _)| (n.uid, n.gid) != (before.uid, before.gid))
