@@ -298,6 +298,21 @@ mod tests {
         }
     }
 
+    /// A lock taken on a file that its holder removed meanwhile is no
+    /// lock: the path names another file now.
+    #[test]
+    fn a_file_removed_and_made_anew_is_not_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.lock");
+        fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(same_file(&file, &path));
+        fs::remove_file(&path).unwrap();
+        assert!(!same_file(&file, &path));
+        fs::write(&path, "").unwrap();
+        assert!(!same_file(&file, &path));
+    }
+
     /// A lock file this user cannot open is refused, not skipped (sysfs
     /// refuses to create a file, even to root, with EACCES).
     #[test]
