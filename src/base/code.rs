@@ -67,6 +67,7 @@ codes! {
     SpecRead => "stackhook::spec::read",
     SpecRemovedParam => "stackhook::spec::removed_param",
     SpecReservedEnv => "stackhook::spec::reserved_env",
+    SpecRetries => "stackhook::spec::retries",
     SpecStepName => "stackhook::spec::step_name",
     SpecTimeout => "stackhook::spec::timeout",
     SpecUnknownKey => "stackhook::spec::unknown_key",

@@ -243,7 +243,9 @@ impl<'a> Runner<'a> {
         }
         self.masker_stale = own_env.is_some();
         let step_env = own_env.as_ref().unwrap_or(&self.env);
-        let attempts = step.retries + 1;
+        // Checked: the spec bounds `retries`, but a wrap to 0 attempts would
+        // skip the step and report success.
+        let attempts = step.retries.saturating_add(1);
         let mut backoff = Duration::from_secs(1);
         for attempt in 1..=attempts {
             let retry = if attempt > 1 {
@@ -281,7 +283,7 @@ impl<'a> Runner<'a> {
                 let sig = signals::received().unwrap_or(libc::SIGINT);
                 return Err(stop(command, Outcome::Interrupted(sig)));
             }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = backoff.saturating_mul(2).min(Duration::from_secs(30));
         }
         let mut exports = Vec::new();
         let mut derived = Vec::new();

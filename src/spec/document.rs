@@ -74,8 +74,8 @@ pub struct Step {
     /// How long the step may take (e.g. 30s, 5m, 1h); default 10m.
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
-    /// How many times to re-run the step after a failure (backoff 1s, 2s, 4s ... 30s).
-    #[schemars(with = "Option<u32>")]
+    /// How many times to re-run the step after a failure (backoff 1s, 2s, 4s ... 30s); at most 100.
+    #[schemars(with = "Option<u32>", range(max = MAX_RETRIES))]
     pub retries: Option<Spanned<u32>>,
 }
 
@@ -100,6 +100,11 @@ pub struct SpecFile {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// No hook waits a day for one step.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Past a hundred retries (about 50 minutes of backoff alone) a step is
+/// not flaky but broken; the bound also keeps `retries + 1` attempts far
+/// from overflowing.
+pub const MAX_RETRIES: u32 = 100;
 
 /// Variables stackhook sets for every command itself.
 pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
@@ -327,6 +332,16 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
         if let Some(t) = &step.timeout {
             diags.extend(check_timeout(spec, t));
         }
+        if let Some(r) = step.retries.as_ref().filter(|r| r.value > MAX_RETRIES) {
+            diags.push(
+                Diag::new(
+                    Code::SpecRetries,
+                    format!("`retries: {}` is more than a hook can wait for", r.value),
+                )
+                .at(src, spec.span(r), "too many")
+                .help(format!("a step may be retried at most {MAX_RETRIES} times")),
+            );
+        }
         check_env_names(src, &step.env, diags);
     }
 }
@@ -446,6 +461,16 @@ mod tests {
             step.with.as_ref().unwrap().value.values().next().unwrap(),
         );
         assert_eq!(&text[span.offset()..span.offset() + span.len()], "c");
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let spec = |n: u64| format!("version: 1\nsteps:\n  - provider: verify\n    retries: {n}\n");
+        assert!(parse(Path::new("s.yaml"), &spec(MAX_RETRIES.into())).is_ok());
+        for n in [u64::from(MAX_RETRIES) + 1, u64::from(u32::MAX)] {
+            let err = parse(Path::new("s.yaml"), &spec(n)).unwrap_err();
+            assert_eq!(err[0].code, Code::SpecRetries, "{n}");
+        }
     }
 
     #[test]
