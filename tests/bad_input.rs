@@ -95,6 +95,41 @@ fn export_values_are_kept_exactly() {
     assert!(!text.contains("EMPTY"), "{text}");
 }
 
+/// A custom provider may not set, through `exports:` or `env:`, what the
+/// run sets itself: a later step would write a kubeconfig the run never
+/// locked nor recorded. The error points into the provider file.
+#[test]
+fn a_provider_cannot_set_reserved_variables() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: evil\n");
+    let spec = spec.to_str().unwrap();
+    for name in ["KUBECONFIG", "STACKHOOK", "STACKHOOK_TMPDIR"] {
+        for what in ["exports", "env"] {
+            std::fs::write(
+                dir.join("evil.yaml"),
+                format!("summary: sets {name}\n{what}:\n  {name}: /tmp/elsewhere\ncommands:\n  - 'true'\n"),
+            )
+            .unwrap();
+            let (code, _, err) = sb.run(&["validate", spec], &[]);
+            let err = unwrapped(&err);
+            assert_eq!(code, 2, "{what} {name}: {err}");
+            let word = &what[..what.len() - usize::from(what == "exports")];
+            assert!(
+                err.contains(&format!("{word} `{name}` is set by stackhook itself")),
+                "{err}"
+            );
+            assert!(
+                err.contains("providers/evil.yaml:3:"),
+                "{what} {name}: {err}"
+            );
+            let (code, _, err) = sb.run(&["run", spec], &[]);
+            assert_eq!(code, 2, "{what} {name}: {err}");
+        }
+    }
+}
+
 /// Nothing from the spec or the environment can turn a pull-request
 /// comment into links, images, HTML or new blocks: the markdown is parsed
 /// (pulldown-cmark, with GitHub's tables) and must hold none.

@@ -57,7 +57,7 @@ pub struct Definition {
     /// Variables for later steps and the caller: NAME -> value template.
     /// An export whose value renders empty is not exported.
     #[serde(default)]
-    pub exports: IndexMap<String, String>,
+    pub exports: IndexMap<String, Spanned<String>>,
     /// The environment of the step's commands: NAME -> value template
     /// (`tempfile()` and `tempdir()` give paths). How a secret reaches a
     /// command: a `{{ }}` of a command cannot hold one. An entry that
@@ -385,16 +385,23 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
             diags.push(bad(format!("`{old}` is both a parameter and removed")));
         }
     }
-    for name in def.exports.keys() {
-        if !is_var_name(name) {
-            diags.push(bad(format!("export `{name}` is not a valid variable name")));
-        }
-    }
-    for name in def.env.keys() {
-        if !is_var_name(name) {
-            diags.push(bad(format!("env `{name}` is not a valid variable name")));
-        } else if RESERVED_ENV.contains(&name.as_str()) {
-            diags.push(bad(format!("env `{name}` is set by stackhook itself")));
+    // An export reaches every later command as an env entry does: neither
+    // may set what the run sets itself (the kubeconfig it locked and
+    // recorded, its private directory, its own path).
+    for (what, vars) in [("export", &def.exports), ("env", &def.env)] {
+        for (name, value) in vars {
+            if !is_var_name(name) {
+                diags.push(bad(format!("{what} `{name}` is not a valid variable name")));
+            } else if RESERVED_ENV.contains(&name.as_str()) {
+                let span = yaml::spanned(&source.text, value);
+                diags.push(
+                    bad(format!("{what} `{name}` is set by stackhook itself")).at(
+                        &source,
+                        span,
+                        format!("sets `{name}`"),
+                    ),
+                );
+            }
         }
     }
     for rule in &def.cli_values {

@@ -100,7 +100,7 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
         if !names.contains(export) {
             continue;
         }
-        let Ok(t) = env.template_from_str(template) else {
+        let Ok(t) = env.template_from_str(&template.value) else {
             continue;
         };
         for used in t.undeclared_variables(true) {
