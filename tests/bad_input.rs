@@ -255,6 +255,64 @@ fn specs_that_lead_out_of_the_repository_are_not_read() {
     assert!(err.contains("ok: specs/ok.yaml"), "{err}");
 }
 
+/// A spec's `templates:` stays in the repository, by `..`, by an absolute
+/// path and by a symlink alike: `validate` of a pull request's spec must
+/// not parse YAML files from elsewhere and quote their lines in a CI log.
+#[test]
+fn templates_that_lead_out_of_the_repository_are_not_read() {
+    let repo = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        "password: CANARY-outside-secret\n",
+    )
+    .unwrap();
+    let specs = repo.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("linked")).unwrap();
+    let outside_name = outside.path().file_name().unwrap().to_str().unwrap();
+    let depth = "../".repeat(repo.path().components().count());
+    let relative = format!("{depth}{}", outside.path().display());
+    for templates in [
+        relative.as_str(),
+        outside.path().to_str().unwrap(),
+        "../linked",
+        &format!("../../{outside_name}"),
+    ] {
+        std::fs::write(
+            specs.join("spec.yaml"),
+            format!("version: 1\ntemplates: \"{templates}\"\nsteps:\n  - provider: verify\n"),
+        )
+        .unwrap();
+        for command in ["validate", "plan"] {
+            let out = stackhook()
+                .current_dir(repo.path())
+                .args([command, "specs/spec.yaml"])
+                .output()
+                .unwrap();
+            let err = unwrapped(&stderr(&out));
+            assert_eq!(out.status.code(), Some(2), "{templates}: {err}");
+            assert!(!err.contains("CANARY"), "{templates}: {err}");
+            assert!(err.contains("stackhook::spec::path"), "{templates}: {err}");
+            assert!(err.contains("out of the repository"), "{templates}: {err}");
+            assert!(err.contains("specs/spec.yaml:2:"), "{templates}: {err}");
+        }
+    }
+    // A directory of the repository, even by `..`, is read.
+    std::fs::create_dir(repo.path().join("providers")).unwrap();
+    std::fs::write(
+        specs.join("spec.yaml"),
+        "version: 1\ntemplates: ../providers/../providers\nsteps:\n  - provider: verify\n",
+    )
+    .unwrap();
+    let out = stackhook()
+        .current_dir(repo.path())
+        .args(["validate", "specs/spec.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// A variable whose value is not UTF-8 is passed on to commands as it is.
 #[test]
 fn a_non_utf8_variable_reaches_commands_untouched() {

@@ -60,6 +60,7 @@ codes! {
     SpecNoSteps => "stackhook::spec::no_steps",
     SpecNotFound => "stackhook::spec::not_found",
     SpecNul => "stackhook::spec::nul",
+    SpecPath => "stackhook::spec::path",
     SpecOneOf => "stackhook::spec::one_of",
     SpecParamNotApplicable => "stackhook::spec::param_not_applicable",
     SpecParamType => "stackhook::spec::param_type",
