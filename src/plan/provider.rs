@@ -109,6 +109,10 @@ pub struct Param {
     /// literal value is refused (it would be a secret committed to git).
     #[serde(default)]
     pub secret: bool,
+    /// For a `type: var` parameter: the variable may hold base64 that a
+    /// command decodes; the decoded form is masked too.
+    #[serde(default)]
+    pub base64: bool,
     /// Whether the value may be an argument of the CLIs of `cli_values`
     /// (checked against their prefixes); false for a value that never
     /// reaches them (one stackhook writes, or one set in the environment).
@@ -348,6 +352,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "when",
     "values",
     "secret",
+    "base64",
 ];
 
 pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec<Diag>> {
@@ -372,6 +377,11 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
         if !p.values.is_empty() && p.kind != ParamKind::String {
             diags.push(bad(format!(
                 "parameter `{pname}` has `values` but is not a string"
+            )));
+        }
+        if p.base64 && p.kind != ParamKind::Var {
+            diags.push(bad(format!(
+                "parameter `{pname}` has `base64` but is not a `var`"
             )));
         }
         if p.required && p.default.is_some() {

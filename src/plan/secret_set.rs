@@ -35,6 +35,9 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         for (pname, param) in &provider.def.params {
             let value = given(pname).or(param.default.as_ref());
             match (param.kind, value) {
+                (ParamKind::Var, Some(Json::String(var))) if param.base64 => {
+                    names.insert_decoded(var);
+                }
                 (ParamKind::Var, Some(Json::String(var))) => {
                     names.insert(var);
                 }
