@@ -12,6 +12,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::base::jwt;
+use crate::base::paint::visible_line;
 
 /// The API versions stackhook answers in; the kubeconfigs it writes ask
 /// for v1.
@@ -40,7 +41,8 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str, Refusal> {
         .copied()
         .ok_or_else(|| {
             Refusal(format!(
-                "KUBERNETES_EXEC_INFO asks for apiVersion `{asked}`; stackhook answers {}",
+                "KUBERNETES_EXEC_INFO asks for apiVersion `{}`; stackhook answers {}",
+                visible_line(asked),
                 VERSIONS.join(" or ")
             ))
         })

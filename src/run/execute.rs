@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
-use crate::base::paint::{Paint, visible};
+use crate::base::paint::{Paint, visible, visible_line};
 use crate::base::timeline;
 use crate::base::value::Value;
 use crate::plan::assemble::{Plan, PlanStep};
@@ -127,7 +127,7 @@ impl<'a> Runner<'a> {
         for stale in rollback::sweep_stale(&tmp_base) {
             console.note(&format!(
                 "removed {} left by a run that was killed",
-                stale.display()
+                visible_line(&stale.display().to_string())
             ));
         }
         let mut journal = Journal::handed_over_to(recovery::guardian());
@@ -253,7 +253,8 @@ impl<'a> Runner<'a> {
             } else {
                 String::new()
             };
-            let title = format!("[{}/{}] {}{retry}", i + 1, self.plan.steps.len(), step.name);
+            let name = visible_line(&step.name);
+            let title = format!("[{}/{}] {name}{retry}", i + 1, self.plan.steps.len());
             if self.opts.github_groups {
                 println!("::group::{title}");
             }
@@ -276,7 +277,7 @@ impl<'a> Runner<'a> {
             };
             self.console.note(&self.console.paint.yellow(&format!(
                 "step `{}` {why}; retrying in {}",
-                step.name,
+                visible_line(&step.name),
                 humantime::format_duration(backoff)
             )));
             if signals::sleep(backoff) {
@@ -324,7 +325,7 @@ impl<'a> Runner<'a> {
                 }
                 let output = Output {
                     raw_env: &self.raw_env,
-                    prefix: format!("[{}] ", step.name),
+                    prefix: format!("[{}] ", visible_line(&step.name)),
                     masker: &self.console.masker,
                     quiet: self.console.quiet,
                 };
@@ -412,10 +413,13 @@ impl<'a> Runner<'a> {
         let rolled = if problems.is_empty() {
             format!(
                 "rolled back: temp files removed, {} restored",
-                visible(&self.plan.kubeconfig)
+                visible_line(&self.plan.kubeconfig)
             )
         } else {
-            format!("rollback incomplete: {}", visible(&problems.join("; ")))
+            format!(
+                "rollback incomplete: {}",
+                visible_line(&problems.join("; "))
+            )
         };
         let step = &self.plan.steps[stop.step];
         let diag = report::failure(

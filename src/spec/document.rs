@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, Source, finish};
+use crate::base::paint::hidden;
 use crate::base::source_file;
 use crate::spec::interpolate;
 use crate::spec::yaml::{self, spanned};
@@ -318,15 +319,18 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
         } else {
             seen.insert(name, step_span);
         }
+        // A name prefixes each line of the step's output: a separator or a
+        // bidi control would break or reorder the line it is shown in.
         if let Some(n) = &step.name
-            && (n.value.is_empty() || n.value.chars().any(|c| c.is_control()))
+            && (n.value.is_empty() || n.value.chars().any(|c| c.is_control() || hidden(c)))
         {
             diags.push(
                 Diag::new(
                     Code::SpecStepName,
-                    "a step name must be a non-empty single line",
+                    "a step name must be a non-empty single line of visible characters",
                 )
-                .at(src, spec.span(n), "invalid name"),
+                .at(src, spec.span(n), "invalid name")
+                .help("remove control, bidi and zero-width characters and line separators from the name"),
             );
         }
         if let Some(t) = &step.timeout {
