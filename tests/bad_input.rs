@@ -410,3 +410,119 @@ fn control_characters_are_shown_not_acted_on() {
     assert_eq!(err.matches(shown).count(), 2, "-v and the report: {err}");
     assert!(!err.contains('\x1b'), "{err:?}");
 }
+
+/// The raw characters a terminal acts on, or that reorder or split a line.
+const HIDDEN: [char; 6] = ['\x1b', '\r', '\u{202E}', '\u{2028}', '\u{85}', '\u{7f}'];
+
+fn assert_escaped(what: &str, text: &str) {
+    assert!(!text.contains(HIDDEN), "{what} shows a raw character: {text:?}");
+}
+
+/// Hidden characters from every source (the spec's `env:` and its path, a
+/// custom provider's file name and text, KUBERNETES_EXEC_INFO) are shown
+/// escaped wherever they are printed: the text, markdown and JSON plans,
+/// `run`'s prefixes, notes and summary, diagnostics, `validate`, provider
+/// pages and exec-credential's error.
+#[test]
+fn hidden_characters_are_escaped_wherever_they_are_shown() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ev\x1b[2Kil.yaml"),
+        "summary: \"says hi\\u202Eih\"\ncommands:\n  - echo hi\n",
+    )
+    .unwrap();
+    let spec = sb.path("work/sp\x1b]0;x\x07ec.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\ntemplates: providers\nenv:\n  NOTE: \"a\\e[2Kb\\rc\\u202Ed\\u2028e\\x85f\"\nsteps:\n  - provider: \"ev\\e[2Kil\"\n",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    let (code, out, err) = sb.run(&["plan", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the text plan", &out);
+    for shown in [
+        r"Plan for ",
+        r"sp\x1b]0;x\x07ec.yaml",
+        r"NOTE=a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f",
+        r"[1/1] ev\x1b[2Kil (provider ev\x1b[2Kil,",
+    ] {
+        assert!(out.contains(shown), "{shown}: {out}");
+    }
+    let (code, md, err) = sb.run(&["plan", "--format", "markdown", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the markdown plan", &md);
+    assert!(md.contains(r"a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f"), "{md}");
+    let (code, json, err) = sb.run(&["plan", "--format", "json", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the JSON plan", &json);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["steps"][0]["name"], "ev\x1b[2Kil", "JSON keeps the exact text");
+    assert!(json.to_string().contains("\u{202E}d\u{2028}e\u{85}f"), "{json}");
+    let (code, out, err) = sb.run(&["run", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("run's output", &out);
+    assert_escaped("run's notes and summary", &err);
+    assert_eq!(out, "[ev\\x1b[2Kil] hi\n");
+    assert!(err.contains(r"==> [1/1] ev\x1b[2Kil"), "{err}");
+    assert!(err.contains(r"[1/1] ev\x1b[2Kil "), "the summary: {err}");
+    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("validate", &err);
+    assert!(err.starts_with("ok: ") && err.contains(r"/work/sp\x1b]0;x\x07ec.yaml"), "{err}");
+    for args in [
+        &["providers", "--templates", "providers"][..],
+        &["providers", "ev\x1b[2Kil", "--templates", "providers"],
+    ] {
+        let (code, out, err) = sb.run(args, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_escaped("a provider page", &out);
+        assert!(out.contains(r"ev\x1b[2Kil"), "{out}");
+        assert!(out.contains(r"says hi\u{202e}ih"), "{out}");
+    }
+    // A diagnostic that quotes a name, and the spec's lines it shows.
+    std::fs::write(
+        spec_path(&sb),
+        "version: 1\nsteps:\n  - provider: \"no\\e[2Kpe\\u202E\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert_escaped("a diagnostic", &err);
+    assert!(err.contains(r"unknown provider `no\x1b[2Kpe\u{202e}`"), "{err}");
+    assert!(err.contains(r"sp\x1b]0;x\x07ec.yaml:3:"), "{err}");
+    // exec-credential repeats the API version it was asked for.
+    let info = r#"{"apiVersion":"v9\u001b[2K\r\u202eevil"}"#;
+    let (code, out, err) = sb.run(
+        &["exec-credential", "--from-env", "TOK"],
+        &[("TOK", "t"), ("KUBERNETES_EXEC_INFO", info)],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_escaped("exec-credential's error", &err);
+    assert!(err.contains(r"apiVersion `v9\x1b[2K\r\u{202e}evil`"), "{err}");
+}
+
+fn spec_path(sb: &Sandbox) -> std::path::PathBuf {
+    sb.path("work/sp\x1b]0;x\x07ec.yaml")
+}
+
+/// A step name is an identifier in every line of output: one holding a
+/// line or paragraph separator, NEL, a bidi control or a zero-width
+/// character is refused where it is written.
+#[test]
+fn step_names_hold_visible_characters_only() {
+    let sb = Sandbox::new();
+    for name in [r"a\u2028b", r"a\u2029b", r"a\x85b", r"a\u202Eb", r"a\u2066b", r"a\u200Bb"] {
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: verify\n    name: \"{name}\"\n"
+        ));
+        let (code, _, err) = sb.run(&["validate", spec.to_str().unwrap()], &[]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains("stackhook::spec::step_name"), "{name}: {err}");
+        assert!(err.contains("spec.yaml:4:"), "{name}: {err}");
+        assert_escaped("the diagnostic", &err);
+    }
+}
