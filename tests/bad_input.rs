@@ -415,7 +415,10 @@ fn control_characters_are_shown_not_acted_on() {
 const HIDDEN: [char; 6] = ['\x1b', '\r', '\u{202E}', '\u{2028}', '\u{85}', '\u{7f}'];
 
 fn assert_escaped(what: &str, text: &str) {
-    assert!(!text.contains(HIDDEN), "{what} shows a raw character: {text:?}");
+    assert!(
+        !text.contains(HIDDEN),
+        "{what} shows a raw character: {text:?}"
+    );
 }
 
 /// Hidden characters from every source (the spec's `env:` and its path, a
@@ -430,7 +433,7 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("ev\x1b[2Kil.yaml"),
-        "summary: \"says hi\\u202Eih\"\ncommands:\n  - echo hi\n",
+        "summary: \"says hi\\u202Eih\"\nwarnings: [\"care\\rful\\u2066\"]\ncommands:\n  - echo hi\n",
     )
     .unwrap();
     let spec = sb.path("work/sp\x1b]0;x\x07ec.yaml");
@@ -448,19 +451,29 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
         r"sp\x1b]0;x\x07ec.yaml",
         r"NOTE=a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f",
         r"[1/1] ev\x1b[2Kil (provider ev\x1b[2Kil,",
+        r"step `ev\x1b[2Kil`: care\rful\u{2066}",
     ] {
         assert!(out.contains(shown), "{shown}: {out}");
     }
     let (code, md, err) = sb.run(&["plan", "--format", "markdown", spec], &[]);
     assert_eq!(code, 0, "{err}");
     assert_escaped("the markdown plan", &md);
-    assert!(md.contains(r"a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f"), "{md}");
+    assert!(
+        md.contains(r"a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f"),
+        "{md}"
+    );
     let (code, json, err) = sb.run(&["plan", "--format", "json", spec], &[]);
     assert_eq!(code, 0, "{err}");
     assert_escaped("the JSON plan", &json);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(json["steps"][0]["name"], "ev\x1b[2Kil", "JSON keeps the exact text");
-    assert!(json.to_string().contains("\u{202E}d\u{2028}e\u{85}f"), "{json}");
+    assert_eq!(
+        json["steps"][0]["name"], "ev\x1b[2Kil",
+        "JSON keeps the exact text"
+    );
+    assert!(
+        json.to_string().contains("\u{202E}d\u{2028}e\u{85}f"),
+        "{json}"
+    );
     let (code, out, err) = sb.run(&["run", spec], &[]);
     assert_eq!(code, 0, "{err}");
     assert_escaped("run's output", &out);
@@ -468,10 +481,17 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
     assert_eq!(out, "[ev\\x1b[2Kil] hi\n");
     assert!(err.contains(r"==> [1/1] ev\x1b[2Kil"), "{err}");
     assert!(err.contains(r"[1/1] ev\x1b[2Kil "), "the summary: {err}");
+    assert!(
+        err.contains(r"warning: step `ev\x1b[2Kil`: care\rful\u{2066}"),
+        "{err}"
+    );
     let (code, _, err) = sb.run(&["validate", spec], &[]);
     assert_eq!(code, 0, "{err}");
     assert_escaped("validate", &err);
-    assert!(err.starts_with("ok: ") && err.contains(r"/work/sp\x1b]0;x\x07ec.yaml"), "{err}");
+    assert!(
+        err.starts_with("ok: ") && err.contains(r"/work/sp\x1b]0;x\x07ec.yaml"),
+        "{err}"
+    );
     for args in [
         &["providers", "--templates", "providers"][..],
         &["providers", "ev\x1b[2Kil", "--templates", "providers"],
@@ -491,7 +511,10 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
     let (code, _, err) = sb.run(&["validate", spec], &[]);
     assert_eq!(code, 2, "{err}");
     assert_escaped("a diagnostic", &err);
-    assert!(err.contains(r"unknown provider `no\x1b[2Kpe\u{202e}`"), "{err}");
+    assert!(
+        err.contains(r"unknown provider `no\x1b[2Kpe\u{202e}`"),
+        "{err}"
+    );
     assert!(err.contains(r"sp\x1b]0;x\x07ec.yaml:3:"), "{err}");
     // exec-credential repeats the API version it was asked for.
     let info = r#"{"apiVersion":"v9\u001b[2K\r\u202eevil"}"#;
@@ -502,7 +525,10 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty(), "{out}");
     assert_escaped("exec-credential's error", &err);
-    assert!(err.contains(r"apiVersion `v9\x1b[2K\r\u{202e}evil`"), "{err}");
+    assert!(
+        err.contains(r"apiVersion `v9\x1b[2K\r\u{202e}evil`"),
+        "{err}"
+    );
 }
 
 fn spec_path(sb: &Sandbox) -> std::path::PathBuf {
@@ -515,7 +541,14 @@ fn spec_path(sb: &Sandbox) -> std::path::PathBuf {
 #[test]
 fn step_names_hold_visible_characters_only() {
     let sb = Sandbox::new();
-    for name in [r"a\u2028b", r"a\u2029b", r"a\x85b", r"a\u202Eb", r"a\u2066b", r"a\u200Bb"] {
+    for name in [
+        r"a\u2028b",
+        r"a\u2029b",
+        r"a\x85b",
+        r"a\u202Eb",
+        r"a\u2066b",
+        r"a\u200Bb",
+    ] {
         let spec = sb.write_spec(&format!(
             "version: 1\nsteps:\n  - provider: verify\n    name: \"{name}\"\n"
         ));
@@ -525,4 +558,27 @@ fn step_names_hold_visible_characters_only() {
         assert!(err.contains("spec.yaml:4:"), "{name}: {err}");
         assert_escaped("the diagnostic", &err);
     }
+}
+
+/// The kubeconfig's path, from the environment, is escaped in the note of
+/// a run waiting for its lock and in the error when the wait is over.
+#[test]
+fn a_kubeconfig_path_is_escaped_while_waiting_for_its_lock() {
+    let sb = Sandbox::new();
+    let kube = sb.path("kube/con\x1b[2Kfig\u{202E}");
+    let held =
+        std::fs::File::create(sb.path("kube/.con\x1b[2Kfig\u{202E}.stackhook-lock")).unwrap();
+    held.lock().unwrap();
+    let spec =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let (code, _, err) = sb.run(
+        &["run", "--lock-timeout", "100ms", spec.to_str().unwrap()],
+        &[("KUBECONFIG", kube.to_str().unwrap())],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_escaped("the lock's notes", &err);
+    let err = unwrapped(&err);
+    assert!(err.contains(r"that is using "), "{err}");
+    // The note, the error and its help (the lock file).
+    assert_eq!(err.matches(r"con\x1b[2Kfig\u{202e}").count(), 3, "{err}");
 }

@@ -84,7 +84,11 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     // token about to expire) is said where the hook runs too.
     for w in &plan.warnings {
         let console = &runner.console;
-        console.note(&console.paint.yellow(&format!("warning: {w}")));
+        console.note(
+            &console
+                .paint
+                .yellow(&format!("warning: {}", visible_line(w))),
+        );
     }
     match runner.steps() {
         None => runner.commit(env_file),
@@ -136,7 +140,8 @@ impl<'a> Runner<'a> {
             Failure::failed(Diag::new(Code::RunSetup, message))
         };
         let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
-        let waiting = |m: &str| console.note(m);
+        // The message names the kubeconfig's path.
+        let waiting = |m: &str| console.note(&visible_line(m));
         match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
             Ok(()) => {}
             Err(LockError::Io(e)) => return Err(setup_failed(e)),
