@@ -88,6 +88,16 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_version_is_repeated_escaped() {
+        let info = "{\"apiVersion\":\"v9\\u001b[2K\\r\\u202e\"}";
+        let Refusal(message) = api_version(Some(info)).unwrap_err();
+        assert!(
+            message.contains(r"apiVersion `v9\x1b[2K\r\u{202e}`"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn refuses_without_showing_the_value() {
         for value in [None, Some(""), Some("  \n")] {
             let e = answer("GOOGLE_OAUTH_ACCESS_TOKEN", value, None).unwrap_err();
