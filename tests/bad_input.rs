@@ -95,6 +95,41 @@ fn export_values_are_kept_exactly() {
     assert!(!text.contains("EMPTY"), "{text}");
 }
 
+/// A custom provider may not set, through `exports:` or `env:`, what the
+/// run sets itself: a later step would write a kubeconfig the run never
+/// locked nor recorded. The error points into the provider file.
+#[test]
+fn a_provider_cannot_set_reserved_variables() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: evil\n");
+    let spec = spec.to_str().unwrap();
+    for name in ["KUBECONFIG", "STACKHOOK", "STACKHOOK_TMPDIR"] {
+        for what in ["exports", "env"] {
+            std::fs::write(
+                dir.join("evil.yaml"),
+                format!("summary: sets {name}\n{what}:\n  {name}: /tmp/elsewhere\ncommands:\n  - 'true'\n"),
+            )
+            .unwrap();
+            let (code, _, err) = sb.run(&["validate", spec], &[]);
+            let err = unwrapped(&err);
+            assert_eq!(code, 2, "{what} {name}: {err}");
+            let word = &what[..what.len() - usize::from(what == "exports")];
+            assert!(
+                err.contains(&format!("{word} `{name}` is set by stackhook itself")),
+                "{err}"
+            );
+            assert!(
+                err.contains("providers/evil.yaml:3:"),
+                "{what} {name}: {err}"
+            );
+            let (code, _, err) = sb.run(&["run", spec], &[]);
+            assert_eq!(code, 2, "{what} {name}: {err}");
+        }
+    }
+}
+
 /// Nothing from the spec or the environment can turn a pull-request
 /// comment into links, images, HTML or new blocks: the markdown is parsed
 /// (pulldown-cmark, with GitHub's tables) and must hold none.
@@ -220,6 +255,64 @@ fn specs_that_lead_out_of_the_repository_are_not_read() {
     assert!(err.contains("ok: specs/ok.yaml"), "{err}");
 }
 
+/// A spec's `templates:` stays in the repository, by `..`, by an absolute
+/// path and by a symlink alike: `validate` of a pull request's spec must
+/// not parse YAML files from elsewhere and quote their lines in a CI log.
+#[test]
+fn templates_that_lead_out_of_the_repository_are_not_read() {
+    let repo = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        "password: CANARY-outside-secret\n",
+    )
+    .unwrap();
+    let specs = repo.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("linked")).unwrap();
+    let outside_name = outside.path().file_name().unwrap().to_str().unwrap();
+    let depth = "../".repeat(repo.path().components().count());
+    let relative = format!("{depth}{}", outside.path().display());
+    for templates in [
+        relative.as_str(),
+        outside.path().to_str().unwrap(),
+        "../linked",
+        &format!("../../{outside_name}"),
+    ] {
+        std::fs::write(
+            specs.join("spec.yaml"),
+            format!("version: 1\ntemplates: \"{templates}\"\nsteps:\n  - provider: verify\n"),
+        )
+        .unwrap();
+        for command in ["validate", "plan"] {
+            let out = stackhook()
+                .current_dir(repo.path())
+                .args([command, "specs/spec.yaml"])
+                .output()
+                .unwrap();
+            let err = unwrapped(&stderr(&out));
+            assert_eq!(out.status.code(), Some(2), "{templates}: {err}");
+            assert!(!err.contains("CANARY"), "{templates}: {err}");
+            assert!(err.contains("stackhook::spec::path"), "{templates}: {err}");
+            assert!(err.contains("out of the repository"), "{templates}: {err}");
+            assert!(err.contains("specs/spec.yaml:2:"), "{templates}: {err}");
+        }
+    }
+    // A directory of the repository, even by `..`, is read.
+    std::fs::create_dir(repo.path().join("providers")).unwrap();
+    std::fs::write(
+        specs.join("spec.yaml"),
+        "version: 1\ntemplates: ../providers/../providers\nsteps:\n  - provider: verify\n",
+    )
+    .unwrap();
+    let out = stackhook()
+        .current_dir(repo.path())
+        .args(["validate", "specs/spec.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// A variable whose value is not UTF-8 is passed on to commands as it is.
 #[test]
 fn a_non_utf8_variable_reaches_commands_untouched() {
@@ -316,4 +409,176 @@ fn control_characters_are_shown_not_acted_on() {
     assert_eq!(code, 1, "{err}");
     assert_eq!(err.matches(shown).count(), 2, "-v and the report: {err}");
     assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+/// The raw characters a terminal acts on, or that reorder or split a line.
+const HIDDEN: [char; 6] = ['\x1b', '\r', '\u{202E}', '\u{2028}', '\u{85}', '\u{7f}'];
+
+fn assert_escaped(what: &str, text: &str) {
+    assert!(
+        !text.contains(HIDDEN),
+        "{what} shows a raw character: {text:?}"
+    );
+}
+
+/// Hidden characters from every source (the spec's `env:` and its path, a
+/// custom provider's file name and text, KUBERNETES_EXEC_INFO) are shown
+/// escaped wherever they are printed: the text, markdown and JSON plans,
+/// `run`'s prefixes, notes and summary, diagnostics, `validate`, provider
+/// pages and exec-credential's error.
+#[test]
+fn hidden_characters_are_escaped_wherever_they_are_shown() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ev\x1b[2Kil.yaml"),
+        "summary: \"says hi\\u202Eih\"\nwarnings: [\"care\\rful\\u2066\"]\ncommands:\n  - echo hi\n",
+    )
+    .unwrap();
+    let spec = sb.path("work/sp\x1b]0;x\x07ec.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\ntemplates: providers\nenv:\n  NOTE: \"a\\e[2Kb\\rc\\u202Ed\\u2028e\\x85f\"\nsteps:\n  - provider: \"ev\\e[2Kil\"\n",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    let (code, out, err) = sb.run(&["plan", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the text plan", &out);
+    for shown in [
+        r"Plan for ",
+        r"sp\x1b]0;x\x07ec.yaml",
+        r"NOTE=a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f",
+        r"[1/1] ev\x1b[2Kil (provider ev\x1b[2Kil,",
+        r"step `ev\x1b[2Kil`: care\rful\u{2066}",
+    ] {
+        assert!(out.contains(shown), "{shown}: {out}");
+    }
+    let (code, md, err) = sb.run(&["plan", "--format", "markdown", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the markdown plan", &md);
+    assert!(
+        md.contains(r"a\x1b[2Kb\rc\u{202e}d\u{2028}e\u{85}f"),
+        "{md}"
+    );
+    let (code, json, err) = sb.run(&["plan", "--format", "json", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("the JSON plan", &json);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["steps"][0]["name"], "ev\x1b[2Kil",
+        "JSON keeps the exact text"
+    );
+    assert!(
+        json.to_string().contains("\u{202E}d\u{2028}e\u{85}f"),
+        "{json}"
+    );
+    let (code, out, err) = sb.run(&["run", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("run's output", &out);
+    assert_escaped("run's notes and summary", &err);
+    assert_eq!(out, "[ev\\x1b[2Kil] hi\n");
+    assert!(err.contains(r"==> [1/1] ev\x1b[2Kil"), "{err}");
+    assert!(err.contains(r"[1/1] ev\x1b[2Kil "), "the summary: {err}");
+    assert!(
+        err.contains(r"warning: step `ev\x1b[2Kil`: care\rful\u{2066}"),
+        "{err}"
+    );
+    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_escaped("validate", &err);
+    assert!(
+        err.starts_with("ok: ") && err.contains(r"/work/sp\x1b]0;x\x07ec.yaml"),
+        "{err}"
+    );
+    for args in [
+        &["providers", "--templates", "providers"][..],
+        &["providers", "ev\x1b[2Kil", "--templates", "providers"],
+    ] {
+        let (code, out, err) = sb.run(args, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_escaped("a provider page", &out);
+        assert!(out.contains(r"ev\x1b[2Kil"), "{out}");
+        assert!(out.contains(r"says hi\u{202e}ih"), "{out}");
+    }
+    // A diagnostic that quotes a name, and the spec's lines it shows.
+    std::fs::write(
+        spec_path(&sb),
+        "version: 1\nsteps:\n  - provider: \"no\\e[2Kpe\\u202E\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert_escaped("a diagnostic", &err);
+    assert!(
+        err.contains(r"unknown provider `no\x1b[2Kpe\u{202e}`"),
+        "{err}"
+    );
+    assert!(err.contains(r"sp\x1b]0;x\x07ec.yaml:3:"), "{err}");
+    // exec-credential repeats the API version it was asked for.
+    let info = r#"{"apiVersion":"v9\u001b[2K\r\u202eevil"}"#;
+    let (code, out, err) = sb.run(
+        &["exec-credential", "--from-env", "TOK"],
+        &[("TOK", "t"), ("KUBERNETES_EXEC_INFO", info)],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_escaped("exec-credential's error", &err);
+    assert!(
+        err.contains(r"apiVersion `v9\x1b[2K\r\u{202e}evil`"),
+        "{err}"
+    );
+}
+
+fn spec_path(sb: &Sandbox) -> std::path::PathBuf {
+    sb.path("work/sp\x1b]0;x\x07ec.yaml")
+}
+
+/// A step name is an identifier in every line of output: one holding a
+/// line or paragraph separator, NEL, a bidi control or a zero-width
+/// character is refused where it is written.
+#[test]
+fn step_names_hold_visible_characters_only() {
+    let sb = Sandbox::new();
+    for name in [
+        r"a\u2028b",
+        r"a\u2029b",
+        r"a\x85b",
+        r"a\u202Eb",
+        r"a\u2066b",
+        r"a\u200Bb",
+    ] {
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: verify\n    name: \"{name}\"\n"
+        ));
+        let (code, _, err) = sb.run(&["validate", spec.to_str().unwrap()], &[]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains("stackhook::spec::step_name"), "{name}: {err}");
+        assert!(err.contains("spec.yaml:4:"), "{name}: {err}");
+        assert_escaped("the diagnostic", &err);
+    }
+}
+
+/// The kubeconfig's path, from the environment, is escaped in the note of
+/// a run waiting for its lock and in the error when the wait is over.
+#[test]
+fn a_kubeconfig_path_is_escaped_while_waiting_for_its_lock() {
+    let sb = Sandbox::new();
+    let kube = sb.path("kube/con\x1b[2Kfig\u{202E}");
+    let held =
+        std::fs::File::create(sb.path("kube/.con\x1b[2Kfig\u{202E}.stackhook-lock")).unwrap();
+    held.lock().unwrap();
+    let spec =
+        sb.write_spec("version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n");
+    let (code, _, err) = sb.run(
+        &["run", "--lock-timeout", "100ms", spec.to_str().unwrap()],
+        &[("KUBECONFIG", kube.to_str().unwrap())],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_escaped("the lock's notes", &err);
+    let err = unwrapped(&err);
+    assert!(err.contains(r"that is using "), "{err}");
+    // The note, the error and its help (the lock file).
+    assert_eq!(err.matches(r"con\x1b[2Kfig\u{202e}").count(), 3, "{err}");
 }

@@ -1662,11 +1662,18 @@ fn rancher_example_hands_its_token_to_curl_in_a_file() {
     let mut e = E2e::new(cfg, &["curl"], &[]);
     let kc = e.fake.static_kubeconfig();
     std::fs::write(e.fake.dir.path().join("rancher.kubeconfig"), &kc).unwrap();
-    let providers = root().join("examples/custom-provider/providers");
+    // `templates:` stays in the repository: the example's providers are
+    // copied into the sandbox's.
+    let providers = e.sb.path("work/providers");
+    std::fs::create_dir(&providers).unwrap();
+    std::fs::copy(
+        root().join("examples/custom-provider/providers/rancher.yaml"),
+        providers.join("rancher.yaml"),
+    )
+    .unwrap();
     let server = format!("http://127.0.0.1:{}", e.fake.port("rancher"));
     let spec = e.sb.write_spec(&format!(
-        "version: 1\ntemplates: {}\nsteps:\n  - provider: rancher\n    with: {{server: \"{server}\", cluster: c-m-abc123}}\n  - provider: verify\n",
-        providers.display()
+        "version: 1\ntemplates: providers\nsteps:\n  - provider: rancher\n    with: {{server: \"{server}\", cluster: c-m-abc123}}\n  - provider: verify\n"
     ));
     e.set("RANCHER_TOKEN", TOKEN);
     let (code, out, err) = e.stackhook(&["run", spec.to_str().unwrap()]);

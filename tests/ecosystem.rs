@@ -132,6 +132,7 @@ fn the_schema_rejects_what_stackhook_rejects() {
         "missing-required-param",
         "wrong-param-type",
         "bad-env-name",
+        "too-many-retries",
     ] {
         let file = root().join(format!("tests/specs/invalid/{bad}.yaml"));
         let out = check_jsonschema(&args, &[file]);

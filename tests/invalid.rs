@@ -30,6 +30,10 @@ fn every_invalid_spec_fails_with_a_diagnostic() {
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert!(!err.contains("CANARY"), "{name} leaked a secret: {err}");
         assert!(
+            !err.contains(['\x1b', '\r', '\u{202E}', '\u{2028}']),
+            "{name} shows a raw control or bidi character: {err:?}"
+        );
+        assert!(
             err.contains("stackhook::"),
             "{name}: no diagnostic code: {err}"
         );

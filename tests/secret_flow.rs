@@ -180,6 +180,39 @@ fn kubeconfig_subcommands_print_nothing_read_from_a_secret_kubeconfig() {
     );
 }
 
+/// A kubeconfig given as base64 in a variable is secret decoded too: a
+/// later step that prints the installed file, or the token alone, shows
+/// `***` where the credentials were.
+#[test]
+fn a_kubeconfig_installed_from_base64_is_masked_decoded() {
+    use base64::Engine;
+    let sb = Sandbox::new();
+    let kc = "apiVersion: v1\nkind: Config\ncurrent-context: ctx\ncontexts:\n- name: ctx\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://api.example:6443'}\nusers:\n- name: u\n  user:\n    token: CANARY-decoded-token\n    client-key-data: Q0FOQVJZLWtleS1kYXRh\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(kc);
+    let spec = sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+    with: {from: env, var: KC_B64}
+  - provider: run
+    with:
+      commands:
+        - cat "$KUBECONFIG"
+        - 'sed -n "s/.*token: //p" "$KUBECONFIG"'
+"#,
+    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC_B64", &b64)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("Q0FOQVJZLWtleS1kYXRh"), "{out}");
+    assert!(!out.contains("CANARY-decoded-token"), "{out}");
+    assert!(out.contains("[run]     token: ***\n"), "{out}");
+    assert!(out.contains("[run] ***\n"), "the token alone: {out}");
+    assert!(
+        out.contains("[run] kind: Config\n"),
+        "structure is shown: {out}"
+    );
+}
+
 /// A value a step exports and a later step reads as a secret is secret in
 /// the exporting step too, and so is what it is made of.
 #[test]

@@ -1,6 +1,8 @@
 //! Errors as data: one diagnostic type that points into a source file (a
 //! spec or a provider file) and says how to fix the problem. `main`
-//! renders them once, with miette.
+//! renders them once, with miette, and everything they show (the message,
+//! labels, help, the file's name and lines) is escaped as `paint` escapes
+//! text from outside.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -10,6 +12,7 @@ use miette::{
 };
 
 pub use crate::base::code::Code;
+use crate::base::paint::{hidden, visible, visible_line};
 
 /// A file that diagnostics point into.
 #[derive(Clone, Debug)]
@@ -19,6 +22,34 @@ pub struct Source {
     /// Byte offsets where lines start, computed on first use, so that
     /// locating many problems in a big file stays linear.
     lines: Arc<OnceLock<Vec<usize>>>,
+    /// The source as shown, if it holds a hidden character.
+    shown: Arc<OnceLock<Option<Shown>>>,
+}
+
+/// A source with its hidden characters escaped, and where each escape
+/// stands: labels point into the text as shown.
+#[derive(Debug)]
+struct Shown {
+    source: Source,
+    /// For each escaped character: its offsets in the text, and those of
+    /// its escape in the shown text.
+    marks: Vec<((usize, usize), (usize, usize))>,
+}
+
+impl Shown {
+    fn offset(&self, o: usize) -> usize {
+        let before = self.marks.partition_point(|((at, _), _)| *at < o);
+        match before.checked_sub(1).map(|i| self.marks[i]) {
+            None => o,
+            Some(((_, end), (_, shown_end))) => shown_end + o.saturating_sub(end),
+        }
+    }
+
+    fn span(&self, span: SourceSpan) -> SourceSpan {
+        let start = self.offset(span.offset());
+        let end = self.offset(span.offset() + span.len()).max(start);
+        (start, end - start).into()
+    }
 }
 
 impl Source {
@@ -27,7 +58,39 @@ impl Source {
             name: name.into(),
             text: text.into(),
             lines: Arc::default(),
+            shown: Arc::default(),
         }
+    }
+
+    /// The source with its name and text escaped, if either holds a hidden
+    /// character (a CR that ends a line is a line end).
+    fn shown(&self) -> Option<&Shown> {
+        self.shown
+            .get_or_init(|| {
+                let text: &str = &self.text;
+                let hidden_at = |i: usize, c: char| {
+                    hidden(c) && !(c == '\r' && text[i + 1..].starts_with('\n'))
+                };
+                let name = visible_line(&self.name);
+                if name == self.name.as_str() && !text.char_indices().any(|(i, c)| hidden_at(i, c))
+                {
+                    return None;
+                }
+                let mut out = String::with_capacity(text.len() + 16);
+                let mut marks = Vec::new();
+                for (i, c) in text.char_indices() {
+                    if hidden_at(i, c) {
+                        let start = out.len();
+                        out.push_str(&visible(c.encode_utf8(&mut [0; 4])));
+                        marks.push(((i, i + c.len_utf8()), (start, out.len())));
+                    } else {
+                        out.push(c);
+                    }
+                }
+                let source = Source::new(name.into_owned(), out);
+                Some(Shown { source, marks })
+            })
+            .as_ref()
     }
 
     fn line_starts(&self) -> &[usize] {
@@ -154,7 +217,7 @@ pub fn finish<T>(value: T, diags: Vec<Diag>) -> Result<T, Vec<Diag>> {
 
 impl fmt::Display for Diag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&visible(&self.message))
     }
 }
 
@@ -168,19 +231,24 @@ impl Diagnostic for Diag {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(visible(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        self.source.as_ref().map(|s| match s.shown() {
+            Some(shown) => &shown.source as &dyn SourceCode,
+            None => s as &dyn SourceCode,
+        })
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         if self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().map(|(span, label)| {
-            LabeledSpan::new_with_span(Some(label.clone()), *span)
+        let shown = self.source.as_ref().and_then(Source::shown);
+        Some(Box::new(self.labels.iter().map(move |(span, label)| {
+            let span = shown.map_or(*span, |s| s.span(*span));
+            LabeledSpan::new_with_span(Some(visible_line(label).into_owned()), span)
         })))
     }
 }
@@ -218,6 +286,37 @@ mod tests {
         assert_eq!(s.position(8), "a.yaml:3:1");
         assert_eq!(s.position(2), "a.yaml:1:3");
         assert_eq!(s.position(99), "a.yaml:3:2");
+    }
+
+    #[test]
+    fn what_a_diagnostic_shows_is_escaped() {
+        let text = "a: 1\r\nname: x\u{202E}y\u{1b}[2K\nz: 2\n";
+        let source = Source::new("s\u{1b}.yaml", text);
+        let at = text.find("y\u{1b}").unwrap();
+        let diag = Diag::new(Code::SpecStepName, "bad `x\u{202E}y`")
+            .at(&source, (at, 1), "here\u{2028}")
+            .help("fix\u{1b}[2K");
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &diag)
+            .unwrap();
+        for c in ['\u{1b}', '\u{202E}', '\u{2028}', '\r'] {
+            assert!(!out.contains(c), "{c:?} in {out}");
+        }
+        for shown in [
+            "bad `x\\u{202e}y`",
+            "s\\x1b.yaml:2:",
+            "name: x\\u{202e}y\\x1b[2K",
+            "here\\u{2028}",
+            "fix\\x1b[2K",
+        ] {
+            assert!(out.contains(shown), "{shown} in {out}");
+        }
+        // The label points at `y` where it is shown.
+        let line = out.lines().find(|l| l.contains("name: x")).unwrap();
+        let mark = out.lines().skip_while(|l| *l != line).nth(1).unwrap();
+        let col = line[..line.find("y\\x1b").unwrap()].chars().count();
+        assert_eq!(mark.chars().position(|c| c == '┬'), Some(col), "{out}");
     }
 
     #[test]

@@ -9,9 +9,9 @@
 
 pub mod code;
 pub mod timeline;
+pub mod paint;
 pub mod diagnostic;
 pub mod failure;
-pub mod paint;
 pub mod value;
 pub mod secrets;
 pub mod shell;

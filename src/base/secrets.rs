@@ -55,6 +55,9 @@ pub fn is_secret_name(name: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct SecretNames {
     listed: BTreeSet<String>,
+    /// Secret names whose value a command decodes from base64 (a
+    /// kubeconfig in a variable): the decoded form is secret too.
+    decoded: BTreeSet<String>,
 }
 
 impl SecretNames {
@@ -65,6 +68,17 @@ impl SecretNames {
     /// Adds a name; whether it was not secret before.
     pub fn insert(&mut self, name: &str) -> bool {
         !self.contains(name) && self.listed.insert(name.to_string())
+    }
+
+    /// Adds a name whose value may be base64 that a command decodes.
+    pub fn insert_decoded(&mut self, name: &str) {
+        self.insert(name);
+        self.decoded.insert(name.to_string());
+    }
+
+    /// Whether the decoded form of the name's value is secret too.
+    pub fn is_decoded(&self, name: &str) -> bool {
+        self.decoded.contains(name)
     }
 }
 

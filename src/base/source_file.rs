@@ -45,6 +45,38 @@ fn escapes(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The path a spec at `spec` names with `value` (relative to the spec's
+/// directory), if it stays in the spec's repository: by name (`../..`, an
+/// absolute path) and by following links; else why not, naming no path
+/// (what lies outside is none of a CI log's business). The repository is the current
+/// directory for a spec in it; for a spec given from elsewhere, the
+/// spec's own directory. A directory out of it is for `--templates`, a
+/// flag of the caller, not for a file a pull request can change.
+pub fn named_by(spec: &Path, value: &str) -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let named = spec.parent().unwrap_or(Path::new(".")).join(value);
+    let spec = lexical(&cwd.join(spec));
+    let spec_dir = spec.parent().unwrap_or(&cwd);
+    let repo = if spec.starts_with(&cwd) {
+        cwd.clone()
+    } else {
+        spec_dir.to_path_buf()
+    };
+    let path = lexical(&spec_dir.join(value));
+    if !path.starts_with(&repo) {
+        return Err("leads out of the repository".into());
+    }
+    let real_repo = std::fs::canonicalize(&repo).unwrap_or(repo);
+    match std::fs::canonicalize(&path) {
+        Ok(real) if !real.starts_with(&real_repo) => {
+            Err("leads out of the repository through a symlink".into())
+        }
+        _ => Ok(named),
+    }
+}
+
 /// `path` with `.` and `..` resolved by name, not by following links.
 fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

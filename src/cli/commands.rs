@@ -7,7 +7,7 @@ use crate::base::bounded_file::{self, KUBECONFIG_CAP};
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
 use crate::base::kubeconfig_path::{self, Given};
-use crate::base::paint::Paint;
+use crate::base::paint::{Paint, visible, visible_line};
 use crate::base::timeline;
 use crate::cli::args::{
     Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
@@ -146,7 +146,7 @@ fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     let mut diags = Vec::new();
     for f in &files {
         match validate_one(f, args.provider_dir.as_deref()) {
-            Ok(()) => eprintln!("ok: {}", f.display()),
+            Ok(()) => eprintln!("ok: {}", visible_line(&f.display().to_string())),
             Err(d) => diags.extend(d),
         }
     }
@@ -165,11 +165,15 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
     let Some(name) = &args.name else {
         let mut out = provider_page::list(&catalog, "");
         out.push_str("\nShow one in full: stackhook providers NAME\n");
-        print(&out);
+        print(&visible(&out));
         return Ok(());
     };
     let p = catalog.require(name)?;
-    print(&provider_page::page(p, args.provider_dir.as_deref())?);
+    // A page of a provider file shows its text, escaped.
+    print(&visible(&provider_page::page(
+        p,
+        args.provider_dir.as_deref(),
+    )?));
     Ok(())
 }
 
@@ -205,11 +209,9 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     }
     std::fs::write(&args.output, text).map_err(|e| write_error(&args.output, e))?;
-    eprintln!(
-        "wrote {}; preview it with: stackhook plan {}",
-        args.output.display(),
-        args.output.display()
-    );
+    let output = args.output.display().to_string();
+    let output = visible_line(&output);
+    eprintln!("wrote {output}; preview it with: stackhook plan {output}");
     Ok(())
 }
 
@@ -228,7 +230,7 @@ fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
 fn report(what: &str, path: &Path) {
     eprintln!(
         "kubeconfig {} {what}: its current context names a context, a cluster with a server, and a user, all in the file",
-        path.display(),
+        visible_line(&path.display().to_string()),
     );
 }
 

@@ -12,6 +12,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::base::jwt;
+use crate::base::paint::visible_line;
 
 /// The API versions stackhook answers in; the kubeconfigs it writes ask
 /// for v1.
@@ -40,7 +41,8 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str, Refusal> {
         .copied()
         .ok_or_else(|| {
             Refusal(format!(
-                "KUBERNETES_EXEC_INFO asks for apiVersion `{asked}`; stackhook answers {}",
+                "KUBERNETES_EXEC_INFO asks for apiVersion `{}`; stackhook answers {}",
+                visible_line(asked),
                 VERSIONS.join(" or ")
             ))
         })
@@ -83,6 +85,16 @@ mod tests {
         assert!(v["status"].get("expirationTimestamp").is_none());
         let v1: Json = serde_json::from_str(&answer("T", Some("tok"), None).unwrap()).unwrap();
         assert_eq!(v1["apiVersion"], "client.authentication.k8s.io/v1");
+    }
+
+    #[test]
+    fn an_unknown_version_is_repeated_escaped() {
+        let info = "{\"apiVersion\":\"v9\\u001b[2K\\r\\u202e\"}";
+        let Refusal(message) = api_version(Some(info)).unwrap_err();
+        assert!(
+            message.contains(r"apiVersion `v9\x1b[2K\r\u{202e}`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::base::diagnostic::{Code, Diag, finish};
 use crate::base::secrets::{SecretNames, is_secret_name};
+use crate::base::source_file;
 use crate::base::value::{Part, Value};
 use crate::base::which::find_on_path;
 use crate::plan::provider::{Catalog, Provider};
@@ -130,7 +131,13 @@ pub struct Options<'a> {
 pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
     let mut catalog = Catalog::builtin();
     if let Some(dir) = &spec.provider_dir {
-        let path = spec.dir().join(&dir.value);
+        let path = source_file::named_by(&spec.file.path, &dir.value).map_err(|why| {
+            vec![
+                Diag::new(Code::SpecPath, format!("`templates: {}` {why}", dir.value))
+                    .at(spec.source(), spec.span(dir), "out of the repository")
+                    .help("name a directory of the repository, relative to the spec; pass one from elsewhere with `--templates`"),
+            ]
+        })?;
         catalog.add_dir(&path).map_err(|mut d| {
             if let Some(first) = d.first_mut().filter(|d| !d.has_source()) {
                 let located = Diag::new(first.code, first.message.clone())

@@ -57,7 +57,7 @@ pub struct Definition {
     /// Variables for later steps and the caller: NAME -> value template.
     /// An export whose value renders empty is not exported.
     #[serde(default)]
-    pub exports: IndexMap<String, String>,
+    pub exports: IndexMap<String, Spanned<String>>,
     /// The environment of the step's commands: NAME -> value template
     /// (`tempfile()` and `tempdir()` give paths). How a secret reaches a
     /// command: a `{{ }}` of a command cannot hold one. An entry that
@@ -109,6 +109,10 @@ pub struct Param {
     /// literal value is refused (it would be a secret committed to git).
     #[serde(default)]
     pub secret: bool,
+    /// For a `type: var` parameter: the variable may hold base64 that a
+    /// command decodes; the decoded form is masked too.
+    #[serde(default)]
+    pub base64: bool,
     /// Whether the value may be an argument of the CLIs of `cli_values`
     /// (checked against their prefixes); false for a value that never
     /// reaches them (one stackhook writes, or one set in the environment).
@@ -348,6 +352,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "when",
     "values",
     "secret",
+    "base64",
 ];
 
 pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec<Diag>> {
@@ -374,6 +379,11 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
                 "parameter `{pname}` has `values` but is not a string"
             )));
         }
+        if p.base64 && p.kind != ParamKind::Var {
+            diags.push(bad(format!(
+                "parameter `{pname}` has `base64` but is not a `var`"
+            )));
+        }
         if p.required && p.default.is_some() {
             diags.push(bad(format!(
                 "parameter `{pname}` is required and has a default"
@@ -385,16 +395,23 @@ pub fn parse(name: &str, origin: Origin, source: Source) -> Result<Provider, Vec
             diags.push(bad(format!("`{old}` is both a parameter and removed")));
         }
     }
-    for name in def.exports.keys() {
-        if !is_var_name(name) {
-            diags.push(bad(format!("export `{name}` is not a valid variable name")));
-        }
-    }
-    for name in def.env.keys() {
-        if !is_var_name(name) {
-            diags.push(bad(format!("env `{name}` is not a valid variable name")));
-        } else if RESERVED_ENV.contains(&name.as_str()) {
-            diags.push(bad(format!("env `{name}` is set by stackhook itself")));
+    // An export reaches every later command as an env entry does: neither
+    // may set what the run sets itself (the kubeconfig it locked and
+    // recorded, its private directory, its own path).
+    for (what, vars) in [("export", &def.exports), ("env", &def.env)] {
+        for (name, value) in vars {
+            if !is_var_name(name) {
+                diags.push(bad(format!("{what} `{name}` is not a valid variable name")));
+            } else if RESERVED_ENV.contains(&name.as_str()) {
+                let span = yaml::spanned(&source.text, value);
+                diags.push(
+                    bad(format!("{what} `{name}` is set by stackhook itself")).at(
+                        &source,
+                        span,
+                        format!("sets `{name}`"),
+                    ),
+                );
+            }
         }
     }
     for rule in &def.cli_values {

@@ -236,7 +236,10 @@ impl<'a, 'c> Templates<'a, 'c> {
             // An export is a value: kept exactly, spaces and all; one that
             // renders empty is not exported.
             let what = format!("exports.{name}");
-            if let Some(v) = self.render_exact(&what, t, &ctx).filter(|v| !v.is_empty()) {
+            if let Some(v) = self
+                .render_exact(&what, &t.value, &ctx)
+                .filter(|v| !v.is_empty())
+            {
                 exports.insert(name.clone(), unmark(&v));
             }
         }

@@ -35,6 +35,9 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
         for (pname, param) in &provider.def.params {
             let value = given(pname).or(param.default.as_ref());
             match (param.kind, value) {
+                (ParamKind::Var, Some(Json::String(var))) if param.base64 => {
+                    names.insert_decoded(var);
+                }
                 (ParamKind::Var, Some(Json::String(var))) => {
                     names.insert(var);
                 }
@@ -100,7 +103,7 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
         if !names.contains(export) {
             continue;
         }
-        let Ok(t) = env.template_from_str(template) else {
+        let Ok(t) = env.template_from_str(&template.value) else {
             continue;
         };
         for used in t.undeclared_variables(true) {

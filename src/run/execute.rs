@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
-use crate::base::paint::{Paint, visible};
+use crate::base::paint::{Paint, visible, visible_line};
 use crate::base::timeline;
 use crate::base::value::Value;
 use crate::plan::assemble::{Plan, PlanStep};
@@ -84,7 +84,11 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
     // token about to expire) is said where the hook runs too.
     for w in &plan.warnings {
         let console = &runner.console;
-        console.note(&console.paint.yellow(&format!("warning: {w}")));
+        console.note(
+            &console
+                .paint
+                .yellow(&format!("warning: {}", visible_line(w))),
+        );
     }
     match runner.steps() {
         None => runner.commit(env_file),
@@ -127,7 +131,7 @@ impl<'a> Runner<'a> {
         for stale in rollback::sweep_stale(&tmp_base) {
             console.note(&format!(
                 "removed {} left by a run that was killed",
-                visible(&stale.display().to_string())
+                visible_line(&stale.display().to_string())
             ));
         }
         let mut journal = Journal::handed_over_to(recovery::guardian());
@@ -136,7 +140,8 @@ impl<'a> Runner<'a> {
             Failure::failed(Diag::new(Code::RunSetup, message))
         };
         let run_dir = journal.create_run_dir(&tmp_base).map_err(setup_failed)?;
-        let waiting = |m: &str| console.note(m);
+        // The message names the kubeconfig's path.
+        let waiting = |m: &str| console.note(&visible_line(m));
         match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
             Ok(()) => {}
             Err(LockError::Io(e)) => return Err(setup_failed(e)),
@@ -254,7 +259,9 @@ impl<'a> Runner<'a> {
         }
         self.masker_stale = own_env.is_some();
         let step_env = own_env.as_ref().unwrap_or(&self.env);
-        let attempts = step.retries + 1;
+        // Checked: the spec bounds `retries`, but a wrap to 0 attempts would
+        // skip the step and report success.
+        let attempts = step.retries.saturating_add(1);
         let mut backoff = Duration::from_secs(1);
         for attempt in 1..=attempts {
             let retry = if attempt > 1 {
@@ -262,7 +269,8 @@ impl<'a> Runner<'a> {
             } else {
                 String::new()
             };
-            let title = format!("[{}/{}] {}{retry}", i + 1, self.plan.steps.len(), step.name);
+            let name = visible_line(&step.name);
+            let title = format!("[{}/{}] {name}{retry}", i + 1, self.plan.steps.len());
             if self.opts.github_groups {
                 println!("::group::{title}");
             }
@@ -285,14 +293,14 @@ impl<'a> Runner<'a> {
             };
             self.console.note(&self.console.paint.yellow(&format!(
                 "step `{}` {why}; retrying in {}",
-                step.name,
+                visible_line(&step.name),
                 humantime::format_duration(backoff)
             )));
             if signals::sleep(backoff) {
                 let sig = signals::received().unwrap_or(libc::SIGINT);
                 return Err(stop(command, Outcome::Interrupted(sig)));
             }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = backoff.saturating_mul(2).min(Duration::from_secs(30));
         }
         let mut exports = Vec::new();
         let mut derived = Vec::new();
@@ -333,7 +341,7 @@ impl<'a> Runner<'a> {
                 }
                 let output = Output {
                     raw_env: &self.raw_env,
-                    prefix: format!("[{}] ", step.name),
+                    prefix: format!("[{}] ", visible_line(&step.name)),
                     masker: &self.console.masker,
                     quiet: self.console.quiet,
                 };
@@ -421,10 +429,13 @@ impl<'a> Runner<'a> {
         let rolled = if problems.is_empty() {
             format!(
                 "rolled back: temp files removed, {} restored",
-                visible(&self.plan.kubeconfig)
+                visible_line(&self.plan.kubeconfig)
             )
         } else {
-            format!("rollback incomplete: {}", visible(&problems.join("; ")))
+            format!(
+                "rollback incomplete: {}",
+                visible_line(&problems.join("; "))
+            )
         };
         let step = &self.plan.steps[stop.step];
         let diag = report::failure(

@@ -14,7 +14,7 @@
 use std::io::{self, Write};
 use std::panic::AssertUnwindSafe;
 
-use crate::base::paint::visible;
+use crate::base::paint::visible_line;
 use crate::base::timeline;
 use crate::run::reaper;
 use crate::run::recovery::{self, Receiver};
@@ -188,5 +188,5 @@ fn what_happened(ended: Ended, recovered: Option<Recovered>) -> Option<String> {
     };
     // One line that shows what a path holds, whatever it holds.
     let line = format!("stackhook: {how}; {what}");
-    Some(visible(&line).replace('\n', "\\n") + "\n")
+    Some(visible_line(&line).into_owned() + "\n")
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::base::diagnostic::{Code, Diag};
-use crate::base::paint::{Paint, visible};
+use crate::base::paint::{Paint, visible, visible_line};
 use crate::plan::assemble::PlanStep;
 use crate::run::masker::Masker;
 use crate::run::process::Outcome;
@@ -93,7 +93,7 @@ pub fn summary(console: &Console, results: &[StepResult], total: usize) {
             err,
             "  [{}/{total}] {:<24} {:<12} {:.1}s",
             i + 1,
-            r.name,
+            visible_line(&r.name),
             status,
             r.duration.as_secs_f64()
         );

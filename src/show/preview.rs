@@ -3,12 +3,13 @@
 
 use std::fmt::Write;
 
-use crate::base::paint::{Paint, hidden, visible};
+use crate::base::paint::{Layout, Paint, escaped, visible, visible_line};
 use crate::plan::assemble::{Plan, PlanStep};
 use crate::plan::render::TempFile;
 
 pub fn json(plan: &Plan) -> String {
-    serde_json::to_string_pretty(plan).expect("a plan serialises") + "\n"
+    let json = serde_json::to_string_pretty(plan).expect("a plan serialises");
+    escaped(&json, Layout::Json).into_owned() + "\n"
 }
 
 fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
@@ -16,10 +17,11 @@ fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
         .iter()
         .map(|r| {
             let found = plan.tools.iter().any(|t| t.name == *r && t.found);
+            let r = visible_line(r);
             if found {
-                format!("{} {}", r, paint.green("(found)"))
+                format!("{r} {}", paint.green("(found)"))
             } else {
-                format!("{} {}", r, paint.red("(not on PATH)"))
+                format!("{r} {}", paint.red("(not on PATH)"))
             }
         })
         .collect::<Vec<_>>()
@@ -40,12 +42,17 @@ fn tempfile_line(t: &TempFile) -> String {
 
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} {}", paint.bold("Plan for"), plan.spec);
-    let _ = writeln!(out, "kubeconfig: {}", visible(&plan.kubeconfig));
+    let _ = writeln!(
+        out,
+        "{} {}",
+        paint.bold("Plan for"),
+        visible_line(&plan.spec)
+    );
+    let _ = writeln!(out, "kubeconfig: {}", visible_line(&plan.kubeconfig));
     if !plan.env.is_empty() {
         let _ = writeln!(out, "env (every step):");
         for (k, v) in &plan.env {
-            let _ = writeln!(out, "  {k}={}", v.display());
+            let _ = writeln!(out, "  {k}={}", visible_line(&v.display()));
         }
     }
     for (i, step) in plan.steps.iter().enumerate() {
@@ -58,7 +65,10 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
 fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Paint) {
     let _ = writeln!(out);
     let timeout = humantime::format_duration(step.timeout);
-    let mut extra = format!("provider {}, timeout {timeout}", step.provider);
+    let mut extra = format!(
+        "provider {}, timeout {timeout}",
+        visible_line(&step.provider)
+    );
     if step.retries > 0 {
         let _ = write!(extra, ", {} retries", step.retries);
     }
@@ -66,17 +76,17 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
     let _ = writeln!(
         out,
         "{} {}",
-        paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)),
+        paint.bold(&format!("[{}/{n}] {}", i + 1, visible_line(&step.name))),
         paint.dim(&format!("({extra})"))
     );
     if !step.requires.is_empty() {
         let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
     }
     for (k, v) in &step.env {
-        let _ = writeln!(out, "  env: {k}={}", visible(&v.display()));
+        let _ = writeln!(out, "  env: {k}={}", visible_line(&v.display()));
     }
     for t in &step.tempfiles {
-        let _ = writeln!(out, "  tempfile: {}", tempfile_line(t));
+        let _ = writeln!(out, "  tempfile: {}", visible_line(&tempfile_line(t)));
     }
     for command in &step.commands {
         let command = visible(command);
@@ -88,7 +98,7 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         }
     }
     for (k, v) in &step.exports {
-        let _ = writeln!(out, "  export: {k}={}", visible(&v.to_string()));
+        let _ = writeln!(out, "  export: {k}={}", visible_line(&v.to_string()));
     }
 }
 
@@ -97,14 +107,14 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n{}", paint.yellow("warnings:"));
         for w in &plan.warnings {
-            let _ = writeln!(out, "  - {w}");
+            let _ = writeln!(out, "  - {}", visible_line(w));
         }
     }
     if !plan.expired_tokens.is_empty() {
         let title = "expired tokens (a run would stop before its first command):";
         let _ = writeln!(out, "\n{}", paint.red(title));
         for t in &plan.expired_tokens {
-            let _ = writeln!(out, "  - {t}");
+            let _ = writeln!(out, "  - {}", visible_line(t));
         }
     }
     let missing_tools: Vec<_> = plan.tools.iter().filter(|t| !t.found).collect();
@@ -112,9 +122,10 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
         let title = "not on PATH (a run would stop before its first command):";
         let _ = writeln!(out, "\n{}", paint.red(title));
         for t in missing_tools {
+            let name = visible_line(&t.name);
             match &t.hint {
-                Some(h) => writeln!(out, "  - {}: {h}", t.name),
-                None => writeln!(out, "  - {}", t.name),
+                Some(h) => writeln!(out, "  - {name}: {}", visible_line(h)),
+                None => writeln!(out, "  - {name}"),
             }
             .expect("writing to a string");
         }
@@ -126,7 +137,8 @@ fn problems_text(out: &mut String, plan: &Plan, paint: Paint) {
         );
         let _ = writeln!(out, "\n{}", paint.red(&title));
         for m in &plan.missing_env {
-            let _ = writeln!(out, "  - {} at {} ({})", m.name, m.location, m.key);
+            let (location, key) = (visible_line(&m.location), m.key.to_string());
+            let _ = writeln!(out, "  - {} at {location} ({})", m.name, visible_line(&key));
         }
     }
 }
@@ -237,19 +249,11 @@ fn problems_markdown(out: &mut String, plan: &Plan) {
 }
 
 /// Text on one line: a newline in a value could end the paragraph (or the
-/// code span) it is in, and start markdown of its own.
+/// code span) it is in, and start markdown of its own; control, bidi and
+/// zero-width characters would act on, reorder or hide text around them
+/// in the rendered comment.
 fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\r' => out.push('\u{21B5}'),
-            // Control, bidi and zero-width characters would act on, reorder
-            // or hide text around them in the rendered comment.
-            c if hidden(c) => out.push_str(&visible(c.encode_utf8(&mut [0; 4]))),
-            c => out.push(c),
-        }
-    }
-    out
+    visible_line(s).into_owned()
 }
 
 /// Text from the spec or the environment as inline markdown that shows as

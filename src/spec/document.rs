@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, Source, finish};
+use crate::base::paint::hidden;
 use crate::base::source_file;
 use crate::spec::interpolate;
 use crate::spec::yaml::{self, spanned};
@@ -74,8 +75,8 @@ pub struct Step {
     /// How long the step may take (e.g. 30s, 5m, 1h); default 10m.
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
-    /// How many times to re-run the step after a failure (backoff 1s, 2s, 4s ... 30s).
-    #[schemars(with = "Option<u32>")]
+    /// How many times to re-run the step after a failure (backoff 1s, 2s, 4s ... 30s); at most 100.
+    #[schemars(with = "Option<u32>", range(max = MAX_RETRIES))]
     pub retries: Option<Spanned<u32>>,
 }
 
@@ -100,6 +101,11 @@ pub struct SpecFile {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// No hook waits a day for one step.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Past a hundred retries (about 50 minutes of backoff alone) a step is
+/// not flaky but broken; the bound also keeps `retries + 1` attempts far
+/// from overflowing.
+pub const MAX_RETRIES: u32 = 100;
 
 /// Variables stackhook sets for every command itself.
 pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
@@ -313,19 +319,32 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
         } else {
             seen.insert(name, step_span);
         }
+        // A name prefixes each line of the step's output: a separator or a
+        // bidi control would break or reorder the line it is shown in.
         if let Some(n) = &step.name
-            && (n.value.is_empty() || n.value.chars().any(|c| c.is_control()))
+            && (n.value.is_empty() || n.value.chars().any(|c| c.is_control() || hidden(c)))
         {
             diags.push(
                 Diag::new(
                     Code::SpecStepName,
-                    "a step name must be a non-empty single line",
+                    "a step name must be a non-empty single line of visible characters",
                 )
-                .at(src, spec.span(n), "invalid name"),
+                .at(src, spec.span(n), "invalid name")
+                .help("remove control, bidi and zero-width characters and line separators from the name"),
             );
         }
         if let Some(t) = &step.timeout {
             diags.extend(check_timeout(spec, t));
+        }
+        if let Some(r) = step.retries.as_ref().filter(|r| r.value > MAX_RETRIES) {
+            diags.push(
+                Diag::new(
+                    Code::SpecRetries,
+                    format!("`retries: {}` is more than a hook can wait for", r.value),
+                )
+                .at(src, spec.span(r), "too many")
+                .help(format!("a step may be retried at most {MAX_RETRIES} times")),
+            );
         }
         check_env_names(src, &step.env, diags);
     }
@@ -446,6 +465,16 @@ mod tests {
             step.with.as_ref().unwrap().value.values().next().unwrap(),
         );
         assert_eq!(&text[span.offset()..span.offset() + span.len()], "c");
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let spec = |n: u64| format!("version: 1\nsteps:\n  - provider: verify\n    retries: {n}\n");
+        assert!(parse(Path::new("s.yaml"), &spec(MAX_RETRIES.into())).is_ok());
+        for n in [u64::from(MAX_RETRIES) + 1, u64::from(u32::MAX)] {
+            let err = parse(Path::new("s.yaml"), &spec(n)).unwrap_err();
+            assert_eq!(err[0].code, Code::SpecRetries, "{n}");
+        }
     }
 
     #[test]
