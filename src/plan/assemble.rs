@@ -62,6 +62,10 @@ pub struct PlanStep {
     /// The OIDC tokens the step uses, for the expiry check.
     #[serde(skip)]
     pub jwts: Vec<Value>,
+    /// What the plan says about how the step's parameters were bound
+    /// (`region` is empty, so it counts as not set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -120,6 +124,7 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
 pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
     let catalog = catalog(spec, opts.provider_dir)?;
     let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
+    vars.env_known = opts.mode == Mode::Live;
     let mut missing = Vec::new();
     let mut diags = Vec::new();
     vars.load_spec(spec, &mut missing);
@@ -240,6 +245,7 @@ fn plan_step(
         retries: step.retries(),
         span: spec.span(&step.provider),
         jwts: rendered.jwts,
+        notes: rendered.notes,
     };
     Ok((plan_step, rendered.warnings))
 }

@@ -36,6 +36,8 @@ pub struct Rendered {
     pub warnings: Vec<String>,
     /// The OIDC tokens the step uses (see `Definition::jwts`).
     pub jwts: Vec<Value>,
+    /// What binding the parameters noted (see `bind`).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -103,7 +105,8 @@ pub fn step(
     cx: &Ctx,
     missing: &mut Vec<MissingVar>,
 ) -> Result<Rendered, Vec<Diag>> {
-    let params = bind::bind(cx, missing)?;
+    let mut notes = Vec::new();
+    let params = bind::bind(cx, missing, &mut notes)?;
     let base = renderer
         .base
         .get_or_init(|| Arc::new(marked(cx.vars.process_view())))
@@ -120,7 +123,7 @@ pub fn step(
                 for name in as_missing {
                     missing.push(read_by_template(cx, name));
                 }
-                return result;
+                return result.map(|r| Rendered { notes, ..r });
             }
         }
     }
@@ -267,6 +270,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             requires,
             warnings,
             jwts,
+            notes: Vec::new(),
         })
     }
 
