@@ -4,9 +4,10 @@
 //! Sources: names secret by themselves (SECRET, TOKEN, ...), the spec's
 //! `secrets:`, the variables a `type: var` parameter names, every variable
 //! a `secret: true` parameter (or its default) reads, and `env:` entries
-//! (of the spec or of any step) whose value reads a secret. Exports derived
-//! from secrets join the set when their step is rendered, before any later
-//! step is.
+//! (of the spec or of any step) whose value reads a secret; what the text
+//! of a secret export can be made of (a variable read only by an `{% if %}`
+//! condition picks a branch and stays plain). Exports derived from secrets
+//! join the set when their step is rendered, before any later step is.
 
 use serde_json::Value as Json;
 
