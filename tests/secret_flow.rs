@@ -457,3 +457,46 @@ fn a_plain_variable_picks_every_choice_of_every_built_in_provider() {
         assert!(picked.iter().any(|p| p == choice), "{choice} in {picked:?}");
     }
 }
+
+/// A secret parameter given a value that is empty counts as not set, so its
+/// default applies: the variable the default reads is secret too, or its
+/// value would show in output.
+#[test]
+fn an_empty_secret_parameter_falls_back_to_a_default_that_stays_secret() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("echo-default.yaml"),
+        r#"summary: echoes its secret parameter, by default MY_PW
+params:
+  pw: {secret: true, default: "${MY_PW}"}
+env:
+  GOT: "{{ pw }}"
+commands:
+  - 'echo got "$GOT"'
+  - 'echo and "$MY_PW"'
+warnings:
+  - "the password is {{ env.MY_PW }}"
+"#,
+    )
+    .unwrap();
+    let spec = sb.write_spec(
+        "version: 1\ntemplates: providers\nsteps:\n  - provider: echo-default\n    with: {pw: \"${OTHER_PW:-}\"}\n",
+    );
+    let canary = "CANARY-default-pw";
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_PW", canary)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[echo-default] got ***"), "{out}");
+    // The CLI reads the default's variable itself, as kubelogin reads
+    // ARM_CLIENT_SECRET.
+    assert!(out.contains("[echo-default] and ***"), "{out}");
+    // A template that shows the variable shows its name, not its value.
+    let (code, plan, err) = sb.run(&["plan", spec.to_str().unwrap()], &[("MY_PW", canary)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        unwrapped(&plan).contains("the password is ${MY_PW}"),
+        "{plan}"
+    );
+    assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
+}

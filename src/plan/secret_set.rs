@@ -3,7 +3,7 @@
 //!
 //! Sources: names secret by themselves (SECRET, TOKEN, ...), the spec's
 //! `secrets:`, the variables a `type: var` parameter names, every variable
-//! a `secret: true` parameter (or its default) reads, and `env:` entries
+//! a `secret: true` parameter and its default read, and `env:` entries
 //! (of the spec or of any step) whose value reads a secret; what the text
 //! of a secret export can be made of (a variable read only by an `{% if %}`
 //! condition picks a branch and stays plain). Exports derived from secrets
@@ -39,9 +39,13 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
                 (ParamKind::Var, Some(Json::String(var))) => {
                     names.insert(var);
                 }
-                (_, Some(value)) if param.secret => {
-                    for var in read_by_json(value) {
-                        names.insert(&var);
+                // A given value that is empty counts as not set, and the
+                // default applies: both may be read.
+                (_, Some(_)) if param.secret => {
+                    for value in given(pname).into_iter().chain(&param.default) {
+                        for var in read_by_json(value) {
+                            names.insert(&var);
+                        }
                     }
                 }
                 _ => {}
@@ -131,7 +135,7 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
                 .params
                 .get(param)
                 .and_then(|p| p.default.as_ref());
-            if let Some(value) = given.or(default) {
+            for value in given.into_iter().chain(default) {
                 out.extend(read_by_json(value));
             }
         }
