@@ -503,20 +503,28 @@ fn example_terraform_sets_the_hook_on_stacks_and_an_autoattached_context() {
 
 fn example_runner_images_lint_clean_and_install_stackhook() {
     let hadolint = tool("hadolint");
-    for (file, clis) in [
-        ("aws.Dockerfile", vec!["aws --version"]),
+    // (file, what its build checks, whether its base is Spacelift's own
+    // image, which has the `spacelift` user already)
+    for (file, clis, spacelift_base) in [
+        ("aws.Dockerfile", vec!["aws --version"], true),
         (
             "azure.Dockerfile",
             vec!["az aks install-cli", "kubelogin --version"],
+            false,
         ),
         (
             "gcp.Dockerfile",
-            vec!["gcloud components install kubectl", "kubectl version"],
+            vec![
+                "gcloud components install kubectl gke-gcloud-auth-plugin",
+                "kubectl version",
+                "gke-gcloud-auth-plugin --version",
+            ],
+            false,
         ),
     ] {
         let path = root().join("examples/runner-images").join(file);
         let out = Command::new(&hadolint)
-            .args(["--no-color", "--failure-threshold", "error"])
+            .arg("--no-color")
             .arg(&path)
             .output()
             .unwrap();
@@ -534,7 +542,89 @@ fn example_runner_images_lint_clean_and_install_stackhook() {
         for cli in clis {
             assert!(text.contains(cli), "{file} lacks {cli}");
         }
+
+        // Spacelift runs a custom image as `spacelift`, UID 1983: the image
+        // has that user and runs as it, and its build checks the UID.
+        let instructions: Vec<String> = instructions(&text);
+        let users: Vec<&String> = instructions
+            .iter()
+            .filter(|i| i.starts_with("USER "))
+            .collect();
+        assert_eq!(
+            users.last().map(|u| u.as_str()),
+            Some("USER spacelift"),
+            "{file}"
+        );
+        let made = instructions.iter().any(|i| {
+            i.starts_with("RUN ")
+                && (i.contains("adduser -D -u 1983 -h /home/spacelift spacelift")
+                    || i.contains(
+                        "useradd --uid 1983 --create-home --home-dir /home/spacelift spacelift",
+                    ))
+        });
+        assert_eq!(
+            made, !spacelift_base,
+            "{file}: the spacelift user is made exactly when the base lacks it"
+        );
+        if spacelift_base {
+            assert!(
+                instructions[0].starts_with("FROM public.ecr.aws/spacelift/runner-terraform:"),
+                "{file}"
+            );
+        }
+        // The last instruction checks the UID and the CLIs as that user.
+        let last = instructions.last().unwrap();
+        assert!(
+            last.starts_with("RUN test \"$(id -u)\" = 1983 && stackhook --version"),
+            "{file}: {last}"
+        );
+        let user_at = instructions
+            .iter()
+            .rposition(|i| i == "USER spacelift")
+            .unwrap();
+        assert!(
+            instructions[user_at + 1..]
+                .iter()
+                .all(|i| i.starts_with("RUN ")),
+            "{file}: only checks after USER spacelift"
+        );
     }
+    let readme = std::fs::read_to_string(root().join("examples/runner-images/README.md")).unwrap();
+    for needle in [
+        "`latest`",
+        "`gcp-latest`",
+        "`azure-latest`",
+        "UID 1983",
+        "kubelogin",
+    ] {
+        assert!(readme.contains(needle), "README.md lacks {needle}");
+    }
+}
+
+/// A Dockerfile's instructions, continuation lines joined, comments and
+/// blank lines dropped.
+fn instructions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut continued = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        let (body, more) = match trimmed.strip_suffix('\\') {
+            Some(b) => (b.trim_end(), true),
+            None => (trimmed, false),
+        };
+        if continued {
+            let last = out.last_mut().unwrap();
+            last.push(' ');
+            last.push_str(body);
+        } else {
+            out.push(body.to_string());
+        }
+        continued = more;
+    }
+    out
 }
 
 fn example_github_workflow_is_valid_and_its_script_comments_changed_specs() {

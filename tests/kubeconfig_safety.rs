@@ -38,6 +38,27 @@ fn main() {
         case!(a_run_waiting_on_a_killed_worker_gets_the_restored_kubeconfig),
         case!(a_killed_worker_leaves_no_kubeconfig_where_there_was_none),
         case!(a_killed_worker_leaves_a_symlinked_kubeconfig_a_link),
+        case!(
+            a_lock_file_another_user_planted_stops_the_run,
+            Need::Root,
+            Need::Cli("setpriv")
+        ),
+        case!(
+            a_lock_path_that_is_not_a_lock_file_of_ours_stops_the_run,
+            Need::Root
+        ),
+        case!(
+            a_kubeconfig_in_a_directory_the_run_cannot_write_is_refused,
+            Need::Root,
+            Need::Cli("setpriv")
+        ),
+        case!(rollback_removes_what_a_step_left_at_the_kubeconfig),
+        case!(a_hard_linked_kubeconfig_is_restored_under_every_name),
+        case!(
+            a_rollback_on_a_full_disk_says_what_it_left,
+            Need::Root,
+            Need::Cli("unshare")
+        ),
     ]);
 }
 
@@ -345,7 +366,7 @@ fn a_lock_file_planted_as_a_symlink_is_refused_not_followed() {
         marker.display()
     ));
     let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
-    assert_ne!(code, 0, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         unwrapped(&err).contains("is not a lock file of this user"),
         "{err}"
@@ -514,4 +535,310 @@ fn a_killed_worker_leaves_a_symlinked_kubeconfig_a_link() {
     assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), TWO_CONTEXTS);
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// The sandbox made usable by uid 65534 ("nobody"), who runs the binary
+/// through `setpriv` in the tests where the run must not be root (root
+/// opens and writes anything): its TMPDIR, HOME and spec are nobody's,
+/// and the kubeconfig's directory is `kube_mode` (root's).
+fn for_nobody(sb: &Sandbox, kube_mode: u32) {
+    let chmod = |p: std::path::PathBuf, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    chmod(sb.dir.path().to_path_buf(), 0o755);
+    chmod(sb.path("kube"), kube_mode);
+    for d in ["tmp", "work"] {
+        std::os::unix::fs::chown(sb.path(d), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+}
+
+const NOBODY: u32 = 65534;
+
+/// `stackhook run SPEC` as uid 65534: exit code and stderr.
+fn run_as_nobody(sb: &Sandbox, spec: &std::path::Path) -> (i32, String) {
+    let child = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin())
+        .args(["run", spec.to_str().unwrap()])
+        .env_clear()
+        .envs(sb.envs())
+        .current_dir(sb.path("work"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, _, err) = output_of(child);
+    (code, err)
+}
+
+/// A spec whose one step touches `marker`, then runs `then`.
+fn touching_spec(sb: &Sandbox, marker: &std::path::Path, then: &str) -> std::path::PathBuf {
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with: {{commands: ['touch {}', '{then}']}}\n",
+        marker.display()
+    ));
+    std::os::unix::fs::chown(&spec, Some(NOBODY), Some(NOBODY)).unwrap();
+    spec
+}
+
+/// Issue 19, defect 5: in a shared directory (sticky, world-writable),
+/// another user planted a 0600 file at the lock's name. This user cannot
+/// open it; the run went on unlocked, so two runs could restore over each
+/// other's logins. Now nothing runs, exit 2, and the diagnostic says why
+/// and what to do.
+fn a_lock_file_another_user_planted_stops_the_run() {
+    let sb = Sandbox::new();
+    for_nobody(&sb, 0o1777);
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::os::unix::fs::chown(sb.kubeconfig(), Some(NOBODY), Some(NOBODY)).unwrap();
+    // Root's, in the part of another user.
+    std::fs::write(lock_file(&sb), "").unwrap();
+    std::fs::set_permissions(lock_file(&sb), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let marker = sb.path("work/ran");
+    let spec = touching_spec(&sb, &marker, "echo login >> $KUBECONFIG");
+    let (code, err) = run_as_nobody(&sb, &spec);
+    assert_eq!(code, 2, "{err}");
+    let err = unwrapped(&err);
+    // (miette may break the long paths.)
+    for said in [
+        "cannot lock the kubeconfig",
+        ".config.stackhook-lock cannot be opened by this user (Permission denied",
+        "nothing ran",
+    ] {
+        assert!(err.contains(said), "{said}: {err}");
+    }
+    assert!(err.contains("Remove it"), "{err}");
+    assert!(!marker.exists(), "a step ran unlocked");
+    assert_eq!(contexts(&sb), TWO_CONTEXTS);
+    assert!(
+        lock_file(&sb).exists(),
+        "another user's file is not ours to remove"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// Whatever else is at the lock's name stops the run the same way (exit
+/// 2, before, some of them made it exit 1 as a failed step would):
+/// another user's file, a directory, a FIFO (opened without waiting for a
+/// writer: the run does not hang).
+fn a_lock_path_that_is_not_a_lock_file_of_ours_stops_the_run() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let marker = sb.path("work/ran");
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    with: {{commands: ['touch {}']}}\n",
+        marker.display()
+    ));
+    let lock = lock_file(&sb);
+    let cases = [
+        ("theirs", "it is a file of another user, uid 65534"),
+        ("dir", "it is a directory"),
+        ("fifo", "it is a FIFO"),
+    ];
+    for (plant, what) in cases {
+        match plant {
+            "theirs" => {
+                std::fs::write(&lock, "").unwrap();
+                std::os::unix::fs::chown(&lock, Some(NOBODY), None).unwrap();
+            }
+            "dir" => std::fs::create_dir(&lock).unwrap(),
+            _ => drop(sb.fifo("kube/.config.stackhook-lock")),
+        }
+        let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+        assert_eq!(code, 2, "{what}: {err}");
+        let err = unwrapped(&err);
+        assert!(
+            err.contains(&format!("is not a lock file of this user: {what}")),
+            "{err}"
+        );
+        assert!(!marker.exists(), "{what}: a step ran");
+        let meta = std::fs::symlink_metadata(&lock).unwrap();
+        if meta.is_dir() {
+            std::fs::remove_dir(&lock).unwrap();
+        } else {
+            std::fs::remove_file(&lock).unwrap();
+        }
+    }
+}
+
+/// Issue 19, defect 6: a kubeconfig of this user, in a directory it
+/// cannot write. The step edited the file; the rollback, which writes a
+/// new file beside it, failed ("rollback incomplete … Permission
+/// denied") and the step's edit stayed. Now preflight refuses it, saying
+/// why, before anything runs.
+fn a_kubeconfig_in_a_directory_the_run_cannot_write_is_refused() {
+    let sb = Sandbox::new();
+    for_nobody(&sb, 0o755);
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::os::unix::fs::chown(sb.kubeconfig(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let marker = sb.path("work/ran");
+    let spec = touching_spec(&sb, &marker, "echo edited > $KUBECONFIG; exit 3");
+    let (code, err) = run_as_nobody(&sb, &spec);
+    assert_eq!(code, 2, "{err}");
+    let err = unwrapped(&err);
+    assert!(
+        err.contains(&format!(
+            "the kubeconfig {}: {} is not writable by this user: a run locks the kubeconfig there, and puts it back there after a failed step",
+            sb.kubeconfig().display(),
+            sb.path("kube").display()
+        )),
+        "{err}"
+    );
+    assert!(!marker.exists(), "a step ran");
+    assert_eq!(contexts(&sb), TWO_CONTEXTS);
+}
+
+/// Issue 19, defect 7: a failed step that left a directory (empty or
+/// not), a FIFO or a symlink where the kubeconfig was made the rollback
+/// give up, though it held the original bytes. Now the original comes
+/// back, and what the step left goes without a link in it being followed.
+fn rollback_removes_what_a_step_left_at_the_kubeconfig() {
+    let sb = Sandbox::new();
+    let outside = sb.path("work/outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("keep"), "keep me").unwrap();
+    let cases = [
+        "rm $KUBECONFIG && mkdir $KUBECONFIG".to_string(),
+        "rm $KUBECONFIG && mkdir -p $KUBECONFIG/a/b && echo x > $KUBECONFIG/a/b/f".into(),
+        format!(
+            "rm $KUBECONFIG && mkdir $KUBECONFIG && ln -s {} $KUBECONFIG/out && ln -s {}/keep $KUBECONFIG/keep",
+            outside.display(),
+            outside.display()
+        ),
+        "rm $KUBECONFIG && mkfifo $KUBECONFIG".into(),
+        format!(
+            "rm $KUBECONFIG && ln -s {}/keep $KUBECONFIG",
+            outside.display()
+        ),
+    ];
+    for edit in &cases {
+        std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+        let (code, err) = failing_run(&sb, edit);
+        assert_eq!(code, 1, "{edit}: {err}");
+        assert!(
+            unwrapped(&err).contains(&format!(
+                "rolled back: temp files removed, {} restored",
+                sb.kubeconfig().display()
+            )),
+            "{edit}: {err}"
+        );
+        let meta = std::fs::symlink_metadata(sb.kubeconfig()).unwrap();
+        assert!(meta.is_file(), "{edit}: {meta:?}");
+        assert_eq!(contexts(&sb), TWO_CONTEXTS, "{edit}");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep")).unwrap(),
+            "keep me",
+            "{edit}"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "{edit}");
+    }
+    // A kubeconfig that is a link, replaced by a directory, comes back as
+    // the link; one that was not there goes with what took its place.
+    let target = sb.path("mounted-config");
+    std::fs::write(&target, TWO_CONTEXTS).unwrap();
+    std::fs::remove_file(sb.kubeconfig()).unwrap();
+    std::os::unix::fs::symlink(&target, sb.kubeconfig()).unwrap();
+    let (code, err) = failing_run(&sb, "rm $KUBECONFIG && mkdir -p $KUBECONFIG/x");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read_link(sb.kubeconfig()).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), TWO_CONTEXTS);
+    std::fs::remove_file(sb.kubeconfig()).unwrap();
+    let (code, err) = failing_run(&sb, "mkdir -p $KUBECONFIG/x");
+    assert_eq!(code, 1, "{err}");
+    assert!(std::fs::symlink_metadata(sb.kubeconfig()).is_err(), "{err}");
+}
+
+/// Also in issue 19: a kubeconfig with a second hard link, edited in
+/// place by a failing step, was restored by replacing its name, so the
+/// other name kept the step's edit. Now it is written back in place, and
+/// both names hold the original; a step that replaced the name leaves the
+/// other name as it was.
+fn a_hard_linked_kubeconfig_is_restored_under_every_name() {
+    let sb = Sandbox::new();
+    let other = sb.path("work/other-name");
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    std::fs::set_permissions(sb.kubeconfig(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::hard_link(sb.kubeconfig(), &other).unwrap();
+    let inode = std::fs::metadata(&other).unwrap().ino();
+    let (code, err) = failing_run(&sb, "echo edited > $KUBECONFIG && chmod 600 $KUBECONFIG");
+    assert_eq!(code, 1, "{err}");
+    for name in [sb.kubeconfig(), other.clone()] {
+        let meta = std::fs::metadata(&name).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&name).unwrap(),
+            TWO_CONTEXTS,
+            "{name:?}"
+        );
+        assert_eq!(meta.ino(), inode, "{name:?}");
+        assert_eq!(meta.nlink(), 2);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    }
+    let (code, err) = failing_run(
+        &sb,
+        "echo new > $KUBECONFIG.new && mv $KUBECONFIG.new $KUBECONFIG",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(contexts(&sb), TWO_CONTEXTS);
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), TWO_CONTEXTS);
+    assert_eq!(std::fs::metadata(&other).unwrap().ino(), inode);
+}
+
+/// A step that fills the disk: the rollback cannot write the original
+/// back, and says exactly what it left, which is what is there. The
+/// kubeconfig is on a 64 KiB tmpfs, mounted in a mount namespace of the
+/// run's own (`unshare -m`), so nothing else sees it. A hard-linked
+/// kubeconfig, written back in place, has its space reserved first: it is
+/// not cut short either.
+fn a_rollback_on_a_full_disk_says_what_it_left() {
+    let cut = ": > $KUBECONFIG";
+    let left = "it is left as the failed step left it";
+    // The step cuts the file short, or removes it.
+    for (edit, linked, said, after) in [
+        (cut, "", left, Some("")),
+        (cut, "1", left, Some("")),
+        ("rm $KUBECONFIG", "", "nothing is there", None),
+    ] {
+        let sb = Sandbox::new();
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: run\n    with:\n      commands:\n        - '{edit}; cat /dev/zero > $KUBECONFIG.fill; exit 3'\n",
+        ));
+        let script = r#"set -e
+mount -t tmpfs -o size=64k tmpfs "$SB/kube"
+printf '%s' "$ORIGINAL" > "$SB/kube/config"
+if [ -n "$LINKED" ]; then ln "$SB/kube/config" "$SB/kube/second"; fi
+set +e
+"$BIN" run "$SPEC"
+echo $? > "$SB/work/code"
+if [ -e "$SB/kube/config" ]; then cat "$SB/kube/config" > "$SB/work/after"; fi
+"#;
+        let out = std::process::Command::new("unshare")
+            .env_clear()
+            .envs(sb.envs())
+            .current_dir(sb.path("work"))
+            .env("SB", sb.dir.path())
+            .env("ORIGINAL", TWO_CONTEXTS)
+            .env("LINKED", linked)
+            .env("BIN", bin())
+            .env("SPEC", &spec)
+            .args(["-m", "sh", "-c", script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let code = std::fs::read_to_string(sb.path("work/code")).unwrap();
+        assert_eq!(code.trim(), "1", "{err}");
+        let err = unwrapped(&err);
+        let restore = format!(
+            "rollback incomplete: could not restore {}: No space left on device",
+            sb.kubeconfig().display()
+        );
+        assert!(err.contains(&restore), "{edit} {linked}: {err}");
+        assert!(
+            err.contains(&format!("; {said} command:")),
+            "{edit} {linked}: {err}"
+        );
+        let now = std::fs::read_to_string(sb.path("work/after")).ok();
+        assert_eq!(now.as_deref(), after, "{edit} {linked}");
+    }
 }

@@ -32,6 +32,12 @@ fn main() {
         case!(sigterm_mid_step_rolls_back_and_exits_143, Need::Kubectl),
         case!(sighup_mid_step_rolls_back_and_exits_129, Need::Kubectl),
         case!(the_next_run_sweeps_the_directory_of_a_killed_run),
+        case!(a_fifo_planted_as_a_run_directorys_lock_does_not_hang_the_sweep),
+        case!(
+            the_sweep_leaves_directories_that_are_not_this_users,
+            Need::Root
+        ),
+        case!(the_sweep_shows_the_names_it_removes_escaped),
         case!(retries_rerun_the_step_and_succeed_on_the_second_attempt),
         case!(secret_values_never_reach_output_or_disk),
         case!(github_actions_get_every_secret_form_registered_with_its_masker),
@@ -298,6 +304,128 @@ steps:
         err.contains(&format!("removed {}", sb.tmp().join(&stale[0]).display())),
         "{err}"
     );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+}
+
+/// The directory a killed run left in TMPDIR, named `name`: this user's,
+/// private, with an unlocked lock file.
+fn stale_run_dir(sb: &Sandbox, name: &str) -> std::path::PathBuf {
+    let dir = sb.tmp().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(dir.join(".lock"), "").unwrap();
+    dir
+}
+
+const TRUE_SPEC: &str = "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['true']}\n";
+
+/// Whether `child` ends within `limit`: its pidfd polled with a timeout.
+fn ends_within(child: &Child, limit: std::time::Duration) -> bool {
+    // SAFETY: pidfd_open and poll on a descriptor this function owns.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) as i32;
+        assert!(fd >= 0, "pidfd_open");
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = libc::poll(&mut p, 1, limit.as_millis() as i32);
+        libc::close(fd);
+        ready == 1
+    }
+}
+
+/// Issue 19, defect 1: another user of a shared TMPDIR plants a FIFO as
+/// the lock file of a directory named like a killed run's. The sweep that
+/// starts every run opened it and waited for a writer for ever: every
+/// later run hung. Now the run ends, and leaves the FIFO's directory (its
+/// lock is no lock file of this user). Bounded by a wait with a timeout;
+/// on expiry the test opens the FIFO's other end to free the run.
+fn a_fifo_planted_as_a_run_directorys_lock_does_not_hang_the_sweep() {
+    let sb = Sandbox::new();
+    let planted = sb.tmp().join("stackhook-1-planted");
+    std::fs::create_dir(&planted).unwrap();
+    let fifo = sb.fifo("tmp/stackhook-1-planted/.lock");
+    let spec = sb.write_spec(TRUE_SPEC);
+    let child = sb
+        .command()
+        .args(["run", spec.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = ends_within(&child, std::time::Duration::from_secs(60));
+    if !ended {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo);
+    }
+    let (code, _, err) = output_of(child);
+    assert!(ended, "the run hung on the FIFO: {err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(planted.join(".lock").exists(), "{err}");
+    assert_eq!(sb.tmp_entries(), ["stackhook-1-planted"]);
+}
+
+/// The sweep removes only directories of this user that no other user
+/// can write, whose lock file is this user's regular file: a directory of
+/// another user (or with another user's lock file) that looks like a
+/// killed run's is left, as is one that others can write into, or a
+/// symlink to a killed run's directory. The killed run's own goes.
+fn the_sweep_leaves_directories_that_are_not_this_users() {
+    let sb = Sandbox::new();
+    let theirs = stale_run_dir(&sb, "stackhook-2-theirs");
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    std::os::unix::fs::chown(theirs.join(".lock"), Some(65534), Some(65534)).unwrap();
+    let their_lock = stale_run_dir(&sb, "stackhook-2-their-lock");
+    std::os::unix::fs::chown(their_lock.join(".lock"), Some(65534), Some(65534)).unwrap();
+    let shared = stale_run_dir(&sb, "stackhook-2-shared");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let elsewhere = sb.path("work/stackhook-2-elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join(".lock"), "").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sb.tmp().join("stackhook-2-link")).unwrap();
+    let killed = stale_run_dir(&sb, "stackhook-2-killed");
+    let spec = sb.write_spec(TRUE_SPEC);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("removed {} left by a run", killed.display())),
+        "{err}"
+    );
+    assert_eq!(err.matches("removed").count(), 1, "{err}");
+    assert_eq!(
+        sb.tmp_entries(),
+        [
+            "stackhook-2-link",
+            "stackhook-2-shared",
+            "stackhook-2-their-lock",
+            "stackhook-2-theirs"
+        ]
+    );
+    assert!(theirs.join(".lock").exists() && elsewhere.join(".lock").exists());
+}
+
+/// A directory name is text from the file system: shown with its control
+/// characters escaped, not acted on by the terminal.
+fn the_sweep_shows_the_names_it_removes_escaped() {
+    let sb = Sandbox::new();
+    stale_run_dir(&sb, "stackhook-3-\u{1b}[2J\r\u{202e}x");
+    let spec = sb.write_spec(TRUE_SPEC);
+    let (code, _, err) = sb.run(&["run", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "removed {}/stackhook-3-\\x1b[2J\\r\\u{{202e}}x left by a run",
+            sb.tmp().display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
     assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
 }
 

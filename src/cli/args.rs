@@ -102,14 +102,16 @@ file is never overwritten without --force.",
     )]
     Init(InitArgs),
 
-    /// Print the JSON Schema (draft 2020-12) of the spec, for editors and CI.
+    /// Print the JSON Schema (draft 2020-12) of the spec, or of the plan JSON, for editors and CI.
     #[command(
         long_about = "Print the JSON Schema of the spec, including each built-in provider's \
 parameters. yaml-language-server (VS Code, Neovim, ...) uses it for completion and checks when a \
-spec starts with `# yaml-language-server: $schema=PATH`.",
-        after_help = "Examples:\n  stackhook schema > schema/stackhook.schema.json\n  check-jsonschema --schemafile schema/stackhook.schema.json specs/*.yaml"
+spec starts with `# yaml-language-server: $schema=PATH`. With --plan, print the JSON Schema of \
+`plan --format json` instead, for policies that read a plan (its `version` field says which \
+format a plan is in).",
+        after_help = "Examples:\n  stackhook schema > schema/stackhook.schema.json\n  check-jsonschema --schemafile schema/stackhook.schema.json specs/*.yaml\n  stackhook schema --plan > schema/plan.schema.json"
     )]
-    Schema,
+    Schema(SchemaArgs),
 
     /// Print a shell completion script.
     #[command(
@@ -147,6 +149,13 @@ empty variable is an error that names it.",
         #[arg(long, value_name = "VAR")]
         from_env: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of the plan JSON (`plan --format json`), not of the spec.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 #[derive(Debug, Args)]

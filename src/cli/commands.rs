@@ -37,8 +37,11 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Kubeconfig(k) => kubeconfig(k),
         Command::ExecCredential { from_env } => exec_credential(&from_env),
         Command::Init(args) => init(&args),
-        Command::Schema => {
-            let schema = schema::schema(&Catalog::builtin());
+        Command::Schema(args) => {
+            let schema = match args.plan {
+                true => schema::plan(),
+                false => schema::schema(&Catalog::builtin()),
+            };
             print(&(serde_json::to_string_pretty(&schema).expect("json") + "\n"));
             Ok(())
         }

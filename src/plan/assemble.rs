@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::base::diagnostic::{Code, Diag, finish};
@@ -21,16 +22,31 @@ use crate::plan::step_context::Ctx;
 use crate::plan::token_expiry::{self, Finding, Source};
 use crate::spec::document::Spec;
 
-#[derive(Debug, Serialize)]
+/// The plan JSON's format version (`version`), raised when a field changes
+/// meaning or goes away; a new field is not a new version.
+pub const PLAN_VERSION: u32 = 1;
+
+/// What `plan --format json` prints. Its JSON Schema (`stackhook schema
+/// --plan`) is generated from these types, for policies that read it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "stackhook plan")]
 pub struct Plan {
+    /// The plan JSON's format version: 1.
+    pub version: u32,
+    /// The spec file, as given.
     pub spec: String,
+    /// The kubeconfig a run writes (`$KUBECONFIG` in a plan made without the environment).
     pub kubeconfig: String,
     /// The spec's `env:`, exported to every step.
+    #[schemars(with = "IndexMap<String, String>")]
     pub env: Env,
+    /// The steps, in the order they run.
     pub steps: Vec<PlanStep>,
     /// Each CLI the steps need, and whether it is on PATH.
     pub tools: Vec<Tool>,
+    /// Variables the spec reads that are not set (`plan --strict` fails on them).
     pub missing_env: Vec<MissingVar>,
+    /// What a run would warn about.
     pub warnings: Vec<String>,
     /// OIDC tokens that have expired: a run stops in preflight.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -43,18 +59,33 @@ pub struct Plan {
     pub secrets: SecretNames,
 }
 
-#[derive(Debug, Serialize)]
+/// One step: what it runs, in order.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PlanStep {
+    /// The step's `name:`, or its provider's name.
     pub name: String,
+    /// The provider the step uses.
     pub provider: String,
+    /// The step's parameters with their bound values, for policies;
+    /// secrets and unset variables as `${NAME}`.
+    pub parameters: IndexMap<String, serde_json::Value>,
+    /// The `sh` commands the step runs, byte for byte, in order.
     pub commands: Vec<String>,
+    /// Files written for the step before its commands run.
     pub tempfiles: Vec<TempFile>,
+    /// Variables the step exports to later steps.
+    #[schemars(with = "IndexMap<String, String>")]
     pub exports: IndexMap<String, Value>,
     /// The step's own `env:`.
+    #[schemars(with = "IndexMap<String, String>")]
     pub env: Env,
+    /// The CLIs the step's commands run.
     pub requires: Vec<String>,
+    /// The step's timeout, e.g. `10m`.
     #[serde(serialize_with = "as_duration_text")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
+    /// How many times a failed step is run again.
     pub retries: u32,
     /// Where the step is in the spec, for run-time errors.
     #[serde(skip)]
@@ -72,7 +103,7 @@ fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S
     s.collect_str(&humantime::format_duration(*d))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Tool {
     pub name: String,
     pub found: bool,
@@ -192,6 +223,7 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
         }
     }
     let plan = Plan {
+        version: PLAN_VERSION,
         spec: spec.file.path.display().to_string(),
         kubeconfig,
         env,
@@ -224,7 +256,8 @@ fn plan_step(
         vars,
         step_env: &step_env,
     };
-    let rendered = render::step(renderer, &cx, missing)?;
+    let mut notes = Vec::new();
+    let rendered = render::step(renderer, &cx, missing, &mut notes)?;
     let env = with_provider_env(spec, index, provider, vars, step_env, &rendered)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
@@ -236,6 +269,7 @@ fn plan_step(
     let plan_step = PlanStep {
         name: step.name().to_string(),
         provider: provider.name.clone(),
+        parameters: rendered.parameters,
         commands: rendered.commands,
         tempfiles: rendered.tempfiles,
         exports: rendered.exports,
@@ -245,7 +279,7 @@ fn plan_step(
         retries: step.retries(),
         span: spec.span(&step.provider),
         jwts: rendered.jwts,
-        notes: rendered.notes,
+        notes,
     };
     Ok((plan_step, rendered.warnings))
 }

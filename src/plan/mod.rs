@@ -16,6 +16,7 @@ pub mod step_context;
 pub mod cli_values;
 pub mod presence;
 pub mod bind;
+pub mod parameters;
 pub mod jinja;
 pub mod render_error;
 pub mod render;

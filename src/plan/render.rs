@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
 use minijinja::{Environment, Value as Jinja};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::base::diagnostic::{Code, Diag};
@@ -19,6 +20,7 @@ use crate::plan::bind::{self, Params};
 use crate::plan::env_view::{EnvView, marked};
 use crate::plan::jinja::{self, Collected, Quoting, Syntax, lock};
 use crate::plan::markers::{self, unmark, unmark_raw};
+use crate::plan::parameters;
 use crate::plan::provider::ParamKind;
 use crate::plan::render_error::template_error;
 use crate::plan::resolve::{MissingVar, SpecKey};
@@ -36,17 +38,19 @@ pub struct Rendered {
     pub warnings: Vec<String>,
     /// The OIDC tokens the step uses (see `Definition::jwts`).
     pub jwts: Vec<Value>,
-    /// What binding the parameters noted (see `bind`).
-    pub notes: Vec<String>,
+    /// The bound parameters, for policies (see `parameters`).
+    pub parameters: IndexMap<String, serde_json::Value>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+/// A file the runner writes for a step, in the run's private directory.
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct TempFile {
     pub name: String,
     /// Under the run's private directory.
     pub path: String,
     /// What the runner writes (mode 0600) before the step; none when a
     /// command creates the file.
+    #[schemars(with = "Option<String>")]
     pub content: Option<Value>,
     /// 1-based index of the last command that uses the file: the runner
     /// deletes it right after that command, whatever its outcome.
@@ -100,13 +104,15 @@ impl Default for Renderer {
 /// Binds and renders one step. A variable a template reads through `env`
 /// that is not set is reported as missing (and rendered as a reference),
 /// unless the template itself handles its absence (`default`, `is defined`).
+/// What binding notes about the parameters goes to `notes`.
 pub fn step(
     renderer: &Renderer,
     cx: &Ctx,
     missing: &mut Vec<MissingVar>,
+    notes: &mut Vec<String>,
 ) -> Result<Rendered, Vec<Diag>> {
-    let mut notes = Vec::new();
-    let params = bind::bind(cx, missing, &mut notes)?;
+    let params = bind::bind(cx, missing, notes)?;
+    let parameters = parameters::shown(&params);
     let base = renderer
         .base
         .get_or_init(|| Arc::new(marked(cx.vars.process_view())))
@@ -123,7 +129,7 @@ pub fn step(
                 for name in as_missing {
                     missing.push(read_by_template(cx, name));
                 }
-                return result.map(|r| Rendered { notes, ..r });
+                return result.map(|r| Rendered { parameters, ..r });
             }
         }
     }
@@ -270,7 +276,7 @@ impl<'a, 'c> Templates<'a, 'c> {
             requires,
             warnings,
             jwts,
-            notes: Vec::new(),
+            parameters: IndexMap::new(),
         })
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
@@ -40,11 +41,12 @@ pub fn process_env() -> ProcessEnv {
 }
 
 /// A variable the spec needs but the environment does not have.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct MissingVar {
     pub name: String,
     /// `file:line:column`
     pub location: String,
+    #[schemars(with = "String")]
     pub key: SpecKey,
     #[serde(skip)]
     pub span: SourceSpan,

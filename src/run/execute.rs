@@ -127,7 +127,7 @@ impl<'a> Runner<'a> {
         for stale in rollback::sweep_stale(&tmp_base) {
             console.note(&format!(
                 "removed {} left by a run that was killed",
-                stale.display()
+                visible(&stale.display().to_string())
             ));
         }
         let mut journal = Journal::handed_over_to(recovery::guardian());
@@ -150,6 +150,17 @@ impl<'a> Runner<'a> {
                     "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
                     path.display()
                 );
+                return Err(Failure::Invalid(vec![
+                    Diag::new(Code::RunLock, message).help(help),
+                ]));
+            }
+            Err(LockError::Refused { path, why }) => {
+                let message = format!(
+                    "cannot lock the kubeconfig {}: its lock file {} {why}",
+                    visible(&kubeconfig.display().to_string()),
+                    visible(&path.display().to_string())
+                );
+                let help = "nothing ran. The lock file must be a regular file of this user, in a directory this user can write: another user may have put something there to make runs skip the lock. Remove it (or have its owner remove it), or choose a kubeconfig in a directory of your own with --kubeconfig";
                 return Err(Failure::Invalid(vec![
                     Diag::new(Code::RunLock, message).help(help),
                 ]));

@@ -25,6 +25,14 @@ pub enum LockError {
         path: PathBuf,
         holder: String,
     },
+    /// The lock file cannot be opened or locked, or is not a lock file of
+    /// this user: `why` ends the sentence "the lock file PATH ...". A run
+    /// that went on without the lock could restore its snapshot over
+    /// another run's login, so it does not start.
+    Refused {
+        path: PathBuf,
+        why: String,
+    },
     /// A signal came while waiting.
     Interrupted(i32),
     Io(std::io::Error),
@@ -47,50 +55,77 @@ pub fn lock_path(kubeconfig: &Path) -> PathBuf {
     dir.join(format!(".{name}.stackhook-lock"))
 }
 
-/// Opens the lock file without following a symlink (another user of a
-/// shared directory could point one at a file of ours) and only if it is
-/// a regular file of our own. `None`: the directory cannot take a file (a
-/// read-only mount), so no run can change the kubeconfig there either.
+/// Opens the lock file only if it is a regular file of our own, without
+/// following a symlink (another user of a shared directory could point
+/// one at a file of ours) and without blocking (nothing stackhook does
+/// may wait on a file another user can plant: a FIFO). Whatever else is
+/// there refuses the run: another user who could make runs skip the lock
+/// (a 0600 file of theirs, which this user cannot open) could have two
+/// runs restore over each other's logins. `None`: the file system is
+/// read-only, so no run can change the kubeconfig there either.
 fn open(path: &Path) -> Result<Option<File>, LockError> {
+    let refused = |why: String| LockError::Refused {
+        path: path.to_path_buf(),
+        why,
+    };
     let file = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
     {
         Ok(f) => f,
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EACCES | libc::EROFS | libc::EPERM)
-            ) =>
-        {
-            return Ok(None);
+        Err(e) => {
+            return match e.raw_os_error() {
+                Some(libc::EROFS) => Ok(None),
+                Some(libc::ELOOP) => Err(refused(not_ours("a symlink"))),
+                Some(libc::EISDIR) => Err(refused(not_ours("a directory"))),
+                Some(libc::EACCES | libc::EPERM) => Err(refused(format!(
+                    "cannot be opened by this user ({e}): a file of another user, an immutable file, or a directory this user cannot write"
+                ))),
+                _ => Err(refused(format!("cannot be opened: {e}"))),
+            };
         }
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_ours(path)),
-        Err(e) => return Err(LockError::Io(e)),
     };
-    let meta = file.metadata().map_err(LockError::Io)?;
+    let meta = file
+        .metadata()
+        .map_err(|e| refused(format!("cannot be read: {e}")))?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    if !meta.is_file() || meta.uid() != me {
-        return Err(not_ours(path));
+    if !meta.is_file() {
+        return Err(refused(not_ours(kind(meta.file_type()))));
+    }
+    if meta.uid() != me {
+        return Err(refused(not_ours(&format!(
+            "a file of another user, uid {}",
+            meta.uid()
+        ))));
     }
     Ok(Some(file))
 }
 
-fn not_ours(path: &Path) -> LockError {
-    LockError::Io(std::io::Error::other(format!(
-        "{} is not a lock file of this user (a symlink, or another user's): remove it",
-        path.display()
-    )))
+fn not_ours(what: &str) -> String {
+    format!("is not a lock file of this user: it is {what}")
+}
+
+fn kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Takes the lock of `kubeconfig`, whose directory must exist; `waiting`
-/// is told once when another run holds it. `None` when the directory is
+/// is told once when another run holds it. `None` when the file system is
 /// read-only (see `open`).
 pub fn acquire(
     kubeconfig: &Path,
@@ -116,7 +151,12 @@ pub fn acquire(
                 continue;
             }
             Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(LockError::Refused {
+                    path,
+                    why: format!("cannot be locked: {e}"),
+                });
+            }
         }
         let holder = holder_of(&file);
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -220,26 +260,40 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
     }
 
-    /// A symlink is refused as not ours; a FIFO of our own too (it opens,
-    /// but is not a lock file); any other failure is said as it is.
+    /// A symlink is refused as not ours; a FIFO of our own too (it opens
+    /// at once, without waiting for a writer, but is not a lock file), and
+    /// a directory; any other failure is said as it is.
     #[test]
     fn only_a_regular_file_of_our_own_is_a_lock_file() {
         let dir = tempfile::tempdir().unwrap();
         let kube = dir.path().join("config");
         let lock = lock_path(&kube);
-        std::os::unix::fs::symlink(dir.path().join("victim"), &lock).unwrap();
-        let not_ours = |r: Result<Option<Lock>, LockError>| match r {
-            Err(LockError::Io(e)) => e.to_string().contains("not a lock file of this user"),
-            _ => false,
+        let why = |r: Result<Option<Lock>, LockError>| match r {
+            Err(LockError::Refused { path, why }) => {
+                assert_eq!(path, lock);
+                why
+            }
+            other => panic!("{:?}", other.map(|l| l.is_some())),
         };
-        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        std::os::unix::fs::symlink(dir.path().join("victim"), &lock).unwrap();
+        let refused = why(acquire(&kube, Duration::ZERO, |_| {}));
+        assert_eq!(refused, "is not a lock file of this user: it is a symlink");
+        assert!(!dir.path().join("victim").exists());
         fs::remove_file(&lock).unwrap();
         let c = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(not_ours(acquire(&kube, Duration::ZERO, |_| {})));
+        let refused = why(acquire(&kube, Duration::ZERO, |_| {}));
+        assert_eq!(refused, "is not a lock file of this user: it is a FIFO");
+        fs::remove_file(&lock).unwrap();
+        fs::create_dir(&lock).unwrap();
+        let refused = why(acquire(&kube, Duration::ZERO, |_| {}));
+        assert_eq!(
+            refused,
+            "is not a lock file of this user: it is a directory"
+        );
         match acquire(&dir.path().join("missing/config"), Duration::ZERO, |_| {}) {
-            Err(LockError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            Err(LockError::Refused { why, .. }) => assert!(why.contains("No such file"), "{why}"),
             other => panic!("{:?}", other.map(|l| l.is_some())),
         }
     }
@@ -259,12 +313,16 @@ mod tests {
         assert!(!same_file(&file, &path));
     }
 
-    /// Where no file can be made (sysfs refuses even root), no run can
-    /// change a kubeconfig either: no lock, and no error.
+    /// A lock file this user cannot open is refused, not skipped (sysfs
+    /// refuses to create a file, even to root, with EACCES).
     #[test]
-    fn a_directory_that_takes_no_file_has_no_lock() {
-        let r = acquire(Path::new("/sys/config"), Duration::ZERO, |_| {});
-        assert!(matches!(r, Ok(None)), "{:?}", r.map(|l| l.is_some()));
+    fn a_lock_file_that_cannot_be_opened_refuses_the_run() {
+        match acquire(Path::new("/sys/config"), Duration::ZERO, |_| {}) {
+            Err(LockError::Refused { why, .. }) => {
+                assert!(why.starts_with("cannot be opened by this user"), "{why}")
+            }
+            other => panic!("{:?}", other.map(|l| l.is_some())),
+        }
     }
 
     #[test]

@@ -110,9 +110,11 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
         _ => {}
     }
     // The file's directory, or the nearest ancestor that exists (the
-    // directories in between are created), must be a writable directory;
-    // a kubeconfig that exists may be in a read-only one (a mounted file
-    // that no step changes).
+    // directories in between are created), must be a writable directory:
+    // a run takes the kubeconfig's lock there, and a rollback writes the
+    // file back there, which would fail after the step had changed it. A
+    // kubeconfig that exists may be on a read-only file system (a mounted
+    // file): no step can change it, so nothing is locked or restored.
     let target = std::fs::canonicalize(path)
         .ok()
         .or_else(|| {
@@ -125,9 +127,20 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
     while let Some(d) = dir {
         match std::fs::metadata(d) {
             Ok(m) if m.is_dir() => {
-                let read_only_ok = dangling_ok && path.exists();
-                return (!writable(d) && !read_only_ok)
-                    .then(|| fail(format!("{} is not writable", d.display())));
+                return match writable(d) {
+                    Ok(()) => None,
+                    Err(e) if e == libc::EROFS && dangling_ok && path.exists() => None,
+                    Err(e) => {
+                        let why = if e == libc::EROFS {
+                            "is on a read-only file system"
+                        } else {
+                            "is not writable by this user"
+                        };
+                        let kubeconfig = ": a run locks the kubeconfig there, and puts it back there after a failed step";
+                        let then = if dangling_ok { kubeconfig } else { "" };
+                        Some(fail(format!("{} {why}{then}", d.display())))
+                    }
+                };
             }
             Ok(_) => return Some(fail(format!("{} is not a directory", d.display()))),
             Err(_) => dir = d.parent(),
@@ -166,12 +179,18 @@ fn clobbers(env_file: &Path, kubeconfig: &Path) -> Option<Diag> {
     })
 }
 
-fn writable(dir: &Path) -> bool {
+/// Whether this user can create files in `dir`; the errno if not.
+fn writable(dir: &Path) -> Result<(), i32> {
     let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
+        return Err(libc::EINVAL);
     };
     // SAFETY: a valid NUL-terminated path; access has no other preconditions.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    match unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES)),
+    }
 }
 
 #[cfg(test)]

@@ -13,15 +13,17 @@
 //! rolls it back with this same code.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::base::atomic_file;
+use crate::base::bounded_file::{self, KUBECONFIG_CAP, Refused};
 use crate::run::lock::{self, Lock, LockError};
 use crate::run::recovery::{Channel, Handover, Held};
 use crate::run::snapshot::Snapshot;
@@ -311,12 +313,16 @@ pub fn recover(handover: Handover) -> Option<Recovered> {
 /// step ran). The error never quotes the record, which holds the
 /// kubeconfig's bytes.
 fn read_record(path: &Path) -> std::io::Result<Option<Kubeconfig>> {
-    match fs::read(path) {
+    // Without blocking, and bounded: a step could have put a FIFO there,
+    // and the guardian, holding the kubeconfig's lock, would wait for a
+    // writer for ever. A snapshot's byte takes at most 4 characters ("255,").
+    match bounded_file::read(path, 4 * KUBECONFIG_CAP + (1 << 20)) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|_| std::io::Error::other("not a record stackhook wrote")),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(r) if r.is_not_found() => Ok(None),
+        Err(Refused::Io(e)) => Err(e),
+        Err(r) => Err(std::io::Error::other(r.to_string())),
     }
 }
 
@@ -367,6 +373,12 @@ fn remove_dirs(created: &[PathBuf]) {
 
 /// Removes run directories under `base` left by runs that were killed
 /// (SIGKILL, power loss): their lock is free. Returns what was removed.
+///
+/// `base` may be shared (/tmp), and another user can put anything there
+/// under a name like ours: only a directory of this user that no other
+/// can write is looked into, and its lock file is opened without
+/// blocking (a FIFO would wait for a writer for ever, and hang every
+/// run) and only kept if it is a regular file of this user.
 pub fn sweep_stale(base: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(base) else {
         return Vec::new();
@@ -374,26 +386,50 @@ pub fn sweep_stale(base: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_ours = entry
+        if !entry
             .file_name()
-            .to_string_lossy()
-            .starts_with(RUN_DIR_PREFIX)
-            && entry.file_type().is_ok_and(|t| t.is_dir());
-        if !is_ours {
+            .as_bytes()
+            .starts_with(RUN_DIR_PREFIX.as_bytes())
+            || !is_private_dir_of_ours(&path)
+        {
             continue;
         }
-        // Only directories this user owns and that carry our lock file.
-        let Ok(lock) = File::open(path.join(LOCK)) else {
+        let Some(lock) = open_file_of_ours(&path.join(LOCK)) else {
             continue;
         };
         if lock.try_lock().is_ok() {
             drop(lock);
+            // Never follows a symlink in it, nor one put at its place.
             if fs::remove_dir_all(&path).is_ok() {
                 removed.push(path);
             }
         }
     }
     removed
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// A directory itself (not a symlink to one), of this user, that no
+/// other user can write into.
+fn is_private_dir_of_ours(path: &Path) -> bool {
+    fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o022 == 0)
+}
+
+/// The regular file of this user at `path`, opened for reading without
+/// blocking or following a symlink.
+fn open_file_of_ours(path: &Path) -> Option<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.uid() == euid()).then_some(file)
 }
 
 #[cfg(test)]
@@ -518,7 +554,8 @@ mod tests {
     }
 
     /// A record that cannot be read is said as that, once: not also as
-    /// missing.
+    /// missing. One a step replaced with a FIFO is not waited on (bounded
+    /// here: on a hang, the FIFO's other end is opened to free it).
     #[test]
     fn an_unreadable_record_is_said_once() {
         for corrupt in [
@@ -527,12 +564,29 @@ mod tests {
                 fs::remove_file(record).unwrap();
                 fs::create_dir(record).unwrap();
             },
+            |record: &Path| {
+                fs::remove_file(record).unwrap();
+                let c = std::ffi::CString::new(record.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
         ] {
             let base = tempfile::tempdir().unwrap();
             let (j, _, receiver, _) = handed_over(base.path());
-            corrupt(&j.run_dir().unwrap().join(RECORD));
+            let record = j.run_dir().unwrap().join(RECORD);
+            corrupt(&record);
             std::mem::forget(j);
-            let recovered = recover(receiver.receive()).unwrap();
+            let (sender, result) = std::sync::mpsc::channel();
+            let handover = receiver.receive();
+            std::thread::spawn(move || sender.send(recover(handover)));
+            let recovered = result.recv_timeout(Duration::from_secs(60));
+            if recovered.is_err() {
+                let _ = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&record);
+            }
+            let recovered = recovered.expect("the guardian hung on the record").unwrap();
             assert_eq!(recovered.problems.len(), 1, "{:?}", recovered.problems);
             assert!(recovered.problems[0].contains("could not read the record"));
         }
@@ -584,6 +638,40 @@ mod tests {
             let swept = sweeper.join().unwrap();
             assert!(lost.is_empty() && swept == 0, "{swept} swept: {lost:?}");
         });
+    }
+
+    /// A lock file that is not a regular file of this user (a FIFO would
+    /// block the open for ever) and a directory others can write into
+    /// are left, not waited on.
+    #[test]
+    fn sweep_waits_on_nothing_and_leaves_what_others_can_plant_into() {
+        let base = tempfile::tempdir().unwrap();
+        let fifo_dir = base.path().join("stackhook-1-fifo");
+        fs::create_dir(&fifo_dir).unwrap();
+        let c = std::ffi::CString::new(fifo_dir.join(LOCK).to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let shared = base.path().join("stackhook-1-shared");
+        fs::create_dir(&shared).unwrap();
+        fs::write(shared.join(LOCK), b"").unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o770)).unwrap();
+        let stale = base.path().join("stackhook-1-stale");
+        fs::create_dir(&stale).unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(stale.join(LOCK), b"").unwrap();
+        // Bounded: on a hang, the FIFO's other end is opened to free it.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let swept = base.path().to_path_buf();
+        std::thread::spawn(move || sender.send(sweep_stale(&swept)));
+        let removed = receiver.recv_timeout(Duration::from_secs(60));
+        if removed.is_err() {
+            let _ = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(fifo_dir.join(LOCK));
+        }
+        assert_eq!(removed.expect("the sweep hung on a FIFO"), vec![stale]);
+        assert!(fifo_dir.join(LOCK).exists() && shared.join(LOCK).exists());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Snapshot {
     #[serde(with = "os_path")]
     target: PathBuf,
     file: Option<FileState>,
+    /// The file's device and inode: the file itself, told from one a step
+    /// put in its place.
+    #[serde(default)]
+    inode: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +74,7 @@ impl Snapshot {
             path: path.to_path_buf(),
             link,
             file: file_state(&target)?,
+            inode: fs::metadata(&target).ok().map(|m| (m.dev(), m.ino())),
             target,
         })
     }
@@ -84,41 +89,153 @@ impl Snapshot {
         link != self.link || file_state(&self.target).ok().flatten() != self.file
     }
 
-    /// Puts back what changed, and only that.
+    /// Puts back what changed, and only that. What a step left at the
+    /// file's place that is not a regular file (a directory, full or
+    /// empty, a FIFO, a symlink) goes, without following a link or
+    /// reaching past that path: the snapshot holds what was there. An
+    /// error says what is left.
     pub fn restore(&self) -> std::io::Result<()> {
         let current = fs::read_link(&self.path).ok();
         match (&self.link, &current) {
             (Some(link), current) if current.as_ref() != Some(link) => {
-                replace_with_symlink(&self.path, link)?;
+                // A symlink is renamed over anything but a directory.
+                let dir = fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_dir());
+                if dir {
+                    remove(&self.path, true)?;
+                }
+                replace_with_symlink(&self.path, link).map_err(|e| {
+                    let left = match dir {
+                        true => "nothing is there",
+                        false => "it is left as the failed step left it",
+                    };
+                    std::io::Error::new(e.kind(), format!("{e}; {left}"))
+                })?;
             }
-            (None, Some(_)) => fs::remove_file(&self.path)?,
+            (None, Some(_)) => remove(&self.path, false)?,
             _ => {}
         }
-        // A file that cannot be read now (grown past the cap) is not what
-        // the snapshot holds: it is put back too.
-        let now = match file_state(&self.target) {
-            Ok(now) => now,
-            Err(e) if e.kind() == ErrorKind::FileTooLarge => Some(FileState::default()),
-            Err(e) => return Err(e),
-        };
+        let now = self.current_file()?;
         match (&self.file, now) {
-            (Some(before), now) if now.as_ref() != Some(before) => {
-                atomic_file::write(&self.target, &before.bytes)?;
-                fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode))?;
-                if now
-                    .as_ref()
-                    .is_none_or(|n| (n.uid, n.gid) != (before.uid, before.gid))
-                {
-                    // Only root may give a file away; others keep their own.
-                    let _ =
-                        std::os::unix::fs::chown(&self.target, Some(before.uid), Some(before.gid));
-                }
+            (Some(before), now) if now.as_ref().map(|(s, _)| s) != Some(before) => {
+                self.put_back(before, now)?;
             }
-            (None, Some(_)) => fs::remove_file(&self.target)?,
+            (None, Some(_)) => remove(&self.target, false)?,
             _ => {}
         }
         Ok(())
     }
+
+    /// The regular file at the target now, once anything else a step left
+    /// there is removed. A file that cannot be read now (grown past the
+    /// cap) is not what the snapshot holds: it is put back too.
+    fn current_file(&self) -> std::io::Result<Option<(FileState, fs::Metadata)>> {
+        let meta = match fs::symlink_metadata(&self.target) {
+            Ok(m) => m,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !meta.is_file() {
+            remove(&self.target, meta.is_dir())?;
+            return Ok(None);
+        }
+        match file_state(&self.target) {
+            Ok(now) => Ok(now.map(|s| (s, meta))),
+            Err(e) if e.kind() == ErrorKind::FileTooLarge => Ok(Some((FileState::default(), meta))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the file as it was: a new file renamed over the path, or,
+    /// when the file itself is still there and has other hard links, into
+    /// it (a new file would leave the other names with the step's edit).
+    fn put_back(
+        &self,
+        before: &FileState,
+        now: Option<(FileState, fs::Metadata)>,
+    ) -> std::io::Result<()> {
+        let in_place = now
+            .as_ref()
+            .is_some_and(|(_, m)| m.nlink() > 1 && Some((m.dev(), m.ino())) == self.inode);
+        if in_place {
+            write_in_place(&self.target, &before.bytes, self.inode)?;
+        } else {
+            // A new file, renamed over the old one only once written.
+            let left = match now {
+                Some(_) => "it is left as the failed step left it",
+                None => "nothing is there",
+            };
+            atomic_file::write(&self.target, &before.bytes)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{e}; {left}")))?;
+        }
+        fs::set_permissions(&self.target, fs::Permissions::from_mode(before.mode)).map_err(
+            |e| {
+                let left = "its bytes are back, but not its mode";
+                std::io::Error::new(e.kind(), format!("{e}; {left}"))
+            },
+        )?;
+        if now
+            .as_ref()
+            .is_none_or(|(n, _)| (n.uid, n.gid) != (before.uid, before.gid))
+        {
+            // Only root may give a file away; others keep their own.
+            let _ = std::os::unix::fs::chown(&self.target, Some(before.uid), Some(before.gid));
+        }
+        Ok(())
+    }
+}
+
+/// Removes what a step left at `path`: a directory with all it holds
+/// (never following a symlink in it), or any other entry itself (a
+/// symlink, not what it points at).
+fn remove(path: &Path, dir: bool) -> std::io::Result<()> {
+    let removed = if dir {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    removed.map_err(|e| {
+        let what = if dir { "the directory" } else { "what" };
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot remove {what} a step left there: {e}; it is still there"),
+        )
+    })
+}
+
+/// Writes `bytes` into the file at `path` itself, if it is still the file
+/// `inode` names. The space is reserved first, so that a full disk stops
+/// it before any byte is changed; a failure after that is said as leaving
+/// the file partly written.
+fn write_in_place(path: &Path, bytes: &[u8], inode: Option<(u64, u64)>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || Some((meta.dev(), meta.ino())) != inode {
+        return Err(std::io::Error::other(
+            "it was replaced while being restored; it is left as it is",
+        ));
+    }
+    let len = bytes.len() as u64;
+    if len > meta.len() {
+        // SAFETY: a descriptor this function owns; the range is in bounds.
+        let err = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+        if err != 0 && err != libc::EOPNOTSUPP && err != libc::EINVAL {
+            let e = std::io::Error::from_raw_os_error(err);
+            let left = "it is left as the failed step left it";
+            return Err(std::io::Error::new(e.kind(), format!("{e}; {left}")));
+        }
+    }
+    file.write_all_at(bytes, 0)
+        .and_then(|()| file.set_len(len))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| {
+            let left = "it may be left partly written over (the original's bytes, then the step's)";
+            std::io::Error::new(e.kind(), format!("{e}; {left}"))
+        })
 }
 
 /// Atomically makes `path` a symlink to `link` again (a step may have
@@ -341,6 +458,84 @@ mod tests {
         std::fs::write(dir.path().join("file"), "x").unwrap();
         let err = Snapshot::take(&dir.path().join("file/config")).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory);
+    }
+
+    /// What a step left at the file's place goes, whatever it is, and
+    /// nothing it points at or holds a link to; the file comes back.
+    #[test]
+    fn a_directory_fifo_or_link_left_in_the_files_place_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep"), "keep").unwrap();
+        let leave: [&dyn Fn(&Path); 4] = [
+            &|p| fs::create_dir(p).unwrap(),
+            &|p| {
+                fs::create_dir_all(p.join("a")).unwrap();
+                std::os::unix::fs::symlink(&outside, p.join("a/out")).unwrap();
+            },
+            &|p| {
+                let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
+            &|p| std::os::unix::fs::symlink(outside.join("keep"), p).unwrap(),
+        ];
+        for left in leave {
+            fs::write(&config, "original").unwrap();
+            let s = Snapshot::take(&config).unwrap();
+            fs::remove_file(&config).unwrap();
+            left(&config);
+            s.restore().unwrap();
+            assert!(fs::symlink_metadata(&config).unwrap().is_file());
+            assert_eq!(fs::read_to_string(&config).unwrap(), "original");
+            assert_eq!(fs::read_to_string(outside.join("keep")).unwrap(), "keep");
+            assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
+        }
+        // Where there was nothing, nothing is left.
+        fs::remove_file(&config).unwrap();
+        let s = Snapshot::take(&config).unwrap();
+        fs::create_dir_all(config.join("sub")).unwrap();
+        s.restore().unwrap();
+        assert!(fs::symlink_metadata(&config).is_err());
+    }
+
+    /// A file with another hard link is written back into itself; a name
+    /// a step made a hard link of another file gets a new file, and the
+    /// other file is not written.
+    #[test]
+    fn a_hard_linked_file_is_restored_in_place_and_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        let second = dir.path().join("second");
+        fs::write(&config, "original, longer than the edit").unwrap();
+        fs::hard_link(&config, &second).unwrap();
+        let inode = fs::metadata(&config).unwrap().ino();
+        let s = Snapshot::take(&config).unwrap();
+        fs::write(&config, "edit").unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::metadata(&config).unwrap().ino(), inode);
+        assert_eq!(
+            fs::read_to_string(&second).unwrap(),
+            "original, longer than the edit"
+        );
+        fs::write(&config, "an edit longer than the original file").unwrap();
+        s.restore().unwrap();
+        assert_eq!(
+            fs::read_to_string(&second).unwrap(),
+            "original, longer than the edit"
+        );
+        let other = dir.path().join("other");
+        fs::write(&other, "someone else's").unwrap();
+        fs::remove_file(&config).unwrap();
+        fs::hard_link(&other, &config).unwrap();
+        s.restore().unwrap();
+        assert_eq!(fs::read_to_string(&other).unwrap(), "someone else's");
+        assert_eq!(
+            fs::read_to_string(&config).unwrap(),
+            "original, longer than the edit"
+        );
     }
 
     #[test]

@@ -4,9 +4,20 @@
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::plan::assemble::Plan;
 use crate::plan::provider::{Catalog, Definition, Param, ParamKind, Provider};
 use crate::show::provider_page::facts;
 use crate::spec::document::Spec;
+
+/// The plan JSON's schema, from the types `plan --format json` prints: as
+/// serialised, so a field left out when empty is not required.
+pub fn plan() -> Json {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Plan>()
+        .to_value()
+}
 
 pub fn schema(catalog: &Catalog) -> Json {
     let mut root = schemars::schema_for!(Spec).to_value();
