@@ -43,7 +43,7 @@ fn values_that_start_with_a_prefix_are_refused_wherever_they_come_from() {
     let env = [
         ("AT_FILE", "@/etc/hostname"),
         ("EMPTY", ""),
-        ("SECRET_PATH", "file:///etc/shadow"),
+        ("SECRET_URL", "file:///etc/shadow"),
     ];
     for with in [
         r#"{name: "@/etc/hostname"}"#,
@@ -51,7 +51,7 @@ fn values_that_start_with_a_prefix_are_refused_wherever_they_come_from() {
         r#"{name: "${AT_FILE}"}"#,
         r#"{name: "${UNSET:-@/etc/hostname}"}"#,
         r#"{name: "${EMPTY}@x"}"#,
-        r#"{name: "${SECRET_PATH}"}"#,
+        r#"{name: "${SECRET_URL}"}"#,
         r#"{name: ok, words: [a, "@b"]}"#,
         r#"{name: ok, words: "a file://b"}"#,
     ] {
@@ -72,7 +72,7 @@ fn values_that_start_with_a_prefix_are_refused_wherever_they_come_from() {
             "a secret's value is not shown: {err}"
         );
     }
-    let (_, _, err) = sb.run(&["plan", &spec(&sb, r#"{name: "${SECRET_PATH}"}"#)], &env);
+    let (_, _, err) = sb.run(&["plan", &spec(&sb, r#"{name: "${SECRET_URL}"}"#)], &env);
     assert!(unwrapped(&err).contains("(a secret: not shown)"), "{err}");
     // A literal is refused without any environment too.
     let (code, _, err) = sb.run(&["validate", &spec(&sb, r#"{name: "@x"}"#)], &[]);

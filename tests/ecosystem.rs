@@ -138,6 +138,25 @@ fn the_schema_rejects_what_stackhook_rejects() {
         let out = check_jsonschema(&args, &[file]);
         assert!(!out.status.success(), "the schema accepts {bad}.yaml");
     }
+    // An empty value counts as not set (issue 21): a spec shared by
+    // regional and zonal clusters is valid; two literal values are not.
+    let dir = tempfile::tempdir().unwrap();
+    let gke = |name: &str, with: &str| {
+        let file = dir.path().join(name);
+        let text = format!(
+            "version: 1\nsteps:\n  - provider: gke\n    with: {{cluster: c, project: p, {with}}}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    let shared = gke("shared.yaml", r#"region: "${R:-}", zone: "${Z:-}""#);
+    let out = check_jsonschema(&args, &[shared]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let location = gke("location.yaml", "location: europe-west1-b");
+    let out = check_jsonschema(&args, &[location]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let two = gke("two.yaml", "zone: europe-west1-b, location: europe-west1");
+    assert!(!check_jsonschema(&args, &[two]).status.success());
 }
 
 fn init_writes_a_starter_that_validates_and_never_overwrites() {

@@ -61,12 +61,12 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
         (
             "azure-aks-oidc.yaml",
             ("ARM_OIDC_TOKEN_FILE_PATH", fifo),
-            "cannot check ${ARM_OIDC_TOKEN_FILE_PATH}: it is a FIFO, not a regular file".into(),
+            format!("cannot check {fifo}: it is a FIFO, not a regular file"),
         ),
         (
             "azure-aks-oidc.yaml",
             ("ARM_OIDC_TOKEN_FILE_PATH", "/dev/zero"),
-            "cannot check ${ARM_OIDC_TOKEN_FILE_PATH}: it is a character device".into(),
+            "cannot check /dev/zero: it is a character device".into(),
         ),
         (
             "azure-aks-oidc.yaml",
@@ -76,25 +76,25 @@ fn token_and_credentials_files_that_are_not_regular_files_are_said_not_read() {
         (
             "aws-eks-oidc.yaml",
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/dev/zero"),
-            "cannot check ${AWS_WEB_IDENTITY_TOKEN_FILE}: it is a character device".into(),
+            "cannot check /dev/zero: it is a character device".into(),
         ),
         (
             "gke-oidc.yaml",
             ("GOOGLE_APPLICATION_CREDENTIALS", fifo),
-            "it is a FIFO".into(),
+            format!("cannot check {fifo}: it is a FIFO"),
         ),
         (
             "gke-oidc.yaml",
             ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
-            "cannot check the token file that ${GOOGLE_APPLICATION_CREDENTIALS} names: it is a character device".into(),
+            "cannot check /dev/zero: it is a character device".into(),
         ),
     ];
     for (name, var, want) in cases {
         let (code, out, err) = bounded(&sb, &["plan", &spec(name)], &[var]);
         assert_eq!(code, 0, "{name} {var:?}: {err}");
+        // The paths come from variables that hold paths: shown, so the
+        // problem can be found (issue 20 item 4).
         assert!(unwrapped(&out).contains(&want), "{name} {var:?}: {out}");
-        // The paths come from variables secret by their names: named, not shown.
-        assert!(!out.contains(var.1), "{name} {var:?}: {out}");
     }
 }
 

@@ -62,6 +62,17 @@ fn canaries() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// What the files the stack's environment names hold (their variables hold
+/// paths, which are shown; the files' content never is): the token file
+/// holds the OIDC canary, the others these.
+const FILE_CANARIES: &[(&str, &str)] = &[
+    ("ARM_CLIENT_CERTIFICATE_PATH's file", "CANARY-private-key"),
+    (
+        "GOOGLE_APPLICATION_CREDENTIALS's file",
+        "CANARY-gcp-credentials-body",
+    ),
+];
+
 /// The parts of a canary that must never show: its lines with `CANARY`,
 /// and the short last lines (`Zq9=`, `Kc7=`).
 fn distinctive(canary: &str) -> Vec<String> {
@@ -77,6 +88,11 @@ fn distinctive(canary: &str) -> Vec<String> {
 /// Where a canary shows in `text`, if it does.
 fn leaks(what: &str, text: &str) -> Vec<String> {
     let mut found = Vec::new();
+    for (name, part) in FILE_CANARIES {
+        if text.contains(part) {
+            found.push(format!("{name} ({part:?}) in {what}"));
+        }
+    }
     for (name, canary) in canaries() {
         for part in distinctive(&canary) {
             if text.contains(&part) {
@@ -146,7 +162,7 @@ impl Matrix {
         std::fs::write(
             &credentials,
             format!(
-                r#"{{"type":"external_account","audience":"//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","token_url":"https://sts.googleapis.com/v1/token","credential_source":{{"file":"{}"}}}}"#,
+                r#"{{"type":"external_account","description":"CANARY-gcp-credentials-body","audience":"//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","token_url":"https://sts.googleapis.com/v1/token","credential_source":{{"file":"{}"}}}}"#,
                 token_file.display()
             ),
         )

@@ -290,3 +290,82 @@ fn no_home_and_no_kubeconfig_is_an_error_everywhere() {
         assert!(stderr(&out).contains("HOME and KUBECONFIG are unset"));
     }
 }
+
+/// Issue 21: a parameter whose value interpolates to nothing counts as not
+/// set, for exactly-one-of rules, required parameters and defaults, and
+/// the plan notes it. `validate` has no environment: a value empty only
+/// because its variables are unset there may be set in a run.
+#[test]
+fn an_empty_parameter_counts_as_not_set() {
+    let sb = Sandbox::new();
+    let gke = |with: &str| {
+        sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: gke\n    with: {{cluster: c, project: p{with}}}\n"
+        ))
+    };
+    let token = ("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.x");
+
+    let shared = gke(r#", region: "${R:-}", zone: "${Z:-}", auth: "${A:-}""#);
+    let shared = shared.to_str().unwrap();
+    let (code, out, err) = sb.run(&["plan", shared], &[token, ("Z", "europe-west1-b")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("--zone=europe-west1-b"), "{out}");
+    for note in [
+        "note: `region` (`${R:-}`) is empty, so it counts as not set",
+        "note: `auth` (`${A:-}`) is empty, so it counts as not set",
+    ] {
+        assert!(out.contains(note), "{out}");
+    }
+    // The default of `auth` applied: the token reaches gcloud.
+    assert!(
+        out.contains("CLOUDSDK_AUTH_ACCESS_TOKEN=${GOOGLE_OAUTH_ACCESS_TOKEN}"),
+        "{out}"
+    );
+    let (_, json, _) = sb.run(
+        &["plan", "--format", "json", shared],
+        &[token, ("R", "europe-west1")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["steps"][0]["notes"],
+        serde_json::json!([
+            "`zone` (`${Z:-}`) is empty, so it counts as not set",
+            "`auth` (`${A:-}`) is empty, so it counts as not set"
+        ])
+    );
+    let (_, md, _) = sb.run(
+        &["plan", "--format", "markdown", shared],
+        &[token, ("R", "r")],
+    );
+    assert!(md.contains("- note: \\`zone\\`"), "{md}");
+
+    // Neither set, or both: the one-of rule says so, as for keys left out.
+    let (code, _, err) = sb.run(&["plan", shared], &[token]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        unwrapped(&err).contains("`gke` needs `region` or `zone` or `location`"),
+        "{err}"
+    );
+    let (code, _, err) = sb.run(&["plan", shared], &[token, ("R", "r"), ("Z", "z")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(unwrapped(&err).contains("set only one, not 2"), "{err}");
+
+    // A required parameter that is empty is missing.
+    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: gke\n    with: {cluster: \"${C:-}\", project: p, zone: z}\n");
+    let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &[token]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        unwrapped(&err).contains("`gke` needs the parameter `cluster`"),
+        "{err}"
+    );
+    // validate: R and Z may be set in a run. A literal empty value is not set.
+    let (code, _, err) = sb.run(&["validate", shared], &[]);
+    assert_eq!(code, 0, "{err}");
+    let literal = gke(r#", region: "", zone: "${Z:-}""#);
+    let (code, _, err) = sb.run(&["validate", literal.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let both = gke(r#", region: r, zone: z, location: "${L:-}""#);
+    let (code, _, err) = sb.run(&["validate", both.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(unwrapped(&err).contains("set only one, not 2"), "{err}");
+}

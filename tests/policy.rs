@@ -201,6 +201,19 @@ fn the_example_policy_allows_a_plan_its_labels_allow() {
         ],
     );
     assert_eq!(deny(&plan, &["env:prod"]), Vec::<String>::new());
+    // GKE's `location` is a region or a zone; a zone is where its region is.
+    for location in ["europe-west1", "europe-west1-b"] {
+        let spec = GKE.replace(
+            "zone: ${GKE_CLUSTER_ZONE}",
+            &format!("location: {location}"),
+        );
+        let plan = plan_json(&s.write_spec(&spec), &[("GKE_CLUSTER_NAME", "prod-gke")]);
+        assert_eq!(
+            deny(&plan, &["env:prod"]),
+            Vec::<String>::new(),
+            "{location}"
+        );
+    }
 }
 
 fn the_example_policy_denies_clusters_roles_and_regions_it_does_not_allow() {

@@ -249,3 +249,287 @@ steps:
     assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
     assert!(out.contains("[fetch] fetched ***"), "{out}");
 }
+
+/// An OIDC token whose signature is `signature`, expiring in ten minutes
+/// (so the plan warns about it, naming where it is).
+fn short_lived_jwt(signature: &str) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    format!(
+        "{}.{}.{signature}",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"exp":{exp}}}"#))
+    )
+}
+
+/// Issue 20 item 4: AWS_WEB_IDENTITY_TOKEN_FILE and
+/// GOOGLE_APPLICATION_CREDENTIALS were `***` in plans and output because
+/// of TOKEN and CREDENTIAL in their names, though they hold paths (written
+/// in clear into the kubeconfig). A path is shown everywhere, and not
+/// announced to GitHub as a secret; what the file holds never shows.
+#[test]
+fn a_variable_that_holds_a_path_is_shown_and_its_file_is_not() {
+    let sb = Sandbox::new();
+    let content = "CANARY-token-file-content";
+    let token_file = sb.path("work/spacelift.oidc");
+    std::fs::write(&token_file, short_lived_jwt(content)).unwrap();
+    let creds = sb.path("work/gcp.json");
+    let json =
+        serde_json::json!({"type": "external_account", "credential_source": {"file": token_file}});
+    std::fs::write(&creds, json.to_string()).unwrap();
+    let (token_path, creds_path) = (token_file.to_str().unwrap(), creds.to_str().unwrap());
+    let env = [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path),
+        ("GOOGLE_APPLICATION_CREDENTIALS", creds_path),
+        ("EKS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
+        ("GKE_CLUSTER_NAME", "c"),
+        ("GKE_CLUSTER_REGION", "europe-west1"),
+        ("GCP_PROJECT_NAME", "p"),
+    ];
+    let spec = |name: &str| root().join("specs").join(name).display().to_string();
+    for (name, shown) in [
+        (
+            "aws-eks-oidc.yaml",
+            format!("AWS_WEB_IDENTITY_TOKEN_FILE={token_path}"),
+        ),
+        (
+            "gke-oidc.yaml",
+            format!("CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE={creds_path}"),
+        ),
+    ] {
+        let (code, text, err) = sb.run(&["plan", &spec(name)], &env);
+        assert_eq!(code, 0, "{err}");
+        assert!(text.contains(&shown), "{name}: {text}");
+        // The expiry warning names the file, and says nothing of its content.
+        assert!(
+            unwrapped(&text).contains(&format!("the token file {token_path} expires in"))
+                || unwrapped(&text)
+                    .contains(&format!("the OIDC token named by {creds_path} expires in")),
+            "{name}: {text}"
+        );
+        let (code, json, err) = sb.run(&["plan", "--format", "json", &spec(name)], &env);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let step_env = v["steps"][0]["env"].to_string();
+        assert!(
+            step_env.contains(token_path) || step_env.contains(creds_path),
+            "{json}"
+        );
+        assert!(
+            !text.contains(content) && !json.contains(content),
+            "{text}{json}"
+        );
+    }
+
+    let run_spec = r#"version: 1
+steps:
+  - provider: run
+    with:
+      commands:
+        - echo "token file $AWS_WEB_IDENTITY_TOKEN_FILE"
+        - echo "credentials $GOOGLE_APPLICATION_CREDENTIALS"
+"#;
+    let file = sb.write_spec(run_spec);
+    let gha = [env.as_slice(), &[("GITHUB_ACTIONS", "true")]].concat();
+    let (code, out, err) = sb.run(&["run", file.to_str().unwrap()], &gha);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("token file {token_path}")), "{out}");
+    assert!(out.contains(&format!("credentials {creds_path}")), "{out}");
+    assert!(!out.contains("::add-mask::"), "a path is no secret: {out}");
+    assert!(
+        !out.contains(content) && !err.contains(content),
+        "{out}{err}"
+    );
+}
+
+/// A spec that lists a path variable under `secrets:` keeps it secret:
+/// referenced in plans, masked in output, announced to GitHub.
+#[test]
+fn a_path_variable_listed_as_a_secret_stays_masked() {
+    let sb = Sandbox::new();
+    let token_file = sb.path("work/CANARY-secret-dir/spacelift.oidc");
+    std::fs::create_dir_all(token_file.parent().unwrap()).unwrap();
+    std::fs::write(&token_file, short_lived_jwt("sig")).unwrap();
+    let token_path = token_file.to_str().unwrap();
+    let env = [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path),
+        ("EKS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
+        ("GITHUB_ACTIONS", "true"),
+    ];
+    let spec = sb.write_spec(
+        r#"version: 1
+secrets: [AWS_WEB_IDENTITY_TOKEN_FILE]
+steps:
+  - provider: aws-eks
+    with: {cluster: c, region: eu-west-1, auth: oidc, role_arn: "${EKS_ROLE_ARN}"}
+"#,
+    );
+    let (code, text, err) = sb.run(&["plan", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("env: AWS_WEB_IDENTITY_TOKEN_FILE=${AWS_WEB_IDENTITY_TOKEN_FILE}"),
+        "{text}"
+    );
+    assert!(
+        unwrapped(&text).contains("the token file ${AWS_WEB_IDENTITY_TOKEN_FILE} expires in"),
+        "{text}"
+    );
+    assert!(!text.contains("CANARY"), "{text}");
+    let spec = sb.write_spec(
+        r#"version: 1
+secrets: [AWS_WEB_IDENTITY_TOKEN_FILE]
+steps:
+  - provider: run
+    with:
+      commands:
+        - echo "token file $AWS_WEB_IDENTITY_TOKEN_FILE"
+"#,
+    );
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("token file ***"), "{out}");
+    assert!(out.contains(&format!("::add-mask::{token_path}")), "{out}");
+    let shown = out.lines().filter(|l| !l.starts_with("::add-mask::"));
+    assert!(
+        !shown.chain(err.lines()).any(|l| l.contains("CANARY")),
+        "{out}{err}"
+    );
+}
+
+/// Extra parameters a value of a choice needs to plan (`auth: oidc` needs
+/// `role_arn`).
+fn needs(provider: &str, param: &str, value: &str) -> &'static str {
+    match (provider, param, value) {
+        ("aws-eks", "auth", _) => ", role_arn: 'arn:aws:iam::111122223333:role/r'",
+        ("kubeconfig", "from", "env") => ", var: KUBECONFIG_CONTENT",
+        ("kubeconfig", "from", "url") => ", url: 'https://example.com/k.yaml'",
+        _ => "",
+    }
+}
+
+/// Issue 21 item 3: every choice parameter (`values:`) of every built-in
+/// provider may be picked by a plain variable, and the plan is the one the
+/// value written in the spec gives. `azure-aks` refused `login:
+/// ${AKS_LOGIN}` because its ARM_CLIENT_SECRET export reads `login` (to
+/// choose whether to export).
+#[test]
+fn a_plain_variable_picks_every_choice_of_every_built_in_provider() {
+    let sb = Sandbox::new();
+    let env = [
+        ("ARM_CLIENT_ID", "app"),
+        ("ARM_TENANT_ID", "tenant"),
+        ("ARM_CLIENT_SECRET", "CANARY-arm"),
+        ("ARM_CLIENT_CERTIFICATE_PATH", "/certs/sp.pem"),
+        ("GOOGLE_OAUTH_ACCESS_TOKEN", "CANARY-gcp"),
+        ("GOOGLE_APPLICATION_CREDENTIALS", "/creds/gcp.json"),
+        ("KUBECONFIG_CONTENT", "CANARY-kubeconfig"),
+    ];
+    let plan = |with: &str, pick: &str| {
+        let spec = sb.write_spec(&format!("version: 1\nsteps:\n  - {with}\n"));
+        let extra = [env.as_slice(), &[("PICK", pick)]].concat();
+        let (code, out, err) = sb.run(
+            &["plan", "--format", "json", spec.to_str().unwrap()],
+            &extra,
+        );
+        assert_eq!(code, 0, "{with} with PICK={pick}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (v["steps"].clone(), v["warnings"].clone())
+    };
+    let mut picked = Vec::new();
+    let mut templates: Vec<_> = std::fs::read_dir(root().join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    templates.sort();
+    for path in templates {
+        let def: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let provider = path.file_stem().unwrap().to_string_lossy().to_string();
+        let params = def["params"].as_object().unwrap();
+        let choices = params.iter().filter(|(_, p)| p.get("values").is_some());
+        for (name, param) in choices {
+            // Every other required parameter (and the first of each
+            // exactly-one-of group), with a value of its own.
+            let mut base = String::new();
+            for (other, p) in params {
+                let first_of_group = def["exactly_one_of"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|g| g[0] == other.as_str());
+                if other != name && (p["required"] == true || first_of_group) {
+                    let value = p["values"][0].as_str().unwrap_or("x");
+                    base.push_str(&format!(", {other}: {value}"));
+                }
+            }
+            for value in param["values"].as_array().unwrap() {
+                let value = value.as_str().unwrap();
+                let extra = needs(&provider, name, value);
+                let with = |v: &str| {
+                    format!("provider: {provider}\n    with: {{{name}: {v}{base}{extra}}}")
+                };
+                let written = plan(&with(value), "unused");
+                let from_variable = plan(&with("\"${PICK}\""), value);
+                assert_eq!(from_variable, written, "{provider} {name}: {value}");
+                picked.push(format!("{provider}.{name}={value}"));
+            }
+        }
+    }
+    // The loop saw the choices there are (more may come).
+    for choice in [
+        "aws-eks.auth=oidc",
+        "azure-aks.login=msi",
+        "gke.credentials=plugin",
+        "kubeconfig.from=url",
+    ] {
+        assert!(picked.iter().any(|p| p == choice), "{choice} in {picked:?}");
+    }
+}
+
+/// A secret parameter given a value that is empty counts as not set, so its
+/// default applies: the variable the default reads is secret too, or its
+/// value would show in output.
+#[test]
+fn an_empty_secret_parameter_falls_back_to_a_default_that_stays_secret() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("echo-default.yaml"),
+        r#"summary: echoes its secret parameter, by default MY_PW
+params:
+  pw: {secret: true, default: "${MY_PW}"}
+env:
+  GOT: "{{ pw }}"
+commands:
+  - 'echo got "$GOT"'
+  - 'echo and "$MY_PW"'
+warnings:
+  - "the password is {{ env.MY_PW }}"
+"#,
+    )
+    .unwrap();
+    let spec = sb.write_spec(
+        "version: 1\ntemplates: providers\nsteps:\n  - provider: echo-default\n    with: {pw: \"${OTHER_PW:-}\"}\n",
+    );
+    let canary = "CANARY-default-pw";
+    let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("MY_PW", canary)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[echo-default] got ***"), "{out}");
+    // The CLI reads the default's variable itself, as kubelogin reads
+    // ARM_CLIENT_SECRET.
+    assert!(out.contains("[echo-default] and ***"), "{out}");
+    // A template that shows the variable shows its name, not its value.
+    let (code, plan, err) = sb.run(&["plan", spec.to_str().unwrap()], &[("MY_PW", canary)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        unwrapped(&plan).contains("the password is ${MY_PW}"),
+        "{plan}"
+    );
+    assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
+}

@@ -53,19 +53,24 @@ uses contains [step.name, "roles", role] if {
 	role := step.parameters[key]
 }
 
-uses contains [step.name, "regions", region] if {
+uses contains [step.name, "regions", step.parameters.region] if {
 	some step in input.plan.steps
-	some key in ["region", "location"]
-	region := step.parameters[key]
+	step.parameters.region
 }
 
-# A zone is allowed where its region is: europe-west1-b is in europe-west1.
-uses contains [step.name, "regions", region] if {
+# A zone is allowed where its region is: europe-west1-b (its last part one
+# letter) is in europe-west1.
+# GKE's `location` is a region or a zone.
+uses contains [step.name, "regions", region_of(place)] if {
 	some step in input.plan.steps
-	zone := step.parameters.zone
-	parts := split(zone, "-")
-	region := concat("-", array.slice(parts, 0, count(parts) - 1))
+	some key in ["zone", "location"]
+	place := step.parameters[key]
 }
+
+region_of(zone) := concat("-", array.slice(parts, 0, count(parts) - 1)) if {
+	parts := split(zone, "-")
+	count(parts[count(parts) - 1]) == 1
+} else := zone
 
 deny contains msg if {
 	some [step, kind, value] in uses

@@ -94,6 +94,10 @@ pub struct PlanStep {
     /// The OIDC tokens the step uses, for the expiry check.
     #[serde(skip)]
     pub jwts: Vec<Value>,
+    /// What the plan says about how the step's parameters were bound
+    /// (`region` is empty, so it counts as not set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn as_duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -158,6 +162,7 @@ pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
 pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, Vec<Diag>> {
     let catalog = catalog(spec, opts.provider_dir)?;
     let mut vars = Vars::new(process, secret_set::decide(spec, &catalog));
+    vars.env_known = opts.mode == Mode::Live;
     let mut missing = Vec::new();
     let mut diags = Vec::new();
     vars.load_spec(spec, &mut missing);
@@ -258,7 +263,8 @@ fn plan_step(
         vars,
         step_env: &step_env,
     };
-    let rendered = render::step(renderer, &cx, missing)?;
+    let mut notes = Vec::new();
+    let rendered = render::step(renderer, &cx, missing, &mut notes)?;
     let env = with_provider_env(spec, index, provider, vars, step_env, &rendered)?;
     for (name, value) in &rendered.exports {
         let entry = EnvEntry {
@@ -280,6 +286,7 @@ fn plan_step(
         retries: step.retries(),
         span: spec.span(&step.provider),
         jwts: rendered.jwts,
+        notes,
     };
     Ok((plan_step, rendered.warnings))
 }

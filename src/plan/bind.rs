@@ -1,8 +1,10 @@
 //! A step's `with:` bound to its provider's parameters: every given value
 //! checked against its parameter's type and allowed values and
 //! interpolated; defaults and `when` conditions applied; required and
-//! exactly-one-of parameters enforced. Every problem of a step is reported
-//! at once, located in the spec.
+//! exactly-one-of parameters enforced. A value that interpolates to nothing
+//! counts as not set (`region: "${R:-}"` in a spec shared by regional and
+//! zonal clusters), and the plan notes it. Every problem of a step is
+//! reported at once, located in the spec.
 
 use indexmap::IndexMap;
 use miette::SourceSpan;
@@ -11,26 +13,36 @@ use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, did_you_mean, finish};
-use crate::base::value::Value;
+use crate::base::value::{RefKind, Value};
 use crate::plan::cli_values;
 use crate::plan::markers::mark;
+use crate::plan::presence::{check_exactly_one, check_required, empty_note, first_variable};
 use crate::plan::provider::{Param, ParamKind, json_kind, json_text};
 use crate::plan::resolve::{MissingVar, SpecKey, interpolate_spanned};
-use crate::plan::step_context::{Ctx, with_anchor};
+use crate::plan::step_context::Ctx;
 use crate::spec::document::collect_strings;
 use crate::spec::interpolate::{self, Lookup, is_var_name};
 
 /// The parameters' values for the templates: given, defaulted, or none.
 pub type Params = IndexMap<String, Jinja>;
 
-/// Binds the step's `with:` to the provider's parameters.
-pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>> {
+/// Binds the step's `with:` to the provider's parameters; what the plan
+/// should say about it goes to `notes`.
+pub fn bind(
+    cx: &Ctx,
+    missing: &mut Vec<MissingVar>,
+    notes: &mut Vec<String>,
+) -> Result<Params, Vec<Diag>> {
     let def = &cx.provider.def;
     let mut diags = Vec::new();
     let mut given: IndexMap<String, (Jinja, SourceSpan)> = IndexMap::new();
     // Parameters already reported (a bad value, or a typo of their name):
     // saying they are missing too would be noise.
     let mut reported: Vec<String> = Vec::new();
+    // Parameters empty only for want of an environment (`validate`, which
+    // has none): a run may set them, so they are neither set nor missing,
+    // and templates see the variable they read, as if it were set.
+    let mut unknown: IndexMap<String, Jinja> = IndexMap::new();
 
     for (key, value) in cx.step().with.iter().flat_map(|w| w.value.iter()) {
         let Some(param) = def.params.get(&key.value) else {
@@ -38,7 +50,19 @@ pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>
             continue;
         };
         match convert(cx, &key.value, cx.key(&key.value), param, value, missing) {
-            Ok(v) => {
+            Ok(Bound { empty: true, .. })
+                if !cx.vars.env_known
+                    && let Some(var) = first_variable(value) =>
+            {
+                let v = mark(&Value::reference(var, RefKind::Missing));
+                let v = match param.kind {
+                    ParamKind::Args => Jinja::from(vec![v]),
+                    _ => Jinja::from(v),
+                };
+                unknown.insert(key.value.clone(), v);
+            }
+            Ok(Bound { empty: true, .. }) => notes.push(empty_note(&key.value, &value.value)),
+            Ok(Bound { value: v, .. }) => {
                 given.insert(key.value.clone(), (v, cx.span(key)));
             }
             Err(d) => {
@@ -57,9 +81,28 @@ pub fn bind(cx: &Ctx, missing: &mut Vec<MissingVar>) -> Result<Params, Vec<Diag>
         params.insert(k.clone(), v.clone());
     }
     apply_defaults(cx, &given, &mut params, missing, &mut diags);
-    check_required(cx, &given, &reported, &mut diags);
-    check_exactly_one(cx, &given, &reported, &mut diags);
+    params.extend(unknown.clone());
+    let unknown: Vec<String> = unknown.into_keys().collect();
+    let not_missing = [reported.as_slice(), &unknown].concat();
+    check_required(cx, &given, &not_missing, &mut diags);
+    check_exactly_one(cx, &given, &reported, &unknown, &mut diags);
     finish(params, diags)
+}
+
+/// A converted value; `empty` when a string interpolated to nothing, which
+/// counts as not set.
+struct Bound {
+    value: Jinja,
+    empty: bool,
+}
+
+impl From<Jinja> for Bound {
+    fn from(value: Jinja) -> Self {
+        Bound {
+            value,
+            empty: false,
+        }
+    }
 }
 
 fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
@@ -152,81 +195,14 @@ fn apply_defaults(
                 let mut key = cx.key(name);
                 key.default = Some(json_text(default));
                 match convert(cx, name, key, param, &node, missing) {
-                    Ok(v) => {
-                        params.insert(name.clone(), v);
+                    Ok(b) => {
+                        params.insert(name.clone(), b.value);
                     }
                     Err(d) => diags.push(d),
                 }
             }
             Ok(false) => {}
             Err(e) => diags.push(cx.provider_bug(&format!("`default_when` of `{name}`: {e}"))),
-        }
-    }
-}
-
-fn check_required(
-    cx: &Ctx,
-    given: &IndexMap<String, (Jinja, SourceSpan)>,
-    reported: &[String],
-    diags: &mut Vec<Diag>,
-) {
-    for (name, param) in &cx.provider.def.params {
-        if param.required && !given.contains_key(name) && !reported.contains(name) {
-            let mut help = format!("add `{name}:` under `with:`");
-            if !param.description.is_empty() {
-                help = format!("{help} ({})", param.description.trim_end_matches('.'));
-            }
-            diags.push(
-                Diag::new(
-                    Code::SpecMissingParam,
-                    format!("`{}` needs the parameter `{name}`", cx.provider.name),
-                )
-                .at(cx.src(), with_anchor(cx), format!("`{name}` missing"))
-                .help(help),
-            );
-        }
-    }
-}
-
-fn check_exactly_one(
-    cx: &Ctx,
-    given: &IndexMap<String, (Jinja, SourceSpan)>,
-    reported: &[String],
-    diags: &mut Vec<Diag>,
-) {
-    for group in &cx.provider.def.exactly_one_of {
-        if group.iter().any(|p| reported.contains(p)) {
-            continue;
-        }
-        let set: Vec<&String> = group.iter().filter(|p| given.contains_key(*p)).collect();
-        let list = group
-            .iter()
-            .map(|p| format!("`{p}`"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        match set.as_slice() {
-            [_] => {}
-            [] => diags.push(
-                Diag::new(
-                    Code::SpecOneOf,
-                    format!("`{}` needs {list}", cx.provider.name),
-                )
-                .at(cx.src(), with_anchor(cx), "none given")
-                .help(format!("set exactly one of {list}")),
-            ),
-            [first, rest @ ..] => {
-                let mut d = Diag::new(
-                    Code::SpecOneOf,
-                    format!("{list}: set only one, not {}", set.len()),
-                )
-                .at(cx.src(), given[first.as_str()].1, format!("`{first}` set"));
-                for other in rest {
-                    d = d.and(given[other.as_str()].1, format!("and `{other}` set"));
-                }
-                diags.push(d.help(format!(
-                    "a step takes exactly one of {list}: remove the others"
-                )));
-            }
         }
     }
 }
@@ -305,7 +281,7 @@ fn convert(
     param: &Param,
     node: &Spanned<Json>,
     missing: &mut Vec<MissingVar>,
-) -> Result<Jinja, Diag> {
+) -> Result<Bound, Diag> {
     let c = Conv {
         cx,
         name,
@@ -329,14 +305,18 @@ fn convert(
         (ParamKind::String, Json::String(_) | Json::Number(_) | Json::Bool(_)) => {
             convert_string(&c, &json_text(&node.value), missing)
         }
-        (ParamKind::Bool, Json::Bool(b)) => Ok(Jinja::from(*b)),
+        (ParamKind::Bool, Json::Bool(b)) => Ok(Jinja::from(*b).into()),
         (ParamKind::Bool, Json::String(s)) => {
             let v = c.interp(s, missing);
             match v.as_text().as_deref() {
-                Some("true") => Ok(Jinja::from(true)),
-                Some("false") | Some("") => Ok(Jinja::from(false)),
+                Some("true") => Ok(Jinja::from(true).into()),
+                Some("false") => Ok(Jinja::from(false).into()),
+                Some("") => Ok(Bound {
+                    value: Jinja::from(false),
+                    empty: true,
+                }),
                 // Missing (already reported): render as false.
-                None if !v.has_secret() => Ok(Jinja::from(false)),
+                None if !v.has_secret() => Ok(Jinja::from(false).into()),
                 _ => Err(c.type_error(&format!("`{s}`"))),
             }
         }
@@ -352,7 +332,10 @@ fn convert(
                 .iter()
                 .map(|w| c.cli_value(c.interp(w, missing)).map(|v| mark(&v)))
                 .collect::<Result<Vec<String>, Diag>>()?;
-            Ok(Jinja::from(words))
+            Ok(Bound {
+                empty: words.is_empty(),
+                value: Jinja::from(words),
+            })
         }
         (ParamKind::Args, Json::Array(items)) => {
             let mut words = Vec::new();
@@ -365,12 +348,12 @@ fn convert(
                     }
                 }
             }
-            Ok(Jinja::from(words))
+            Ok(Jinja::from(words).into())
         }
-        (ParamKind::Var, Json::String(s)) => convert_var(&c, s, missing),
-        (ParamKind::Commands, Json::String(s)) => Ok(Jinja::from(vec![s.clone()])),
+        (ParamKind::Var, Json::String(s)) => convert_var(&c, s, missing).map(Bound::from),
+        (ParamKind::Commands, Json::String(s)) => Ok(Jinja::from(vec![s.clone()]).into()),
         (ParamKind::Commands, Json::Array(items)) => match items.iter().find(|i| !i.is_string()) {
-            None => Ok(Jinja::from(items.iter().map(json_text).collect::<Vec<_>>())),
+            None => Ok(Jinja::from(items.iter().map(json_text).collect::<Vec<_>>()).into()),
             // `- true` is a YAML bool: say so, not just "a list".
             Some(other) => Err(c.type_error(&format!("a list holding {}", json_kind(other)))),
         },
@@ -378,9 +361,15 @@ fn convert(
     }
 }
 
-fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<Jinja, Diag> {
+fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<Bound, Diag> {
     let (name, param) = (c.name, c.param);
     let v = c.cli_value(c.interp(raw, missing))?;
+    if v.is_empty() {
+        return Ok(Bound {
+            value: Jinja::from(""),
+            empty: true,
+        });
+    }
     if param.secret && !v.is_empty() && v.refs().next().is_none() {
         return Err(Diag::new(
             Code::SpecLiteralSecret,
@@ -412,7 +401,7 @@ fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<
         let label = format!("one of: {}", param.values.join(", "));
         return Err(c.value_error(format!("`{name}` cannot be `{text}`"), &label, help));
     }
-    Ok(Jinja::from(mark(&v)))
+    Ok(Jinja::from(mark(&v)).into())
 }
 
 fn convert_var(c: &Conv, s: &str, missing: &mut Vec<MissingVar>) -> Result<Jinja, Diag> {

@@ -14,6 +14,7 @@ pub mod markers;
 pub mod env_view;
 pub mod step_context;
 pub mod cli_values;
+pub mod presence;
 pub mod bind;
 pub mod parameters;
 pub mod jinja;

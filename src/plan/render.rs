@@ -104,12 +104,14 @@ impl Default for Renderer {
 /// Binds and renders one step. A variable a template reads through `env`
 /// that is not set is reported as missing (and rendered as a reference),
 /// unless the template itself handles its absence (`default`, `is defined`).
+/// What binding notes about the parameters goes to `notes`.
 pub fn step(
     renderer: &Renderer,
     cx: &Ctx,
     missing: &mut Vec<MissingVar>,
+    notes: &mut Vec<String>,
 ) -> Result<Rendered, Vec<Diag>> {
-    let params = bind::bind(cx, missing)?;
+    let params = bind::bind(cx, missing, notes)?;
     let parameters = parameters::shown(&params);
     let base = renderer
         .base

@@ -127,6 +127,10 @@ pub struct Vars<'a> {
     pub exported: Env,
     /// The secret names, decided before anything is resolved.
     secrets: SecretNames,
+    /// False when there is no environment to resolve against (`validate`,
+    /// provider pages): a value that is empty because a variable is unset
+    /// may then be set in a run.
+    pub env_known: bool,
     process_view: std::cell::OnceCell<BTreeMap<String, Value>>,
 }
 
@@ -137,6 +141,7 @@ impl<'a> Vars<'a> {
             spec_env: IndexMap::new(),
             exported: IndexMap::new(),
             secrets,
+            env_known: true,
             process_view: std::cell::OnceCell::new(),
         }
     }

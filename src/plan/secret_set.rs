@@ -3,10 +3,11 @@
 //!
 //! Sources: names secret by themselves (SECRET, TOKEN, ...), the spec's
 //! `secrets:`, the variables a `type: var` parameter names, every variable
-//! a `secret: true` parameter (or its default) reads, and `env:` entries
-//! (of the spec or of any step) whose value reads a secret. Exports derived
-//! from secrets join the set when their step is rendered, before any later
-//! step is.
+//! a `secret: true` parameter and its default read, and `env:` entries
+//! (of the spec or of any step) whose value reads a secret; what the text
+//! of a secret export can be made of (a variable read only by an `{% if %}`
+//! condition picks a branch and stays plain). Exports derived from secrets
+//! join the set when their step is rendered, before any later step is.
 
 use serde_json::Value as Json;
 
@@ -41,9 +42,13 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
                 (ParamKind::Var, Some(Json::String(var))) => {
                     names.insert(var);
                 }
-                (_, Some(value)) if param.secret => {
-                    for var in read_by_json(value) {
-                        names.insert(&var);
+                // A given value that is empty counts as not set, and the
+                // default applies: both may be read.
+                (_, Some(_)) if param.secret => {
+                    for value in given(pname).into_iter().chain(&param.default) {
+                        for var in read_by_json(value) {
+                            names.insert(&var);
+                        }
                     }
                 }
                 _ => {}
@@ -92,7 +97,11 @@ pub fn decide(spec: &Spec, catalog: &Catalog) -> SecretNames {
 }
 
 /// The variables read by the exports of `step` that are secret: through the
-/// parameters their templates use (given or default) and `env.NAME`.
+/// parameters their templates use (given or default) and `env.NAME`, where
+/// their values may reach the exported text. One read only by the condition
+/// of an `{% if %}` picks what is exported, not its text (`login:
+/// ${AKS_LOGIN}` picks whether ARM_CLIENT_SECRET is exported): it is not
+/// secret for that.
 fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -> Vec<String> {
     let Some(provider) = catalog.get(&step.provider.value) else {
         return Vec::new();
@@ -103,7 +112,13 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
         if !names.contains(export) {
             continue;
         }
-        let Ok(t) = env.template_from_str(&template.value) else {
+        // A template the rewriting breaks is taken whole: more secret, not
+        // less.
+        let blanked = conditions_blanked(&template.value);
+        let Ok(t) = env
+            .template_from_str(&blanked)
+            .or_else(|_| env.template_from_str(&template.value))
+        else {
             continue;
         };
         for used in t.undeclared_variables(true) {
@@ -123,12 +138,95 @@ fn read_by_secret_exports(step: &Step, catalog: &Catalog, names: &SecretNames) -
                 .params
                 .get(param)
                 .and_then(|p| p.default.as_ref());
-            if let Some(value) = given.or(default) {
+            for value in given.into_iter().chain(default) {
                 out.extend(read_by_json(value));
             }
         }
     }
     out
+}
+
+/// `template` with the condition of every `{% if %}` and `{% elif %}` tag
+/// replaced by `true`: what it still reads is what may reach its text. Tags
+/// are found as minijinja's lexer finds them (strings inside a tag are
+/// skipped, comments and `raw` blocks copied); anything else is copied, and
+/// so is everything after a tag that does not end.
+fn conditions_blanked(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let close = match tail.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            Some("{#") => "#}",
+            _ => {
+                out.push('{');
+                rest = &tail[1..];
+                continue;
+            }
+        };
+        let Some(end) = tag_end(tail, close) else {
+            rest = tail;
+            break;
+        };
+        let (tag, after) = tail.split_at(end);
+        rest = after;
+        if close != "%}" {
+            out.push_str(tag);
+            continue;
+        }
+        // `{%-` and `-%}` (or `+`) control whitespace: kept.
+        let inner = &tag[2..tag.len() - 2];
+        let lead = if inner.starts_with(['-', '+']) { 1 } else { 0 };
+        let trail = if inner.len() > lead && inner.ends_with(['-', '+']) {
+            1
+        } else {
+            0
+        };
+        let body = inner[lead..inner.len() - trail].trim();
+        let word = body.split_whitespace().next().unwrap_or_default();
+        match word {
+            "if" | "elif" if body.len() > word.len() => {
+                let (l, t) = (&inner[..lead], &inner[inner.len() - trail..]);
+                out.push_str(&format!("{{%{l} {word} true {t}%}}"));
+            }
+            "raw" => {
+                // Copied to its `endraw`, which is not looked inside.
+                let stop = rest
+                    .find("endraw")
+                    .map_or(rest.len(), |i| i + "endraw".len());
+                out.push_str(tag);
+                out.push_str(&rest[..stop]);
+                rest = &rest[stop..];
+            }
+            _ => out.push_str(tag),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the tag at the start of `text` ends (just past `close`), quoted
+/// strings skipped; none when it does not end.
+fn tag_end(text: &str, close: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 2;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            _ if bytes[i..].starts_with(close.as_bytes()) => return Some(i + close.len()),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Every variable an interpolated string may read, defaults included.
@@ -236,6 +334,81 @@ steps:
         let names = decide(&spec, &catalog);
         for name in ["FIRST", "SECOND"] {
             assert!(names.contains(name), "{name}");
+        }
+    }
+
+    /// Issue 21: `login: ${AKS_LOGIN}` was refused ("picks what runs and
+    /// cannot read a secret"): the ARM_CLIENT_SECRET export's template
+    /// reads `login`, but only to choose whether to export. A variable read
+    /// only by a condition is not secret; one whose value reaches the
+    /// exported text is, however the template is written.
+    #[test]
+    fn a_variable_that_only_picks_a_branch_of_a_secret_export_is_not_secret() {
+        let names = decided(
+            r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: c, resource_group: g, login: "${AKS_LOGIN}", client_secret: "${SP_PW}"}
+"#,
+        );
+        assert!(!names.contains("AKS_LOGIN"));
+        assert!(names.contains("SP_PW"));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pick.yaml"),
+            r#"summary: s
+params:
+  pick: {values: [a, b, c]}
+  shown: {}
+  value: {}
+  other: {}
+exports:
+  PICKED_SECRET: >-
+    {%- if pick == 'a' and other == '%}' -%}{{ value }}
+    {%+ elif pick == "b" %}{{ shown ~ '{% if' }}{# {% if other %} #}
+    {% else %}{% raw %}{% if other %}{% endraw %}{% endif %}
+commands: ['true']
+"#,
+        )
+        .unwrap();
+        let mut catalog = Catalog::builtin();
+        catalog.add_dir(dir.path()).unwrap();
+        let text = r#"version: 1
+steps:
+  - provider: pick
+    with: {pick: "${PICK}", shown: "${SHOWN}", value: "${VALUE}", other: "${OTHER}"}
+"#;
+        let spec = crate::spec::document::parse(Path::new("s.yaml"), text).unwrap();
+        let names = decide(&spec, &catalog);
+        for name in ["VALUE", "SHOWN"] {
+            assert!(names.contains(name), "{name}");
+        }
+        for name in ["PICK", "OTHER"] {
+            assert!(!names.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn conditions_are_blanked_and_nothing_else() {
+        for (template, want) in [
+            (
+                "{% if a %}{{ b }}{% endif %}",
+                "{% if true %}{{ b }}{% endif %}",
+            ),
+            ("{%- elif a == '%}' -%}", "{%- elif true -%}"),
+            ("{{ a if b else c }}", "{{ a if b else c }}"),
+            ("{# {% if a %} #}", "{# {% if a %} #}"),
+            ("{% set x = a %}{% if x %}", "{% set x = a %}{% if true %}"),
+            (
+                "{% raw %}{% if a %}{% endraw %}",
+                "{% raw %}{% if a %}{% endraw %}",
+            ),
+            ("{% iffy %}{% if(a) %}", "{% iffy %}{% if(a) %}"),
+            ("{ {% if a", "{ {% if a"),
+            ("é{%}{% ifé %}", "é{%}{% ifé %}"),
+        ] {
+            assert_eq!(conditions_blanked(template), want, "{template}");
         }
     }
 

@@ -23,9 +23,10 @@ pub enum Source {
     Token(Value),
 }
 
-/// A file's path, and how messages name it: a path built from a secret
-/// (`AWS_WEB_IDENTITY_TOKEN_FILE` is one by its name) is shown as the
-/// `${NAME}` it came from, never as its value.
+/// A file's path, and how messages name it: a path built from a secret (a
+/// variable the spec lists under `secrets:`) is shown as the `${NAME}` it
+/// came from, never as its value. A variable that holds a path is not
+/// secret by its name (`is_path_name`), so its path is shown.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Place {
     pub path: String,

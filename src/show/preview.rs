@@ -79,6 +79,9 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         paint.bold(&format!("[{}/{n}] {}", i + 1, visible_line(&step.name))),
         paint.dim(&format!("({extra})"))
     );
+    for note in &step.notes {
+        let _ = writeln!(out, "  note: {}", visible(note));
+    }
     if !step.requires.is_empty() {
         let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
     }
@@ -187,6 +190,9 @@ pub fn markdown(plan: &Plan) -> String {
 
 fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
     let _ = writeln!(out, "\n#### {}. {}\n", i + 1, md_code(&s.name));
+    for note in &s.notes {
+        let _ = writeln!(out, "- note: {}", md_text(note));
+    }
     for t in &s.tempfiles {
         let _ = writeln!(out, "- temp file {}", md_code(&tempfile_line(t)));
     }
@@ -196,7 +202,8 @@ fn step_markdown(out: &mut String, i: usize, s: &PlanStep) {
     for (k, v) in &s.exports {
         let _ = writeln!(out, "- exports `{k}` = {}", md_code(&v.to_string()));
     }
-    if !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty() {
+    if !s.notes.is_empty() || !s.tempfiles.is_empty() || !s.env.is_empty() || !s.exports.is_empty()
+    {
         let _ = writeln!(out);
     }
     let fence = fence_for(&s.commands);

@@ -168,7 +168,11 @@ fn parameters(out: &mut String, def: &Definition) {
         }
     }
     for group in &def.exactly_one_of {
-        let _ = writeln!(out, "  Exactly one of: {}", group.join(", "));
+        let _ = writeln!(
+            out,
+            "  Exactly one of: {} (a value that interpolates to nothing counts as not set)",
+            group.join(", ")
+        );
     }
 }
 

@@ -57,11 +57,7 @@ fn provider_rule(p: &Provider) -> Json {
     if !required.is_empty() {
         with["required"] = json!(required);
     }
-    let one_of: Vec<Json> = def
-        .exactly_one_of
-        .iter()
-        .map(|group| json!({"oneOf": group.iter().map(|p| json!({"required": [p]})).collect::<Vec<_>>()}))
-        .collect();
+    let one_of: Vec<Json> = def.exactly_one_of.iter().flat_map(|g| one_of(g)).collect();
     if !one_of.is_empty() {
         with["allOf"] = Json::Array(one_of);
     }
@@ -73,6 +69,25 @@ fn provider_rule(p: &Provider) -> Json {
         "if": {"properties": {"provider": {"const": p.name}}, "required": ["provider"]},
         "then": then,
     })
+}
+
+/// Exactly one of `group`: at least one key, and no two with values that
+/// are set for sure. A value that reads a variable, or is empty, may count
+/// as not set (an empty value does), so `region: ${R:-}` beside `zone:
+/// ${Z:-}` is not refused here; stackhook checks it with the values.
+fn one_of(group: &[String]) -> Vec<Json> {
+    let set = json!({"not": {"anyOf": [interpolated(), {"const": ""}]}});
+    let mut rules =
+        vec![json!({"anyOf": group.iter().map(|p| json!({"required": [p]})).collect::<Vec<_>>()})];
+    for (i, a) in group.iter().enumerate() {
+        for b in &group[i + 1..] {
+            rules.push(json!({"not": {
+                "required": [a, b],
+                "properties": {a: set.clone(), b: set.clone()},
+            }}));
+        }
+    }
+    rules
 }
 
 /// A value that interpolates a variable, allowed wherever the type would
@@ -127,5 +142,7 @@ mod tests {
             with["properties"]["token"]["default"],
             "${GOOGLE_OAUTH_ACCESS_TOKEN}"
         );
+        // region, zone, location: one at least, and no two literal ones.
+        assert_eq!(with["allOf"].as_array().unwrap().len(), 4);
     }
 }

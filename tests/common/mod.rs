@@ -55,6 +55,7 @@ pub const FULL_ENV: &[(&str, &str)] = &[
     ("GKE_CLUSTER_NAME", "prod-cluster"),
     ("GKE_CLUSTER_REGION", "europe-west1"),
     ("GKE_CLUSTER_ZONE", "europe-west1-b"),
+    ("GKE_CLUSTER_LOCATION", "europe-west1-c"),
     ("GCP_PROJECT_NAME", "acme-prod"),
     ("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.CANARY-gcp-token"),
     ("EKS_CLUSTER_NAME", "eks-prod"),
