@@ -266,7 +266,10 @@ impl<'a> Runner<'a> {
                 Err(failed) => failed,
             };
             let why = match &outcome {
-                Outcome::Interrupted(_) => return Err(stop(command, outcome)),
+                // Not again beside processes of it that are still running.
+                Outcome::Interrupted(_) | Outcome::Abandoned { .. } => {
+                    return Err(stop(command, outcome));
+                }
                 _ if attempt == attempts => return Err(stop(command, outcome)),
                 Outcome::TimedOut { .. } => "timed out".to_string(),
                 Outcome::Failed { status, .. } => status.clone(),
@@ -424,9 +427,9 @@ impl<'a> Runner<'a> {
             &rolled,
             &self.console.masker,
         );
-        match stop.outcome {
-            Outcome::Interrupted(sig) => Failure::Interrupted(sig, vec![diag]),
-            _ => Failure::failed(diag),
+        match stop.outcome.signal() {
+            Some(sig) => Failure::Interrupted(sig, vec![diag]),
+            None => Failure::failed(diag),
         }
     }
 }

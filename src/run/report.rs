@@ -54,6 +54,7 @@ impl StepStatus {
             Outcome::Failed { .. } => StepStatus::Failed,
             Outcome::TimedOut { .. } => StepStatus::TimedOut,
             Outcome::Interrupted(_) => StepStatus::Interrupted,
+            Outcome::Abandoned { after, .. } => StepStatus::of(after),
         }
     }
 
@@ -159,6 +160,10 @@ pub fn failure(
         .map(String::as_str)
         .unwrap_or("");
     let n = step.commands.len();
+    let (outcome, left) = match outcome {
+        Outcome::Abandoned { left, after } => (after.as_ref(), left.as_slice()),
+        _ => (outcome, &[][..]),
+    };
     let (code, message, stderr) = match outcome {
         Outcome::Failed { status, stderr } => (
             Code::RunStepFailed,
@@ -186,12 +191,27 @@ pub fn failure(
             ),
             &[][..],
         ),
-        Outcome::Ok => unreachable!("only failures are reported"),
+        Outcome::Ok => (
+            Code::RunStepFailed,
+            format!(
+                "step `{}`: command {command} of {n} left processes running",
+                step.name
+            ),
+            &[][..],
+        ),
+        Outcome::Abandoned { .. } => unreachable!("not nested"),
     };
     let mut help = format!(
         "{rolled}\ncommand:\n  {}",
         visible(&masker.mask(cmd_text)).replace('\n', "\n  ")
     );
+    if !left.is_empty() {
+        // Pids, users and errors only: nothing the command printed.
+        help.push_str(&format!(
+            "\nleft running, as stackhook may not signal them (another user's, as with sudo); it stopped waiting for them:\n  {}",
+            left.join("\n  ")
+        ));
+    }
     if !stderr.is_empty() {
         help.push_str(&format!(
             "\nlast lines of stderr:\n  {}",
