@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
+use crate::base::output::{self, Stream};
 use crate::base::paint::{Paint, visible};
 use crate::base::timeline;
 use crate::base::value::Value;
@@ -72,8 +73,13 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         paint: opts.paint,
     };
     let announce = opts.github_groups;
-    if announce {
-        secret_values::announce(&secret_values);
+    // Before anything runs: a value GitHub was not told of would show in
+    // later steps' logs. Nothing ran, as after a failed preflight (exit 2).
+    if announce && let Err(e) = secret_values::announce(&secret_values) {
+        let diag = output::unwritten(Stream::Stdout, &e).help(
+            "GitHub Actions could not be told which values to mask (`::add-mask::`): nothing ran",
+        );
+        return Err(Failure::Invalid(vec![diag]));
     }
     timeline::mark("checked");
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
@@ -235,7 +241,8 @@ impl<'a> Runner<'a> {
             }
             self.console.masker = Masker::new(self.secret_values.iter().chain(&derived));
             if self.announce {
-                secret_values::announce(&derived);
+                secret_values::announce_derived(&derived)
+                    .map_err(|why| stop(0, Outcome::not_started(why)))?;
             }
             own_env = Some(env);
         } else if self.masker_stale {
@@ -252,14 +259,16 @@ impl<'a> Runner<'a> {
                 String::new()
             };
             let title = format!("[{}/{}] {}{retry}", i + 1, self.plan.steps.len(), step.name);
+            // The log's groups are not the run's result: lost, they are
+            // lost (README, Exit codes).
             if self.opts.github_groups {
-                println!("::group::{title}");
+                let _ = output::write(Stream::Stdout, &format!("::group::{title}\n"));
             }
             self.console
                 .note(&self.console.paint.bold(&format!("==> {title}")));
             let result = self.attempt(step, step_env);
             if self.opts.github_groups {
-                println!("::endgroup::");
+                let _ = output::write(Stream::Stdout, "::endgroup::\n");
             }
             let (command, outcome) = match result {
                 Ok(()) => break,
@@ -300,7 +309,8 @@ impl<'a> Runner<'a> {
         self.env.extend(exports);
         if !derived.is_empty() {
             if self.announce {
-                secret_values::announce(&derived);
+                secret_values::announce_derived(&derived)
+                    .map_err(|why| stop(0, Outcome::not_started(why)))?;
             }
             self.secret_values.extend(derived);
             self.masker_stale = true;

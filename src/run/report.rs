@@ -3,10 +3,10 @@
 //! Everything goes through the masker.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::Duration;
 
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::output::{self, Stream};
 use crate::base::paint::{Paint, visible};
 use crate::plan::assemble::PlanStep;
 use crate::run::masker::Masker;
@@ -33,9 +33,10 @@ impl Console {
 }
 
 /// One write for a whole message: stderr is unbuffered, and `writeln!`
-/// on it makes a system call per piece.
+/// on it makes a system call per piece. A run's log is not its result
+/// (the login is): a note that cannot be written is lost, not fatal.
 fn write_stderr(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = output::write(Stream::Stderr, text);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
