@@ -8,7 +8,7 @@ use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
 use crate::base::kubeconfig_path::{self, Given};
 use crate::base::output::{self, Stream};
-use crate::base::paint::Paint;
+use crate::base::paint::{Paint, visible_path};
 use crate::base::timeline;
 use crate::cli::args::{
     Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
@@ -74,6 +74,11 @@ fn note(text: &str) -> Result<(), Failure> {
 
 /// Loads the spec and renders its plan against the process environment.
 fn load_plan(common: &Common, process: &ProcessEnv) -> Result<(Spec, Plan), Failure> {
+    // Left out of `process` (not UTF-8), it would be passed on to the
+    // commands as it is: they would write another file than the run's.
+    if let Some(k) = std::env::var_os("KUBECONFIG") {
+        kubeconfig_path::utf8(Path::new(&k), "KUBECONFIG")?;
+    }
     let path = match &common.spec {
         Some(p) => p.clone(),
         None => discover::spec(|k| process.get(k).cloned(), Path::exists)?,
@@ -218,7 +223,7 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
 fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
     let given = flag.map_or(Given::Env, Given::Flag);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
+    kubeconfig_path::locate(given, |k| std::env::var_os(k), &cwd).map_err(Failure::failed)
 }
 
 /// What a `kubeconfig` subcommand did and checked. Nothing read from the
@@ -228,7 +233,7 @@ fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
 fn report(what: &str, path: &Path) -> Result<(), Failure> {
     note(&format!(
         "kubeconfig {} {what}: its current context names a context, a cluster with a server, and a user, all in the file\n",
-        path.display(),
+        visible_path(path),
     ))
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::base::bounded_file::{self, KUBECONFIG_CAP};
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::paint::visible_path;
 
 #[derive(Debug, Deserialize)]
 struct Kubeconfig {
@@ -120,7 +121,7 @@ pub fn read(path: &Path) -> Result<String, Diag> {
     bounded_file::read_to_string(path, KUBECONFIG_CAP).map_err(|e| {
         Diag::new(
             Code::Kubeconfig,
-            format!("cannot read {}: {e}", path.display()),
+            format!("cannot read {}: {e}", visible_path(path)),
         )
     })
 }
@@ -129,7 +130,7 @@ pub fn read(path: &Path) -> Result<String, Diag> {
 pub fn check(path: &Path) -> Result<Current, Diag> {
     let text = read(path)?;
     validate_text(&text)
-        .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", path.display())))
+        .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", visible_path(path))))
 }
 
 /// Kubeconfig content as given: plain YAML, or base64 of it (as CI

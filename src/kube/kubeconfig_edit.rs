@@ -13,6 +13,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::base::atomic_file;
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::paint::visible_path;
 use crate::kube::kubeconfig::{self, Current};
 
 /// How the current context's user gets its credential.
@@ -237,14 +238,14 @@ fn exec_json(e: &Exec) -> Json {
 /// is a usable kubeconfig, and replaces the file atomically (a symlink is
 /// written through). Messages never quote the content.
 pub fn edit(path: &Path, edit: impl FnOnce(&mut Doc) -> Result<(), Diag>) -> Result<Current, Diag> {
-    let at = |d: Diag| fail(format!("{}: {}", path.display(), d.message));
+    let at = |d: Diag| fail(format!("{}: {}", visible_path(path), d.message));
     let text = kubeconfig::read(path)?;
     let mut doc = Doc::parse(&text).map_err(at)?;
     edit(&mut doc).map_err(at)?;
     let out = doc.to_yaml();
     let current = kubeconfig::validate(&out).map_err(at)?;
     atomic_file::write(path, out.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(path))))?;
     Ok(current)
 }
 
@@ -265,7 +266,7 @@ pub fn install(
             // content, which holds credentials.
             return Err(fail(format!(
                 "sha256 mismatch: the content's SHA-256 is not {want}; the kubeconfig at {} was left as it was (`sha256sum` of a copy you trust gives the right one)",
-                dest.display()
+                visible_path(dest)
             )));
         }
     }
@@ -277,7 +278,7 @@ pub fn install(
     }
     let current = kubeconfig::validate(&text)?;
     atomic_file::write(dest, text.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", dest.display())))?;
+        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(dest))))?;
     Ok(current)
 }
 

@@ -64,7 +64,10 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         env.insert(name.clone(), v);
     }
     // Read once: masked here, passed on to every command as it is.
-    let raw_env = resolve::raw_env();
+    // But the names the runner sets (a STACKHOOK_TMPDIR that is not UTF-8
+    // would replace the run's own).
+    let mut raw_env = resolve::raw_env();
+    raw_env.retain(|(name, _)| RESERVED_ENV.iter().all(|r| name != r));
     let secret_values = secret_values::of(plan, &env, &raw_env);
     let console = Console {
         masker: Masker::new(&secret_values),
