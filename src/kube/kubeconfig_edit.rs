@@ -12,6 +12,7 @@ use std::path::Path;
 use serde_json::{Map, Value as Json, json};
 
 use crate::base::atomic_file;
+use crate::base::bounded_file::KUBECONFIG_CAP;
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::paint::visible_path;
 use crate::kube::kubeconfig::{self, Current};
@@ -69,10 +70,10 @@ pub struct Doc(Map<String, Json>);
 
 impl Doc {
     pub fn parse(text: &str) -> Result<Doc, Diag> {
-        match serde_saphyr::from_str::<Json>(text) {
+        match kubeconfig::parse::<Json>(text) {
             Ok(Json::Object(map)) => Ok(Doc(map)),
             Ok(_) => Err(fail("not a kubeconfig (not a YAML mapping)")),
-            Err(_) => Err(fail("not a valid kubeconfig (not YAML)")),
+            Err(e) => Err(fail(e)),
         }
     }
 
@@ -244,9 +245,23 @@ pub fn edit(path: &Path, edit: impl FnOnce(&mut Doc) -> Result<(), Diag>) -> Res
     edit(&mut doc).map_err(at)?;
     let out = doc.to_yaml();
     let current = kubeconfig::validate(&out).map_err(at)?;
-    atomic_file::write(path, out.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(path))))?;
+    write(path, &out)?;
     Ok(current)
+}
+
+/// Replaces the kubeconfig at `path` with `text`, which must be one
+/// stackhook reads back: over the cap, the next step's check would refuse
+/// it, so the old file stays.
+fn write(path: &Path, text: &str) -> Result<(), Diag> {
+    if text.len() as u64 > KUBECONFIG_CAP {
+        return Err(fail(format!(
+            "{} was left as it was: the new kubeconfig would be larger than {} MiB, the most stackhook reads",
+            visible_path(path),
+            KUBECONFIG_CAP >> 20
+        )));
+    }
+    atomic_file::write(path, text.as_bytes())
+        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(path))))
 }
 
 /// Installs a kubeconfig from a variable or a file: checksum, decode,
@@ -277,8 +292,7 @@ pub fn install(
         text = doc.to_yaml();
     }
     let current = kubeconfig::validate(&text)?;
-    atomic_file::write(dest, text.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(dest))))?;
+    write(dest, &text)?;
     Ok(current)
 }
 
