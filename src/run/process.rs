@@ -158,9 +158,10 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
     // may not be killed is left, and reported.
     signals::signal_group(group, libc::SIGKILL);
     let mut left: Vec<reaper::Refused> = watch.refused.take().into_iter().collect();
-    let status = match left.is_empty() {
-        true => child.wait(),
-        false => Err(std::io::Error::other("it could not be ended")),
+    let status = if left.is_empty() {
+        child.wait()
+    } else {
+        Err(std::io::Error::other("it could not be ended"))
     };
     for r in reaper::end_children() {
         if left.iter().all(|l| l.pid != r.pid) {
