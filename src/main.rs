@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 
 use clap::Parser;
+use stackhook::base::failure::Failure;
+use stackhook::base::output::{self, Stream};
 use stackhook::base::timeline;
 use stackhook::cli::{args, commands};
 use stackhook::run::guardian;
@@ -15,7 +17,11 @@ fn main() {
     if let (Some(arg), None) = (args.next(), args.next())
         && (arg == "--version" || arg == "-V")
     {
-        let _ = writeln!(std::io::stdout(), "stackhook {}", args::VERSION);
+        let version = format!("stackhook {}\n", args::VERSION);
+        if let Err(failure) = output::print(Stream::Stdout, &version) {
+            install_report_handler(args::Color::Auto);
+            exit(failure);
+        }
         return;
     }
     // A run's commands must end with it: the process the caller started
@@ -31,7 +37,7 @@ fn main() {
         guardian::start();
         timeline::mark("worker forked");
     }
-    let cli = args::Cli::parse();
+    let cli = args::Cli::try_parse().unwrap_or_else(|e| clap_exit(&e));
     timeline::mark("arguments parsed");
     if let args::Command::Run(args) = &cli.command
         && !args.dry_run
@@ -42,15 +48,32 @@ fn main() {
     }
     install_report_handler(cli.color);
     if let Err(failure) = commands::run(cli.command, cli.color) {
-        let code = failure.exit_code();
-        // One write: stderr is unbuffered, and the report would otherwise
-        // go out a few bytes per system call.
-        let mut text = String::new();
-        for diag in failure.into_diags() {
-            text.push_str(&format!("{:?}\n", miette::Report::new(diag)));
+        exit(failure);
+    }
+}
+
+/// Reports a failure on stderr and exits with its code.
+fn exit(failure: Failure) -> ! {
+    let code = failure.exit_code();
+    let mut text = String::new();
+    for diag in failure.into_diags() {
+        text.push_str(&format!("{:?}\n", miette::Report::new(diag)));
+    }
+    // Nothing is left to say that it could not be said: the code says it.
+    let _ = output::write(Stream::Stderr, &text);
+    std::process::exit(code);
+}
+
+/// Help, `--version` and usage errors, as clap prints them; help that
+/// cannot be written fails (exit 1), as any other output.
+fn clap_exit(e: &clap::Error) -> ! {
+    let printed = e.print().and_then(|()| std::io::stdout().flush());
+    match printed {
+        Err(error) if !e.use_stderr() => {
+            install_report_handler(args::Color::Auto);
+            exit(Failure::failed(output::unwritten(Stream::Stdout, &error)));
         }
-        let _ = std::io::stderr().write_all(text.as_bytes());
-        std::process::exit(code);
+        _ => std::process::exit(e.exit_code()),
     }
 }
 

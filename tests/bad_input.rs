@@ -582,3 +582,87 @@ fn a_kubeconfig_path_is_escaped_while_waiting_for_its_lock() {
     // The note, the error and its help (the lock file).
     assert_eq!(err.matches(r"con\x1b[2Kfig\u{202e}").count(), 3, "{err}");
 }
+
+/// A kubeconfig path that is not UTF-8 is never swapped for another file:
+/// not for a name with U+FFFD in place of the bad bytes (`--kubeconfig`),
+/// nor for ~/.kube/config (`KUBECONFIG`). `plan` and `run`, which pass the
+/// path to commands as text and show it, refuse it (exit 2) before
+/// anything runs; the `kubeconfig` subcommands use its bytes.
+#[test]
+fn a_non_utf8_kubeconfig_path_is_used_as_is_or_refused() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStringExt;
+    let sb = Sandbox::new();
+    let mut raw = sb.path("kube").into_os_string().into_vec();
+    raw.extend_from_slice(b"/caf\xe9");
+    let raw = OsString::from_vec(raw);
+    let lossy = sb.path("kube/caf\u{fffd}");
+    let home_config = sb.path("work/.kube/config");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo \"apiVersion: v1\" > \"$KUBECONFIG\"']}\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let refusals = [
+        (
+            vec![
+                OsStr::new("plan"),
+                OsStr::new("--kubeconfig"),
+                &raw,
+                OsStr::new(spec),
+            ],
+            None,
+        ),
+        (
+            vec![
+                OsStr::new("run"),
+                OsStr::new("--kubeconfig"),
+                &raw,
+                OsStr::new(spec),
+            ],
+            None,
+        ),
+        (vec![OsStr::new("plan"), OsStr::new(spec)], Some(&raw)),
+        (vec![OsStr::new("run"), OsStr::new(spec)], Some(&raw)),
+    ];
+    for (args, env) in refusals {
+        let mut cmd = sb.command();
+        cmd.args(&args);
+        if let Some(k) = env {
+            cmd.env("KUBECONFIG", k);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(unwrapped(&err).contains("is not UTF-8"), "{err}");
+        assert!(err.contains(r"caf\xe9"), "the bytes, escaped: {err}");
+        for p in [&lossy, &home_config] {
+            assert!(!p.exists(), "{args:?} wrote {}", p.display());
+        }
+        assert!(!std::path::Path::new(&raw).exists(), "{args:?} ran");
+    }
+    // The subcommands work on the file the bytes name, and on no other.
+    std::fs::write(&raw, TWO_CONTEXTS).unwrap();
+    std::fs::write(&lossy, "not: [a kubeconfig").unwrap();
+    std::fs::create_dir_all(home_config.parent().unwrap()).unwrap();
+    std::fs::write(&home_config, "not: [a kubeconfig").unwrap();
+    let mut flag = sb.command();
+    flag.args([
+        OsStr::new("kubeconfig"),
+        OsStr::new("check"),
+        OsStr::new("--kubeconfig"),
+        &raw,
+    ]);
+    let mut env = sb.command();
+    env.args(["kubeconfig", "set-user", "--token-from-env=MY_TOKEN"])
+        .env("KUBECONFIG", &raw)
+        .env("MY_TOKEN", "tok-1");
+    for mut cmd in [flag, env] {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(r"caf\xe9"), "{}", stderr(&out));
+    }
+    let edited = std::fs::read_to_string(&raw).unwrap();
+    assert!(edited.contains("tok-1"), "{edited}");
+    assert_eq!(std::fs::read(&lossy).unwrap(), b"not: [a kubeconfig");
+    assert_eq!(std::fs::read(&home_config).unwrap(), b"not: [a kubeconfig");
+}

@@ -10,12 +10,22 @@ use common::*;
 
 /// Runs the binary in the sandbox under `timeout 60`.
 fn bounded(sb: &Sandbox, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+    bounded_for(60, sb, args, extra)
+}
+
+/// The same under `timeout SECS`.
+fn bounded_for(
+    secs: u32,
+    sb: &Sandbox,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> (i32, String, String) {
     let out = std::process::Command::new("timeout")
         .env_clear()
         .envs(sb.envs())
         .envs(extra.iter().copied())
         .current_dir(sb.path("work"))
-        .arg("60")
+        .arg(secs.to_string())
         .arg(bin())
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -168,4 +178,56 @@ fn a_token_whose_expiry_is_out_of_range_is_used_without_one() {
         out.contains(r#""expirationTimestamp":"9999-12-31T23:59:59Z""#),
         "{out}"
     );
+}
+
+/// A kubeconfig of `size` bytes with 30,000 contexts (270,000 YAML nodes,
+/// past serde-saphyr's default 250,000), the rest a certificate.
+fn big_kubeconfig(size: usize) -> String {
+    let head = "apiVersion: v1\nkind: Config\ncurrent-context: c0\nclusters:\n- name: k0\n  cluster:\n    server: https://k0.example:6443\n    certificate-authority-data: ";
+    let mut tail = String::from("users:\n- name: u0\n  user:\n    token: t\ncontexts:\n");
+    for i in 0..30_000 {
+        tail.push_str(&format!(
+            "- name: c{i}\n  context:\n    cluster: k0\n    user: u0\n"
+        ));
+    }
+    let pad = size - head.len() - tail.len() - 1;
+    format!("{head}{}\n{tail}", "Q".repeat(pad))
+}
+
+/// The 16 MiB that stackhook reads of a kubeconfig is all it asks: one
+/// of exactly that size, however many contexts it holds, is checked and
+/// edited (it was refused as a YAML error past 250,000 nodes); one byte
+/// more is refused, naming the limit; and an edit that would take it past
+/// the limit leaves it as it was, naming the limit. (Up to 300 s each: a
+/// debug build parses 16 MiB slowly on a loaded machine.)
+#[test]
+fn a_kubeconfig_up_to_the_size_limit_is_read_whatever_its_node_count() {
+    const CAP: usize = 16 << 20;
+    let sb = Sandbox::new();
+    let path = sb.kubeconfig();
+    let token = [("MY_TOKEN", "tok-big")];
+    let set_user = ["kubeconfig", "set-user", "--token-from-env=MY_TOKEN"];
+
+    std::fs::write(&path, big_kubeconfig(CAP)).unwrap();
+    let (code, _, err) = bounded_for(300, &sb, &["kubeconfig", "check"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = bounded_for(300, &sb, &set_user, &token);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        unwrapped(&err)
+            .contains("was left as it was: the new kubeconfig would be larger than 16 MiB"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), big_kubeconfig(CAP));
+
+    std::fs::write(&path, big_kubeconfig(CAP - 4096)).unwrap();
+    let (code, _, err) = bounded_for(300, &sb, &set_user, &token);
+    assert_eq!(code, 0, "{err}");
+    let edited = std::fs::read_to_string(&path).unwrap();
+    assert!(edited.contains("tok-big") && edited.contains("c29999"));
+
+    std::fs::write(&path, big_kubeconfig(CAP + 1)).unwrap();
+    let (code, _, err) = bounded_for(300, &sb, &["kubeconfig", "check"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("it is larger than 16 MiB"), "{err}");
 }

@@ -26,6 +26,16 @@ fn main() {
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
         case!(secrets_that_are_not_utf8_or_have_short_lines_are_masked),
         case!(
+            a_timeout_bounds_a_command_run_as_another_user,
+            Need::Root,
+            Need::Cli("setpriv")
+        ),
+        case!(
+            a_timeout_bounds_output_held_by_another_users_process,
+            Need::Root,
+            Need::Cli("setpriv")
+        ),
+        case!(
             a_run_on_a_terminal_with_tostop_prints_and_ends,
             Need::Cli("script"),
             Need::Cli("timeout")
@@ -466,4 +476,133 @@ steps:
         assert!(text.contains(says), "{text}");
         assert!(text.contains(&format!("rc={code}")), "{text}");
     }
+}
+
+/// Processes the test started as root, killed however the test ends.
+struct KillPids(Vec<std::path::PathBuf>, i32);
+
+impl Drop for KillPids {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            if let Some(pid) = std::fs::read_to_string(f)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        unsafe { libc::kill(self.1, libc::SIGKILL) };
+    }
+}
+
+/// What `sudo` is to a run, built without sudo: stackhook runs as nobody
+/// (uid 65534), and its step starts a setuid-root copy of setpriv that
+/// becomes root in full (real, effective and saved uid), which nobody may
+/// not signal. The step first edits the kubeconfig; the root process
+/// writes its pid to `work/root.pid` and sleeps for two minutes. `shape`
+/// is the command around it. Returns the exit code, stderr, the root
+/// process's pid and how long the run took, or fails when the run lasts
+/// longer than its 2 s timeout and the grace periods allow.
+fn run_as_nobody_with_root_step(shape: &str) -> (i32, String, i32, std::time::Duration) {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let pidfile = sb.path("work/root.pid");
+    let root = sb.bin().join("become-root");
+    let setpriv = which("setpriv").unwrap();
+    let spec = sb.write_spec(&format!(
+        "version: 1\nsteps:\n  - provider: run\n    name: sudo\n    timeout: 2s\n    with:\n      commands:\n        - |\n          echo 'changed: true' >> \"$KUBECONFIG\"\n          {shape}\n"
+    ));
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(sb.dir.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    std::fs::copy(&setpriv, &root).unwrap();
+    std::os::unix::fs::chown(&root, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut command = std::process::Command::new(&setpriv);
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin())
+        .args(["run", spec.to_str().unwrap()])
+        .env_clear()
+        .envs(sb.envs())
+        .env("ROOT", &root)
+        .env("PIDFILE", &pidfile)
+        .current_dir(sb.path("work"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = std::time::Instant::now();
+    let child = command.spawn().unwrap();
+    let _cleanup = KillPids(vec![pidfile.clone()], child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    // 2 s of timeout, 10 s between SIGTERM and SIGKILL, and slack for a
+    // loaded machine: far less than the two minutes the root process
+    // sleeps.
+    let bound = std::time::Duration::from_secs(2 + 10 + 20);
+    let out = rx
+        .recv_timeout(bound)
+        .unwrap_or_else(|_| panic!("the run was still going after {bound:?}"));
+    let took = started.elapsed();
+    let root_pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("the root process started")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        alive(root_pid),
+        "the root process {root_pid} was ended: the test proves nothing"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS,
+        "rolled back"
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(sb.tmp_entries().is_empty(), "{:?} {err}", sb.tmp_entries());
+    (out.status.code().unwrap_or(-1), err, root_pid, took)
+}
+
+/// The command itself becomes root (`exec sudo ...`): SIGTERM and SIGKILL
+/// of its group fail with EPERM. The run gives up on it after the grace
+/// period, says which process it could not end and why, rolls back and
+/// exits 1.
+fn a_timeout_bounds_a_command_run_as_another_user() {
+    let (code, err, pid, took) = run_as_nobody_with_root_step(
+        r#"exec "$ROOT" --reuid=0 --regid=0 --clear-groups sh -c 'echo $$ > "$PIDFILE"; exec sleep 120'"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    let err = unwrapped(&err);
+    assert!(err.contains("step `sudo` timed out after 2s"), "{err}");
+    assert!(
+        err.contains(&format!("pid {pid} (user 0): Operation not permitted")),
+        "{err}"
+    );
+    assert!(err.contains("rolled back"), "{err}");
+    assert!(
+        took.as_secs() >= 12,
+        "gave up before the grace period: {took:?}"
+    );
+}
+
+/// The command (nobody's `sh`) ends at SIGTERM, but leaves a root process
+/// that holds its output open: reading the output stops after the grace
+/// period, and the process is reported, not waited for.
+fn a_timeout_bounds_output_held_by_another_users_process() {
+    let (code, err, pid, _) = run_as_nobody_with_root_step(
+        r#""$ROOT" --reuid=0 --regid=0 --clear-groups sh -c 'echo $$ > "$PIDFILE"; exec sleep 120' &
+          wait"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    let err = unwrapped(&err);
+    assert!(err.contains("step `sudo` timed out after 2s"), "{err}");
+    assert!(
+        err.contains(&format!("pid {pid} (user 0): Operation not permitted")),
+        "{err}"
+    );
+    assert!(err.contains("rolled back"), "{err}");
 }

@@ -28,6 +28,7 @@ codes! {
     InitWrite => "stackhook::init::write",
     Kubeconfig => "stackhook::kubeconfig",
     KubeconfigPath => "stackhook::kubeconfig::path",
+    Output => "stackhook::output",
     PreflightMissingCli => "stackhook::preflight::missing_cli",
     PreflightTokenExpired => "stackhook::preflight::token_expired",
     ProviderDir => "stackhook::provider::dir",

@@ -1,10 +1,15 @@
 //! Where the kubeconfig is: one rule for `plan`, `run` and every
 //! subcommand. The result is always absolute, so that a command that
-//! changes directory still writes the same file.
+//! changes directory still writes the same file. Paths are bytes here: one
+//! that is not UTF-8 names its own file, never a lossy copy's, nor the
+//! default's.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::paint::visible_path;
 
 /// Where the path comes from, in order of precedence: `--kubeconfig`, the
 /// spec's `kubeconfig:` (already interpolated; relative to the spec's
@@ -20,18 +25,18 @@ pub enum Given<'a> {
 /// the spec; relative paths are made absolute against `cwd`.
 pub fn locate(
     given: Given,
-    env: impl Fn(&str) -> Option<String>,
+    env: impl Fn(&str) -> Option<OsString>,
     cwd: &Path,
 ) -> Result<PathBuf, Diag> {
     let home = env("HOME").filter(|h| !h.is_empty());
     let path = match given {
-        Given::Flag(p) => expand_home(&p.to_string_lossy(), home.as_deref())?,
-        Given::Spec { text, dir } => dir.join(expand_home(&text, home.as_deref())?),
+        Given::Flag(p) => expand_home(p.as_os_str(), home.as_deref())?,
+        Given::Spec { text, dir } => dir.join(expand_home(OsStr::new(&text), home.as_deref())?),
         Given::Env => match env("KUBECONFIG")
             .as_deref()
-            .and_then(|k| k.split(':').find(|p| !p.is_empty()))
+            .and_then(|k| k.as_bytes().split(|b| *b == b':').find(|p| !p.is_empty()))
         {
-            Some(first) => PathBuf::from(first),
+            Some(first) => PathBuf::from(OsStr::from_bytes(first)),
             None => match &home {
                 Some(h) => Path::new(h).join(".kube").join("config"),
                 None => {
@@ -47,20 +52,37 @@ pub fn locate(
     Ok(absolute(cwd, &path))
 }
 
-fn expand_home(text: &str, home: Option<&str>) -> Result<PathBuf, Diag> {
-    let rest = match text.strip_prefix('~') {
-        Some("") => "",
-        Some(rest) if rest.starts_with('/') => &rest[1..],
+fn expand_home(text: &OsStr, home: Option<&OsStr>) -> Result<PathBuf, Diag> {
+    let rest = match text.as_bytes().strip_prefix(b"~") {
+        Some(b"") => OsStr::new(""),
+        Some([b'/', rest @ ..]) => OsStr::from_bytes(rest),
         _ => return Ok(PathBuf::from(text)),
     };
     match home {
         Some(h) => Ok(Path::new(h).join(rest)),
         None => Err(Diag::new(
             Code::KubeconfigPath,
-            format!("cannot expand `~` in the kubeconfig path {text}: HOME is unset or empty"),
+            format!(
+                "cannot expand `~` in the kubeconfig path {}: HOME is unset or empty",
+                visible_path(Path::new(text))
+            ),
         )
         .help("give an absolute path, or set HOME")),
     }
+}
+
+/// The path as text, for a run: it reaches commands in KUBECONFIG, which
+/// the runner builds as text, and the plan shows it. One that is not UTF-8
+/// is refused rather than changed into another file's name. `what` names
+/// where it came from.
+pub fn utf8<'p>(path: &'p Path, what: &str) -> Result<&'p str, Diag> {
+    path.to_str().ok_or_else(|| {
+        Diag::new(
+            Code::KubeconfigPath,
+            format!("{what} {} is not UTF-8", visible_path(path)),
+        )
+        .help("a run passes the kubeconfig's path to its commands as text and shows it in the plan: rename the file, or give a path that is UTF-8")
+    })
 }
 
 /// `path` made absolute against `cwd`, with `.` and `..` components of the
@@ -89,10 +111,10 @@ fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, OsString)> = pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), v.into()))
             .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
@@ -180,5 +202,25 @@ mod tests {
             let err = locate_in(Given::Env, &pairs).unwrap_err();
             assert!(err.message.contains("HOME and KUBECONFIG are unset"));
         }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_name_their_own_file() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = OsString::from_vec(b"/k/caf\xe9:/second".to_vec());
+        let env = |k: &str| match k {
+            "KUBECONFIG" => Some(raw.clone()),
+            "HOME" => Some(OsString::from_vec(b"/h\xff".to_vec())),
+            _ => None,
+        };
+        let cwd = Path::new(CWD);
+        let found = locate(Given::Env, env, cwd).unwrap();
+        assert_eq!(found.as_os_str().as_bytes(), b"/k/caf\xe9");
+        let flag = Path::new(OsStr::from_bytes(b"~/caf\xe9"));
+        let found = locate(Given::Flag(flag), env, cwd).unwrap();
+        assert_eq!(found.as_os_str().as_bytes(), b"/h\xff/caf\xe9");
+        let err = utf8(&found, "--kubeconfig").unwrap_err();
+        assert_eq!(err.message, "--kubeconfig /h\\xff/caf\\xe9 is not UTF-8");
+        assert_eq!(utf8(Path::new("/k/café"), "x").unwrap(), "/k/café");
     }
 }

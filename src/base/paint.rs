@@ -109,6 +109,20 @@ pub fn hidden(c: char) -> bool {
         )
 }
 
+/// A path as `visible_line` shows text, with each byte that is not UTF-8 as
+/// `\xe9`: `Path::display` would show U+FFFD, which names another file.
+pub fn visible_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(&visible_line(chunk.valid()));
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

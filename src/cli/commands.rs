@@ -1,13 +1,14 @@
 //! One function per subcommand, from parsed arguments to output.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::base::bounded_file::{self, KUBECONFIG_CAP};
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
 use crate::base::kubeconfig_path::{self, Given};
-use crate::base::paint::{Paint, visible, visible_line};
+use crate::base::output::{self, Stream};
+use crate::base::paint::{Paint, visible, visible_line, visible_path};
 use crate::base::timeline;
 use crate::cli::args::{
     Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
@@ -42,13 +43,14 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
                 true => schema::plan(),
                 false => schema::schema(&Catalog::builtin()),
             };
-            print(&(serde_json::to_string_pretty(&schema).expect("json") + "\n"));
-            Ok(())
+            print(&(serde_json::to_string_pretty(&schema).expect("json") + "\n"))
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "stackhook", &mut std::io::stdout());
-            Ok(())
+            // Into memory: clap_complete panics when its write fails.
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "stackhook", &mut out);
+            print(&String::from_utf8_lossy(&out))
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
@@ -56,21 +58,30 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
                 .expect("rendering to memory");
-            print(&String::from_utf8_lossy(&out));
-            Ok(())
+            print(&String::from_utf8_lossy(&out))
         }
     }
 }
 
-fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`stackhook plan | head`) is not an error worth a panic.
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+/// Output that is the command's result: missing or cut short (a full
+/// disk, `stackhook plan | head`), it fails the command, so that nothing
+/// takes part of a plan for the whole.
+fn print(text: &str) -> Result<(), Failure> {
+    output::print(Stream::Stdout, text)
+}
+
+/// What a command says it did, on stderr; failing as `print` does.
+fn note(text: &str) -> Result<(), Failure> {
+    output::print(Stream::Stderr, text)
 }
 
 /// Loads the spec and renders its plan against the process environment.
 fn load_plan(common: &Common, process: &ProcessEnv) -> Result<(Spec, Plan), Failure> {
+    // Left out of `process` (not UTF-8), it would be passed on to the
+    // commands as it is: they would write another file than the run's.
+    if let Some(k) = std::env::var_os("KUBECONFIG") {
+        kubeconfig_path::utf8(Path::new(&k), "KUBECONFIG")?;
+    }
     let path = match &common.spec {
         Some(p) => p.clone(),
         None => discover::spec(|k| process.get(k).cloned(), Path::exists)?,
@@ -121,7 +132,7 @@ fn show(
         Format::Json => preview::json(plan),
         Format::Markdown => preview::markdown(plan),
     };
-    print(&out);
+    print(&out)?;
     if strict && !plan.missing_env.is_empty() {
         let diag = resolve::missing_diag(spec.source(), &plan.missing_env);
         return Err(Failure::Invalid(vec![diag]));
@@ -144,14 +155,19 @@ fn validate_one(path: &Path, provider_dir: Option<&Path>) -> Result<(), Vec<Diag
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     let files = discover::spec_files(&args.paths)?;
     let mut diags = Vec::new();
+    let mut unwritten = Ok(());
     for f in &files {
         match validate_one(f, args.provider_dir.as_deref()) {
-            Ok(()) => eprintln!("ok: {}", visible_line(&f.display().to_string())),
+            Ok(()) => {
+                let line = format!("ok: {}\n", visible_line(&f.display().to_string()));
+                unwritten = unwritten.and(note(&line))
+            }
             Err(d) => diags.extend(d),
         }
     }
+    // An invalid spec is the answer (exit 2) even when it cannot be said.
     if diags.is_empty() {
-        Ok(())
+        unwritten
     } else {
         Err(Failure::Invalid(diags))
     }
@@ -165,16 +181,14 @@ fn providers(args: &ProvidersArgs) -> Result<(), Failure> {
     let Some(name) = &args.name else {
         let mut out = provider_page::list(&catalog, "");
         out.push_str("\nShow one in full: stackhook providers NAME\n");
-        print(&visible(&out));
-        return Ok(());
+        return print(&visible(&out));
     };
     let p = catalog.require(name)?;
     // A page of a provider file shows its text, escaped.
     print(&visible(&provider_page::page(
         p,
         args.provider_dir.as_deref(),
-    )?));
-    Ok(())
+    )?))
 }
 
 fn init(args: &InitArgs) -> Result<(), Failure> {
@@ -182,14 +196,12 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
     let Some(name) = &args.provider else {
         let mut out = String::from("Providers (stackhook init PROVIDER [-o FILE]):\n");
         out.push_str(&provider_page::list(&catalog, "  "));
-        print(&out);
-        return Ok(());
+        return print(&out);
     };
     let p = catalog.require(name)?;
     let text = init::starter(p, &args.schema);
     if args.output.as_os_str() == "-" {
-        print(&text);
-        return Ok(());
+        return print(&text);
     }
     if args.output.exists() && !args.force {
         return Err(Diag::new(
@@ -209,10 +221,10 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     }
     std::fs::write(&args.output, text).map_err(|e| write_error(&args.output, e))?;
-    let output = args.output.display().to_string();
-    let output = visible_line(&output);
-    eprintln!("wrote {output}; preview it with: stackhook plan {output}");
-    Ok(())
+    let output = visible_path(&args.output);
+    note(&format!(
+        "wrote {output}; preview it with: stackhook plan {output}\n"
+    ))
 }
 
 /// Where a `stackhook kubeconfig` subcommand works: `--kubeconfig`, else
@@ -220,18 +232,18 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
 fn locate(flag: Option<&Path>) -> Result<std::path::PathBuf, Failure> {
     let given = flag.map_or(Given::Env, Given::Flag);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    kubeconfig_path::locate(given, |k| std::env::var(k).ok(), &cwd).map_err(Failure::failed)
+    kubeconfig_path::locate(given, |k| std::env::var_os(k), &cwd).map_err(Failure::failed)
 }
 
 /// What a `kubeconfig` subcommand did and checked. Nothing read from the
 /// file is printed (no context, cluster or user name, no server): the
 /// content may come from a secret, and the masker hides whole secret
 /// lines, not the fragments a message would quote.
-fn report(what: &str, path: &Path) {
-    eprintln!(
-        "kubeconfig {} {what}: its current context names a context, a cluster with a server, and a user, all in the file",
-        visible_line(&path.display().to_string()),
-    );
+fn report(what: &str, path: &Path) -> Result<(), Failure> {
+    note(&format!(
+        "kubeconfig {} {what}: its current context names a context, a cluster with a server, and a user, all in the file\n",
+        visible_path(path),
+    ))
 }
 
 /// The `stackhook kubeconfig` subcommands run inside steps: a failure is a
@@ -242,8 +254,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
         KubeconfigCommand::Check { kubeconfig } => {
             let path = locate(kubeconfig.as_deref())?;
             kubeconfig::check(&path).map_err(Failure::failed)?;
-            report("checked", &path);
-            Ok(())
+            report("checked", &path)
         }
         KubeconfigCommand::Install {
             from_env,
@@ -272,8 +283,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             };
             kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)
                 .map_err(Failure::failed)?;
-            report("installed", &path);
-            Ok(())
+            report("installed", &path)
         }
         KubeconfigCommand::SetUser {
             exec_credential_from_env,
@@ -296,8 +306,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
                 Ok(())
             })
             .map_err(Failure::failed)?;
-            report("user set", &path);
-            Ok(())
+            report("user set", &path)
         }
         KubeconfigCommand::SetContext {
             use_context,
@@ -315,8 +324,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             };
             kubeconfig_edit::edit(&path, |doc| doc.change_context(&change))
                 .map_err(Failure::failed)?;
-            report("context set", &path);
-            Ok(())
+            report("context set", &path)
         }
     }
 }
@@ -388,10 +396,7 @@ fn exec_credential(var: &str) -> Result<(), Failure> {
     let value = std::env::var(var).ok();
     let info = std::env::var("KUBERNETES_EXEC_INFO").ok();
     match exec_credential::answer(var, value.as_deref(), info.as_deref()) {
-        Ok(json) => {
-            print(&(json + "\n"));
-            Ok(())
-        }
+        Ok(json) => print(&(json + "\n")),
         Err(refusal) => Err(Failure::failed(Diag::new(Code::ExecCredential, refusal.0))),
     }
 }

@@ -7,9 +7,11 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::base::bounded_file::{self, KUBECONFIG_CAP};
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::paint::visible_path;
 
 #[derive(Debug, Deserialize)]
 struct Kubeconfig {
@@ -67,15 +69,48 @@ pub fn validate(text: &str) -> Result<Current, Diag> {
     validate_text(text).map_err(|e| Diag::new(Code::Kubeconfig, e))
 }
 
+/// The parser's counts for a file of at most `cap` bytes: a YAML node or
+/// parser event takes at least one byte of input, or one with the empty
+/// value YAML implies (`{a,b}`: four nodes in four bytes), so no file
+/// within the cap passes twice as many. serde-saphyr's defaults (250,000
+/// nodes, 1,000,000 events) refused a 14.6 MB kubeconfig of many contexts.
+/// The limits against YAML bombs stay (nesting depth, anchors, aliases).
+fn options_for(cap: u64) -> serde_saphyr::Options {
+    let most = 2 * cap as usize + 64;
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_nodes: most, max_events: most },
+    }
+}
+
+/// Parses kubeconfig YAML: whatever fits in the bytes stackhook reads.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    parse_with(text, options_for(KUBECONFIG_CAP))
+}
+
+fn parse_with<T: DeserializeOwned>(
+    text: &str,
+    options: serde_saphyr::Options,
+) -> Result<T, String> {
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        match (e.without_snippet(), e.location()) {
+            (serde_saphyr::Error::Budget { breach, .. }, _) => format!(
+                "not read as a kubeconfig: past a limit of stackhook's YAML parser ({breach:?}); \
+             a kubeconfig of up to {} MiB is read unless it nests over 64 levels deep or holds \
+             over 50,000 anchors or aliases",
+                KUBECONFIG_CAP >> 20
+            ),
+            (_, Some(l)) => format!(
+                "not a valid kubeconfig (YAML error at line {}, column {})",
+                l.line(),
+                l.column()
+            ),
+            (_, None) => "not a valid kubeconfig (not YAML)".to_string(),
+        }
+    })
+}
+
 fn validate_text(text: &str) -> Result<Current, String> {
-    let kc: Kubeconfig = serde_saphyr::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!(
-            "not a valid kubeconfig (YAML error at line {}, column {})",
-            l.line(),
-            l.column()
-        ),
-        None => "not a valid kubeconfig (not YAML)".to_string(),
-    })?;
+    let kc: Kubeconfig = parse(text)?;
     let contexts = kc.contexts.unwrap_or_default();
     let current = kc
         .current_context
@@ -120,7 +155,7 @@ pub fn read(path: &Path) -> Result<String, Diag> {
     bounded_file::read_to_string(path, KUBECONFIG_CAP).map_err(|e| {
         Diag::new(
             Code::Kubeconfig,
-            format!("cannot read {}: {e}", path.display()),
+            format!("cannot read {}: {e}", visible_path(path)),
         )
     })
 }
@@ -129,7 +164,7 @@ pub fn read(path: &Path) -> Result<String, Diag> {
 pub fn check(path: &Path) -> Result<Current, Diag> {
     let text = read(path)?;
     validate_text(&text)
-        .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", path.display())))
+        .map_err(|e| Diag::new(Code::Kubeconfig, format!("{}: {e}", visible_path(path))))
 }
 
 /// Kubeconfig content as given: plain YAML, or base64 of it (as CI
@@ -141,7 +176,7 @@ pub fn decode(raw: &[u8]) -> Result<String, Diag> {
 
 /// Whether `text` is a YAML mapping with a kubeconfig's keys.
 fn is_kubeconfig(text: &str) -> bool {
-    serde_saphyr::from_str::<Kubeconfig>(text).is_ok()
+    parse::<Kubeconfig>(text).is_ok()
 }
 
 fn decode_text(raw: &[u8]) -> Result<String, String> {
@@ -232,5 +267,48 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(GOOD);
         assert_eq!(decode(b64.as_bytes()).unwrap(), GOOD);
         assert_eq!(decode(GOOD.as_bytes()).unwrap(), GOOD);
+    }
+
+    /// The densest YAML there is, filling a small cap: every form parses
+    /// within the counts that cap gets, as 16 MiB of it does within the
+    /// kubeconfig's.
+    #[test]
+    fn the_densest_yaml_within_a_cap_is_within_its_counts() {
+        const CAP: u64 = 8192;
+        let fill = |open: &str, unit: &dyn Fn(usize) -> String, close: &str| {
+            let mut text = open.to_string();
+            for i in 0.. {
+                let u = unit(i);
+                if (text.len() + u.len() + close.len()) as u64 > CAP {
+                    break;
+                }
+                text.push_str(&u);
+            }
+            text.push_str(close);
+            text
+        };
+        let key = |i: usize| format!("{i:x}");
+        let forms = [
+            fill("", &|_| "-\n".into(), ""),
+            fill("[", &|_| "a,".into(), "a]"),
+            fill("[", &|_| "[],".into(), "[]]"),
+            fill("[", &|_| "{},".into(), "{}]"),
+            fill("[", &|_| "{a},".into(), "{a}]"),
+            fill("{", &|i| format!("{},", key(i)), "z}"),
+            fill("", &|i| format!("{}:\n", key(i)), ""),
+            fill("", &|_| "- []\n".into(), ""),
+        ];
+        for text in forms {
+            assert!(text.len() as u64 <= CAP);
+            let parsed = parse_with::<serde_json::Value>(&text, options_for(CAP));
+            assert!(parsed.is_ok(), "{parsed:?}: {}", &text[..40]);
+        }
+        // The counts are what bounds them: a quarter as many refuses one.
+        let dense = fill("", &|_| "-\n".into(), "");
+        let tight = serde_saphyr::options! {
+            budget: serde_saphyr::budget! { max_nodes: CAP as usize / 4, max_events: CAP as usize / 4 },
+        };
+        let e = parse_with::<serde_json::Value>(&dense, tight).unwrap_err();
+        assert!(e.contains("past a limit of stackhook's YAML parser"), "{e}");
     }
 }

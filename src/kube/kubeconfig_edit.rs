@@ -12,7 +12,9 @@ use std::path::Path;
 use serde_json::{Map, Value as Json, json};
 
 use crate::base::atomic_file;
+use crate::base::bounded_file::KUBECONFIG_CAP;
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::paint::visible_path;
 use crate::kube::kubeconfig::{self, Current};
 
 /// How the current context's user gets its credential.
@@ -68,10 +70,10 @@ pub struct Doc(Map<String, Json>);
 
 impl Doc {
     pub fn parse(text: &str) -> Result<Doc, Diag> {
-        match serde_saphyr::from_str::<Json>(text) {
+        match kubeconfig::parse::<Json>(text) {
             Ok(Json::Object(map)) => Ok(Doc(map)),
             Ok(_) => Err(fail("not a kubeconfig (not a YAML mapping)")),
-            Err(_) => Err(fail("not a valid kubeconfig (not YAML)")),
+            Err(e) => Err(fail(e)),
         }
     }
 
@@ -237,15 +239,29 @@ fn exec_json(e: &Exec) -> Json {
 /// is a usable kubeconfig, and replaces the file atomically (a symlink is
 /// written through). Messages never quote the content.
 pub fn edit(path: &Path, edit: impl FnOnce(&mut Doc) -> Result<(), Diag>) -> Result<Current, Diag> {
-    let at = |d: Diag| fail(format!("{}: {}", path.display(), d.message));
+    let at = |d: Diag| fail(format!("{}: {}", visible_path(path), d.message));
     let text = kubeconfig::read(path)?;
     let mut doc = Doc::parse(&text).map_err(at)?;
     edit(&mut doc).map_err(at)?;
     let out = doc.to_yaml();
     let current = kubeconfig::validate(&out).map_err(at)?;
-    atomic_file::write(path, out.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+    write(path, &out)?;
     Ok(current)
+}
+
+/// Replaces the kubeconfig at `path` with `text`, which must be one
+/// stackhook reads back: over the cap, the next step's check would refuse
+/// it, so the old file stays.
+fn write(path: &Path, text: &str) -> Result<(), Diag> {
+    if text.len() as u64 > KUBECONFIG_CAP {
+        return Err(fail(format!(
+            "{} was left as it was: the new kubeconfig would be larger than {} MiB, the most stackhook reads",
+            visible_path(path),
+            KUBECONFIG_CAP >> 20
+        )));
+    }
+    atomic_file::write(path, text.as_bytes())
+        .map_err(|e| fail(format!("cannot write {}: {e}", visible_path(path))))
 }
 
 /// Installs a kubeconfig from a variable or a file: checksum, decode,
@@ -265,7 +281,7 @@ pub fn install(
             // content, which holds credentials.
             return Err(fail(format!(
                 "sha256 mismatch: the content's SHA-256 is not {want}; the kubeconfig at {} was left as it was (`sha256sum` of a copy you trust gives the right one)",
-                dest.display()
+                visible_path(dest)
             )));
         }
     }
@@ -276,8 +292,7 @@ pub fn install(
         text = doc.to_yaml();
     }
     let current = kubeconfig::validate(&text)?;
-    atomic_file::write(dest, text.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", dest.display())))?;
+    write(dest, &text)?;
     Ok(current)
 }
 

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::base::diagnostic::{Code, Diag, finish};
+use crate::base::kubeconfig_path;
 use crate::base::secrets::{SecretNames, is_secret_name};
 use crate::base::source_file;
 use crate::base::value::{Part, Value};
@@ -167,11 +168,14 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
     let mut diags = Vec::new();
     vars.load_spec(spec, &mut missing);
     let kubeconfig = match opts.mode {
-        Mode::Live => vars
-            .kubeconfig(spec, opts.kubeconfig, &mut missing)
-            .map_err(|d| vec![d])?
-            .display()
-            .to_string(),
+        Mode::Live => {
+            let path = vars
+                .kubeconfig(spec, opts.kubeconfig, &mut missing)
+                .map_err(|d| vec![d])?;
+            kubeconfig_path::utf8(&path, "the kubeconfig path")
+                .map_err(|d| vec![d])?
+                .to_string()
+        }
         Mode::Static => "$KUBECONFIG".to_string(),
     };
     let mut warnings = literal_secret_warnings(&vars.spec_env);

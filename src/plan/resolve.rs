@@ -205,7 +205,7 @@ impl<'a> Vars<'a> {
             (None, None) => Given::Env,
         };
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        kubeconfig_path::locate(given, |k| self.process(k).map(str::to_string), &cwd)
+        kubeconfig_path::locate(given, |k| self.process(k).map(Into::into), &cwd)
     }
 
     /// A step's `env:`, which sees the process and the spec env.

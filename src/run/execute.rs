@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
+use crate::base::output::{self, Stream};
 use crate::base::paint::{Paint, visible, visible_line};
 use crate::base::timeline;
 use crate::base::value::Value;
@@ -63,7 +64,10 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         env.insert(name.clone(), v);
     }
     // Read once: masked here, passed on to every command as it is.
-    let raw_env = resolve::raw_env();
+    // But the names the runner sets (a STACKHOOK_TMPDIR that is not UTF-8
+    // would replace the run's own).
+    let mut raw_env = resolve::raw_env();
+    raw_env.retain(|(name, _)| RESERVED_ENV.iter().all(|r| name != r));
     let secret_values = secret_values::of(plan, &env, &raw_env);
     let console = Console {
         masker: Masker::new(&secret_values),
@@ -72,8 +76,13 @@ pub fn run(spec: &Spec, plan: &Plan, process: &ProcessEnv, opts: &Options) -> Re
         paint: opts.paint,
     };
     let announce = opts.github_groups;
-    if announce {
-        secret_values::announce(&secret_values);
+    // Before anything runs: a value GitHub was not told of would show in
+    // later steps' logs. Nothing ran, as after a failed preflight (exit 2).
+    if announce && let Err(e) = secret_values::announce(&secret_values) {
+        let diag = output::unwritten(Stream::Stdout, &e).help(
+            "GitHub Actions could not be told which values to mask (`::add-mask::`): nothing ran",
+        );
+        return Err(Failure::Invalid(vec![diag]));
     }
     timeline::mark("checked");
     let mut runner = Runner::start(plan, opts, console, env, announce)?;
@@ -251,7 +260,8 @@ impl<'a> Runner<'a> {
             }
             self.console.masker = Masker::new(self.secret_values.iter().chain(&derived));
             if self.announce {
-                secret_values::announce(&derived);
+                secret_values::announce_derived(&derived)
+                    .map_err(|why| stop(0, Outcome::not_started(why)))?;
             }
             own_env = Some(env);
         } else if self.masker_stale {
@@ -271,21 +281,26 @@ impl<'a> Runner<'a> {
             };
             let name = visible_line(&step.name);
             let title = format!("[{}/{}] {name}{retry}", i + 1, self.plan.steps.len());
+            // The log's groups are not the run's result: lost, they are
+            // lost (README, Exit codes).
             if self.opts.github_groups {
-                println!("::group::{title}");
+                let _ = output::write(Stream::Stdout, &format!("::group::{title}\n"));
             }
             self.console
                 .note(&self.console.paint.bold(&format!("==> {title}")));
             let result = self.attempt(step, step_env);
             if self.opts.github_groups {
-                println!("::endgroup::");
+                let _ = output::write(Stream::Stdout, "::endgroup::\n");
             }
             let (command, outcome) = match result {
                 Ok(()) => break,
                 Err(failed) => failed,
             };
             let why = match &outcome {
-                Outcome::Interrupted(_) => return Err(stop(command, outcome)),
+                // Not again beside processes of it that are still running.
+                Outcome::Interrupted(_) | Outcome::Abandoned { .. } => {
+                    return Err(stop(command, outcome));
+                }
                 _ if attempt == attempts => return Err(stop(command, outcome)),
                 Outcome::TimedOut { .. } => "timed out".to_string(),
                 Outcome::Failed { status, .. } => status.clone(),
@@ -316,7 +331,8 @@ impl<'a> Runner<'a> {
         self.env.extend(exports);
         if !derived.is_empty() {
             if self.announce {
-                secret_values::announce(&derived);
+                secret_values::announce_derived(&derived)
+                    .map_err(|why| stop(0, Outcome::not_started(why)))?;
             }
             self.secret_values.extend(derived);
             self.masker_stale = true;
@@ -446,9 +462,9 @@ impl<'a> Runner<'a> {
             &rolled,
             &self.console.masker,
         );
-        match stop.outcome {
-            Outcome::Interrupted(sig) => Failure::Interrupted(sig, vec![diag]),
-            _ => Failure::failed(diag),
+        match stop.outcome.signal() {
+            Some(sig) => Failure::Interrupted(sig, vec![diag]),
+            None => Failure::failed(diag),
         }
     }
 }

@@ -108,7 +108,9 @@ fn guard(worker: i32, set: &libc::sigset_t, handover: Option<Receiver>) -> i32 {
         }
     };
     timeline::mark("worker exited");
-    reaper::end_children();
+    // What may not be ended (another user's) is not waited for: a worker
+    // that ended on its own has said so already.
+    let left = reaper::end_children();
     // Only now, with no command left to write it, is the kubeconfig put
     // back. Whatever happens there, the exit code is the worker's.
     let recovered = handover.and_then(|h| {
@@ -120,7 +122,7 @@ fn guard(worker: i32, set: &libc::sigset_t, handover: Option<Receiver>) -> i32 {
                 })
             })
     });
-    if let Some(line) = what_happened(ended, recovered) {
+    if let Some(line) = what_happened(ended, recovered, &left) {
         let _ = io::stderr().write_all(line.as_bytes());
     }
     timeline::mark("guardian done");
@@ -164,7 +166,11 @@ fn worker_ended(worker: i32) -> Option<Ended> {
 
 /// The line for the log when the worker was killed, or did not finish its
 /// rollback: what the guardian did. Paths only, never a secret.
-fn what_happened(ended: Ended, recovered: Option<Recovered>) -> Option<String> {
+fn what_happened(
+    ended: Ended,
+    recovered: Option<Recovered>,
+    left: &[reaper::Refused],
+) -> Option<String> {
     let how = match ended {
         Ended::Killed(sig) if sig == libc::SIGKILL || INTERRUPTS.contains(&sig) => {
             format!("the run was killed ({})", signals::name(sig))
@@ -187,6 +193,13 @@ fn what_happened(ended: Ended, recovered: Option<Recovered>) -> Option<String> {
         Some(r) => format!("rollback incomplete: {}", r.problems.join("; ")),
     };
     // One line that shows what a path holds, whatever it holds.
-    let line = format!("stackhook: {how}; {what}");
+    let mut line = format!("stackhook: {how}; {what}");
+    if !left.is_empty() {
+        let left: Vec<String> = left.iter().map(reaper::Refused::describe).collect();
+        line.push_str(&format!(
+            "; left running, as it may not be signalled: {}",
+            left.join(", ")
+        ));
+    }
     Some(visible_line(&line).into_owned() + "\n")
 }

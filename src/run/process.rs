@@ -41,9 +41,22 @@ const PIPE_SIZE: i32 = 1 << 20;
 #[derive(Debug)]
 pub enum Outcome {
     Ok,
-    Failed { status: String, stderr: Vec<String> },
-    TimedOut { stderr: Vec<String> },
+    Failed {
+        status: String,
+        stderr: Vec<String>,
+    },
+    TimedOut {
+        stderr: Vec<String>,
+    },
     Interrupted(i32),
+    /// The command left processes stackhook may not signal (another
+    /// user's, as with sudo), and it stopped waiting for them after the
+    /// grace period: `left` says which and why, `after` how the command
+    /// ended otherwise.
+    Abandoned {
+        left: Vec<String>,
+        after: Box<Outcome>,
+    },
 }
 
 impl Outcome {
@@ -52,6 +65,15 @@ impl Outcome {
         Outcome::Failed {
             status,
             stderr: Vec::new(),
+        }
+    }
+
+    /// The signal that interrupted the command, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self {
+            Outcome::Interrupted(sig) => Some(*sig),
+            Outcome::Abandoned { after, .. } => after.signal(),
+            _ => None,
         }
     }
 }
@@ -132,12 +154,29 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
     }
     signals::clear_child_group();
     // Whatever is left of the command is killed while its zombie still
-    // holds the group's id, then reaped, with every orphan it left.
+    // holds the group's id, then reaped, with every orphan it left; what
+    // may not be killed is left, and reported.
     signals::signal_group(group, libc::SIGKILL);
-    let status = child.wait();
-    reaper::end_children();
+    let mut left: Vec<reaper::Refused> = watch.refused.take().into_iter().collect();
+    let status = if left.is_empty() {
+        child.wait()
+    } else {
+        Err(std::io::Error::other("it could not be ended"))
+    };
+    for r in reaper::end_children() {
+        if left.iter().all(|l| l.pid != r.pid) {
+            left.push(r);
+        }
+    }
     let stderr = io.finish();
-    outcome(status, &watch, stderr)
+    let after = outcome(status, &watch, stderr);
+    if left.is_empty() {
+        return after;
+    }
+    Outcome::Abandoned {
+        left: left.iter().map(reaper::Refused::describe).collect(),
+        after: Box::new(after),
+    }
 }
 
 fn outcome(status: std::io::Result<ExitStatus>, watch: &Watch, stderr: Vec<String>) -> Outcome {
@@ -177,6 +216,9 @@ struct Watch {
     /// When SIGKILL follows SIGTERM (or a forwarded signal).
     kill_at: Option<Instant>,
     killed: bool,
+    /// The command still ran after SIGKILL, which it refused (it became
+    /// another user): it is no longer waited for.
+    refused: Option<reaper::Refused>,
 }
 
 impl Watch {
@@ -189,6 +231,7 @@ impl Watch {
             forwarded: false,
             kill_at: None,
             killed: false,
+            refused: None,
         }
     }
 
@@ -209,8 +252,9 @@ impl Watch {
     }
 
     fn done(&self, output_open: bool) -> bool {
-        self.exited_at.is_some()
-            && (!output_open || self.drain_until().is_some_and(|t| Instant::now() >= t))
+        self.refused.is_some()
+            || self.exited_at.is_some()
+                && (!output_open || self.drain_until().is_some_and(|t| Instant::now() >= t))
     }
 
     /// Looks at what changed after a wake-up and acts on it.
@@ -234,6 +278,9 @@ impl Watch {
             self.killed = true;
             signals::signal_group(self.group, libc::SIGKILL);
             reaper::signal_children(libc::SIGKILL, self.group);
+            // A command that became another user (sudo) refuses both: the
+            // grace period is over, so it is not waited for any longer.
+            self.refused = reaper::refuses(self.group);
         }
     }
 

@@ -85,6 +85,49 @@ fn scan_proc() -> Vec<i32> {
         .collect()
 }
 
+/// A process this one may not signal, so cannot end: another user's (a
+/// command run with sudo), which it stopped waiting for.
+#[derive(Debug)]
+pub struct Refused {
+    pub pid: i32,
+    /// Its owner, if it could still be seen.
+    pub uid: Option<u32>,
+    pub error: io::Error,
+}
+
+impl Refused {
+    /// `pid 123 (user 0): Operation not permitted (os error 1)`.
+    pub fn describe(&self) -> String {
+        let user = self.uid.map_or("?".to_string(), |u| u.to_string());
+        format!("pid {} (user {user}): {}", self.pid, self.error)
+    }
+}
+
+/// Whether `pid`, a child that has not exited, refuses signals from this
+/// process (EPERM): the process a command became with sudo.
+pub fn refuses(pid: i32) -> Option<Refused> {
+    if has_exited(pid) {
+        return None;
+    }
+    // SAFETY: kill with signal 0 only checks permission and existence.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return None;
+    }
+    let error = io::Error::last_os_error();
+    (error.raw_os_error() == Some(libc::EPERM)).then(|| Refused {
+        pid,
+        uid: owner(pid),
+        error,
+    })
+}
+
+fn owner(pid: i32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
+}
+
 /// Sends `sig` to a child and, if it leads a process group of its own (it
 /// left ours with setsid or setpgid), to that whole group.
 fn signal_child(pid: i32, sig: i32) {
@@ -111,20 +154,35 @@ pub fn signal_children(sig: i32, except: i32) {
 /// Kills and reaps every child until none is left; the orphans of each
 /// come back as children and are ended in turn. Only for when no child
 /// is still wanted (no `std::process::Child` is waiting to be reaped).
-pub fn end_children() {
+/// A child that may not be signalled (another user's) is not waited for,
+/// which would last as long as it likes: it is returned instead.
+pub fn end_children() -> Vec<Refused> {
+    let mut refused: Vec<Refused> = Vec::new();
     while has_children() {
-        let kids = children();
+        let kids: Vec<i32> = children()
+            .into_iter()
+            .filter(|p| refused.iter().all(|r| r.pid != *p))
+            .collect();
         for &pid in &kids {
             signal_child(pid, libc::SIGKILL);
         }
         for &pid in &kids {
+            if let Some(r) = refuses(pid) {
+                refused.push(r);
+                continue;
+            }
             // SAFETY: reaping a child we just killed.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         }
         if kids.is_empty() {
-            // Listed nowhere yet: a zombie that is being handed over.
+            // Listed nowhere yet: a zombie that is being handed over; or
+            // only refused children are left, and one may have ended.
             // SAFETY: reaping any child that has ended.
-            unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+            let reaped = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+            if reaped <= 0 && !refused.is_empty() {
+                break;
+            }
         }
     }
+    refused
 }

@@ -3,10 +3,10 @@
 //! Everything goes through the masker.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::Duration;
 
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::output::{self, Stream};
 use crate::base::paint::{Paint, visible, visible_line};
 use crate::plan::assemble::PlanStep;
 use crate::run::masker::Masker;
@@ -33,9 +33,10 @@ impl Console {
 }
 
 /// One write for a whole message: stderr is unbuffered, and `writeln!`
-/// on it makes a system call per piece.
+/// on it makes a system call per piece. A run's log is not its result
+/// (the login is): a note that cannot be written is lost, not fatal.
 fn write_stderr(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = output::write(Stream::Stderr, text);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +55,7 @@ impl StepStatus {
             Outcome::Failed { .. } => StepStatus::Failed,
             Outcome::TimedOut { .. } => StepStatus::TimedOut,
             Outcome::Interrupted(_) => StepStatus::Interrupted,
+            Outcome::Abandoned { after, .. } => StepStatus::of(after),
         }
     }
 
@@ -159,6 +161,10 @@ pub fn failure(
         .map(String::as_str)
         .unwrap_or("");
     let n = step.commands.len();
+    let (outcome, left) = match outcome {
+        Outcome::Abandoned { left, after } => (after.as_ref(), left.as_slice()),
+        _ => (outcome, &[][..]),
+    };
     let (code, message, stderr) = match outcome {
         Outcome::Failed { status, stderr } => (
             Code::RunStepFailed,
@@ -186,12 +192,27 @@ pub fn failure(
             ),
             &[][..],
         ),
-        Outcome::Ok => unreachable!("only failures are reported"),
+        Outcome::Ok => (
+            Code::RunStepFailed,
+            format!(
+                "step `{}`: command {command} of {n} left processes running",
+                step.name
+            ),
+            &[][..],
+        ),
+        Outcome::Abandoned { .. } => unreachable!("not nested"),
     };
     let mut help = format!(
         "{rolled}\ncommand:\n  {}",
         visible(&masker.mask(cmd_text)).replace('\n', "\n  ")
     );
+    if !left.is_empty() {
+        // Pids, users and errors only: nothing the command printed.
+        help.push_str(&format!(
+            "\nleft running, as stackhook may not signal them (another user's, as with sudo); it stopped waiting for them:\n  {}",
+            left.join("\n  ")
+        ));
+    }
     if !stderr.is_empty() {
         help.push_str(&format!(
             "\nlast lines of stderr:\n  {}",

@@ -2,9 +2,9 @@
 //! secret: what the masker hides, and what GitHub Actions is told to hide.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::base::output::{self, Stream};
 use crate::base::secrets::is_secret_name;
 use crate::plan::assemble::Plan;
 use crate::run::masker::{self, MIN_MASKED_LEN};
@@ -91,8 +91,9 @@ fn unquoted(s: &[u8]) -> &[u8] {
 /// job's log (it strips the command line itself), so that what later steps
 /// print of a secret stackhook derived is masked too. Every form the masker
 /// knows is announced, one per line. No other platform is told: a platform
-/// that does not strip the command would print the value.
-pub fn announce(values: &[Vec<u8>]) {
+/// that does not strip the command would print the value. A failed write
+/// is an error: GitHub would not mask those values in the job's log.
+pub fn announce(values: &[Vec<u8>]) -> std::io::Result<()> {
     let mut text = String::new();
     for form in values.iter().flat_map(|v| masker::forms(v)) {
         // The runner reads the log as UTF-8 and unescapes a command's
@@ -104,9 +105,15 @@ pub fn announce(values: &[Vec<u8>]) {
             .replace('\n', "%0A");
         text.push_str(&format!("::add-mask::{form}\n"));
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    output::write(Stream::Stdout, &text)
+}
+
+/// `announce` for the values a step derives: a failure is why the step
+/// cannot go on.
+pub fn announce_derived(values: &[Vec<u8>]) -> Result<(), String> {
+    announce(values).map_err(|e| {
+        format!("could not tell GitHub Actions to mask its secret values (stdout: {e})")
+    })
 }
 
 #[cfg(test)]
