@@ -154,41 +154,7 @@ impl<'a> Runner<'a> {
         match journal.take_kubeconfig(&kubeconfig, opts.lock_wait, waiting) {
             Ok(()) => {}
             Err(LockError::Io(e)) => return Err(setup_failed(e)),
-            Err(LockError::Busy { path, holder }) => {
-                let message = format!(
-                    "another stackhook run (pid {holder}) held {} for longer than {}",
-                    kubeconfig.display(),
-                    humantime::format_duration(opts.lock_wait)
-                );
-                let help = format!(
-                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
-                    path.display()
-                );
-                return Err(Failure::Invalid(vec![
-                    Diag::new(Code::RunLock, message).help(help),
-                ]));
-            }
-            Err(LockError::Refused { path, why }) => {
-                let message = format!(
-                    "cannot lock the kubeconfig {}: its lock file {} {why}",
-                    visible(&kubeconfig.display().to_string()),
-                    visible(&path.display().to_string())
-                );
-                let help = "nothing ran. The lock file must be a regular file of this user, in a directory this user can write: another user may have put something there to make runs skip the lock. Remove it (or have its owner remove it), or choose a kubeconfig in a directory of your own with --kubeconfig";
-                return Err(Failure::Invalid(vec![
-                    Diag::new(Code::RunLock, message).help(help),
-                ]));
-            }
-            Err(LockError::Interrupted(sig)) => {
-                let message = format!(
-                    "interrupted by {} while waiting for the kubeconfig",
-                    signals::name(sig)
-                );
-                return Err(Failure::Interrupted(
-                    sig,
-                    vec![Diag::new(Code::RunInterrupted, message)],
-                ));
-            }
+            Err(e) => return Err(e.failure(&kubeconfig, opts.lock_wait)),
         }
         let self_exe = std::env::current_exe()
             .map(|p| p.display().to_string())
@@ -274,20 +240,7 @@ impl<'a> Runner<'a> {
         let attempts = step.retries.saturating_add(1);
         let mut backoff = Duration::from_secs(1);
         for attempt in 1..=attempts {
-            let retry = if attempt > 1 {
-                format!(" (attempt {attempt}/{attempts})")
-            } else {
-                String::new()
-            };
-            let name = visible_line(&step.name);
-            let title = format!("[{}/{}] {name}{retry}", i + 1, self.plan.steps.len());
-            // The log's groups are not the run's result: lost, they are
-            // lost (README, Exit codes).
-            if self.opts.github_groups {
-                let _ = output::write(Stream::Stdout, &format!("::group::{title}\n"));
-            }
-            self.console
-                .note(&self.console.paint.bold(&format!("==> {title}")));
+            self.begin(i, step, attempt, attempts);
             let result = self.attempt(step, step_env);
             if self.opts.github_groups {
                 let _ = output::write(Stream::Stdout, "::endgroup::\n");
@@ -338,6 +291,24 @@ impl<'a> Runner<'a> {
             self.masker_stale = true;
         }
         Ok(())
+    }
+
+    /// An attempt's title, and its log group under GitHub Actions.
+    fn begin(&self, i: usize, step: &PlanStep, attempt: u32, attempts: u32) {
+        let retry = if attempt > 1 {
+            format!(" (attempt {attempt}/{attempts})")
+        } else {
+            String::new()
+        };
+        let name = visible_line(&step.name);
+        let title = format!("[{}/{}] {name}{retry}", i + 1, self.plan.steps.len());
+        // The log's groups are not the run's result: lost, they are
+        // lost (README, Exit codes).
+        if self.opts.github_groups {
+            let _ = output::write(Stream::Stdout, &format!("::group::{title}\n"));
+        }
+        self.console
+            .note(&self.console.paint.bold(&format!("==> {title}")));
     }
 
     /// One attempt of a step: temp files written, commands run in order,

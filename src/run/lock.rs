@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::base::atomic_file;
+use crate::base::diagnostic::{Code, Diag};
+use crate::base::failure::Failure;
+use crate::base::paint::visible_line;
 use crate::run::signals;
 
 #[derive(Debug)]
@@ -36,6 +39,47 @@ pub enum LockError {
     /// A signal came while waiting.
     Interrupted(i32),
     Io(std::io::Error),
+}
+
+impl LockError {
+    /// Why a run did not start, for a lock it could not take (an I/O
+    /// error is the caller's to say: it is not about the lock).
+    pub fn failure(self, kubeconfig: &Path, waited: Duration) -> Failure {
+        let shown = |p: &Path| visible_line(&p.display().to_string()).into_owned();
+        let (message, help) = match self {
+            LockError::Busy { path, holder } => (
+                format!(
+                    "another stackhook run (pid {holder}) held {} for longer than {}",
+                    shown(kubeconfig),
+                    humantime::format_duration(waited)
+                ),
+                format!(
+                    "nothing ran; retry when it is done, or wait longer with --lock-timeout (its lock: {})",
+                    shown(&path)
+                ),
+            ),
+            LockError::Refused { path, why } => (
+                format!(
+                    "cannot lock the kubeconfig {}: its lock file {} {why}",
+                    shown(kubeconfig),
+                    shown(&path)
+                ),
+                "nothing ran. The lock file must be a regular file of this user, in a directory this user can write: another user may have put something there to make runs skip the lock. Remove it (or have its owner remove it), or choose a kubeconfig in a directory of your own with --kubeconfig".to_string(),
+            ),
+            LockError::Interrupted(sig) => {
+                let message = format!(
+                    "interrupted by {} while waiting for the kubeconfig",
+                    signals::name(sig)
+                );
+                return Failure::Interrupted(sig, vec![Diag::new(Code::RunInterrupted, message)]);
+            }
+            LockError::Io(e) => {
+                let message = format!("cannot lock the kubeconfig {}: {e}", shown(kubeconfig));
+                return Failure::Invalid(vec![Diag::new(Code::RunLock, message)]);
+            }
+        };
+        Failure::Invalid(vec![Diag::new(Code::RunLock, message).help(help)])
+    }
 }
 
 /// The lock file of a kubeconfig: `.NAME.stackhook-lock` beside the file
