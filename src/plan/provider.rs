@@ -83,6 +83,26 @@ pub struct Definition {
     /// so that a spec using one gets a clear error.
     #[serde(default)]
     pub removed: IndexMap<String, String>,
+    /// The CLI versions that rendered flags need, for `doctor`.
+    #[serde(default)]
+    pub min_versions: Vec<MinVersion>,
+}
+
+/// A CLI version a step needs when its rendered commands hold some words
+/// (a flag, `--flag=value`) or its environment sets some variables.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MinVersion {
+    pub cli: String,
+    /// The first version that has it, one per major line where a CLI has
+    /// several (AWS CLI v1 and v2): the one of the installed major applies.
+    pub versions: Vec<String>,
+    /// All must be in the step's commands (a word, or `WORD=...`) or be
+    /// variables the step sets; none: every step that runs the CLI.
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// What needs it, for the report.
+    pub why: String,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone)]

@@ -155,6 +155,59 @@ fn holder_of(file: &File) -> String {
     }
 }
 
+/// Who holds a kubeconfig's lock, as `doctor` tells it: found without
+/// taking the lock, creating the file or following a symlink.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// No lock file: no run is using the kubeconfig.
+    Free,
+    /// A run holds it (its pid, when the file says one).
+    Held(Option<u32>),
+    /// A file that no process holds: left by a run that was killed; the
+    /// next run takes it.
+    Left(Option<u32>),
+    /// Why it cannot be told (a symlink, not a regular file, no /proc).
+    Unknown(String),
+}
+
+/// The state of `kubeconfig`'s lock. Whether a flock is held is read from
+/// /proc/locks (by the file's device and inode), not by trying to take it.
+pub fn inspect(kubeconfig: &Path) -> LockState {
+    let path = lock_path(kubeconfig);
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Free,
+        Err(e) => return LockState::Unknown(format!("{}: {e}", path.display())),
+    };
+    let meta = match file.metadata() {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return LockState::Unknown(format!("{} is not a regular file", path.display())),
+        Err(e) => return LockState::Unknown(e.to_string()),
+    };
+    let pid = holder_of(&file).parse().ok();
+    let Ok(locks) = fs::read_to_string("/proc/locks") else {
+        return LockState::Unknown("/proc/locks cannot be read".into());
+    };
+    let id = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(meta.dev()),
+        libc::minor(meta.dev()),
+        meta.ino()
+    );
+    let held = locks
+        .lines()
+        .any(|l| l.contains("FLOCK") && l.split_whitespace().any(|w| w == id));
+    if held {
+        LockState::Held(pid)
+    } else {
+        LockState::Left(pid)
+    }
+}
+
 fn same_file(file: &File, path: &Path) -> bool {
     match (file.metadata(), fs::symlink_metadata(path)) {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
@@ -242,6 +295,25 @@ mod tests {
             Err(LockError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
             other => panic!("{:?}", other.map(|l| l.is_some())),
         }
+    }
+
+    /// `inspect` tells a held lock from one left behind, and takes none.
+    #[test]
+    fn inspect_tells_held_from_left_without_locking() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        assert_eq!(inspect(&kube), LockState::Free);
+        let lock = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        assert_eq!(inspect(&kube), LockState::Held(Some(std::process::id())));
+        // Inspecting released nothing: a second run still finds it busy.
+        assert!(matches!(
+            acquire(&kube, Duration::ZERO, |_| {}),
+            Err(LockError::Busy { .. })
+        ));
+        drop(lock);
+        assert_eq!(inspect(&kube), LockState::Free);
+        fs::write(lock_path(&kube), "42\n").unwrap();
+        assert_eq!(inspect(&kube), LockState::Left(Some(42)));
     }
 
     /// A lock taken on a file that its holder removed meanwhile is no
