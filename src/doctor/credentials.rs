@@ -85,11 +85,13 @@ fn aws(step: &PlanStep, env: &VisibleEnv) -> Vec<Finding> {
     } else {
         "its default profile (~/.aws), else the container's or instance's role: nothing in the environment".into()
     };
-    out.push(Finding::ok(
-        CHECK,
-        format!("AWS: the AWS CLI will use {picks}"),
-    ));
-    if oidc && statics && !profile_flag {
+    let wrong = oidc && statics && !profile_flag;
+    let picks = format!("AWS: the AWS CLI will use {picks}");
+    out.push(match wrong {
+        true => Finding::note(CHECK, picks),
+        false => Finding::ok(CHECK, picks),
+    });
+    if wrong {
         out.push(Finding::problem(
             CHECK,
             "AWS: auth: oidc, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set: the AWS CLI prefers them to the web identity, in this step and in `aws eks get-token` at kubectl time; unset them (or use auth: cli)",
