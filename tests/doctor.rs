@@ -26,6 +26,8 @@ fn main() {
         case!(a_missing_token_file_is_a_problem),
         case!(an_exec_user_whose_command_is_missing_is_a_problem),
         case!(a_cli_too_old_for_a_rendered_flag_is_a_problem),
+        case!(gke_oidc_with_an_access_token_set_is_a_problem),
+        case!(azure_spn_names_the_arm_variables_and_kubelogin_s_version),
         case!(a_hanging_cli_is_ended_at_the_timeout),
         case!(a_held_lock_names_its_holder),
         case!(a_healthy_runner_exits_0),
@@ -301,6 +303,77 @@ fn a_cli_too_old_for_a_rendered_flag_is_a_problem() {
     let (code, out, _) = d.run(&[spec.to_str().unwrap()], &env);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("dns-endpoint"), "{out}");
+}
+
+fn gke_oidc_with_an_access_token_set_is_a_problem() {
+    let d = Doctor::new();
+    d.stub_version("gcloud", "Google Cloud SDK 528.0.0");
+    d.stub_version("gke-gcloud-auth-plugin", "Kubernetes v1.30.0+03fcd0f8");
+    let token = d.sb.path("work/spacelift.oidc");
+    std::fs::write(&token, oidc_token(now() + 3600)).unwrap();
+    let credentials = d.sb.path("work/gcp.json");
+    std::fs::write(
+        &credentials,
+        json!({"type": "external_account", "credential_source": {"file": token}}).to_string(),
+    )
+    .unwrap();
+    let spec = d.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: gke\n    with: {cluster: prod, region: europe-west1, project: acme, auth: oidc}\n",
+    );
+    let env = [(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        credentials.to_str().unwrap(),
+    )];
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "[ok] GCP: gcloud will use the external-account credentials file (auth: oidc)"
+        ),
+        "{out}"
+    );
+    // The token that the credentials file names, read through it.
+    assert!(out.contains("[ok] the OIDC token named by ${GOOGLE_APPLICATION_CREDENTIALS}: a JWT, issuer https://acme.app.spacelift.io"), "{out}");
+    assert!(out.contains("[ok] gke-gcloud-auth-plugin 1.30.0"), "{out}");
+    // An access token left in the environment wins over the file.
+    let mut env = env.to_vec();
+    env.push(("CLOUDSDK_AUTH_ACCESS_TOKEN", GCP_TOKEN));
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[!!] GCP: auth: oidc, but CLOUDSDK_AUTH_ACCESS_TOKEN is set: gcloud prefers it to the credentials file"), "{out}");
+}
+
+fn azure_spn_names_the_arm_variables_and_kubelogin_s_version() {
+    let d = Doctor::new();
+    d.stub_version(
+        "az",
+        "{\"azure-cli\": \"2.67.0\", \"azure-cli-core\": \"2.67.0\"}",
+    );
+    // Older than --use-azurerm-env-vars (0.0.18), which spn renders.
+    d.stub_version("kubelogin", "kubelogin version\ngit hash: v0.0.10/0f5fd3a");
+    let spec = d.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {cluster: prod, resource_group: rg, login: spn}\n",
+    );
+    let env = [
+        ("ARM_CLIENT_ID", "app-0001"),
+        ("ARM_TENANT_ID", "tenant-0001"),
+        ("ARM_CLIENT_SECRET", "CANARY-arm-secret"),
+    ];
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("[--] Azure: set: ARM_CLIENT_ID, ARM_TENANT_ID, ARM_CLIENT_SECRET"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[ok] Azure: login: spn, and kubelogin finds ARM_CLIENT_SECRET at kubectl time"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("[ok] az 2.67.0 at "), "{out}");
+    assert!(out.contains("[!!] kubelogin 0.0.10: kubelogin get-token --use-azurerm-env-vars needs 0.0.18 or later"), "{out}");
+    assert!(out.contains("1 problem found."), "{out}");
 }
 
 fn a_hanging_cli_is_ended_at_the_timeout() {
