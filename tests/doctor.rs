@@ -626,6 +626,10 @@ fn cluster_says_who_you_are_and_what_you_may_do() {
         "{out}"
     );
     assert!(
+        out.contains(": has kubectl auth whoami (--cluster) (since 1.27.0)"),
+        "{out}"
+    );
+    assert!(
         out.contains(&format!(
             "[ok] signed in as fake-user-{who} (groups: system:authenticated)"
         )),

@@ -70,7 +70,7 @@ pub fn examine(plan: &Plan, catalog: &Catalog, process: &ProcessEnv, opts: &Opti
             }
         })
         .collect();
-    let tools = tools::check(plan, catalog, &env, opts.timeout);
+    let tools = tools::check(plan, catalog, &env, opts.timeout, opts.cluster);
     let path = Path::new(&plan.kubeconfig);
     let mut kubeconfig = contexts::check(path, &env);
     if opts.cluster {

@@ -134,6 +134,7 @@ pub fn check(
     catalog: &Catalog,
     env: &VisibleEnv,
     timeout: Duration,
+    cluster: bool,
 ) -> Vec<ToolReport> {
     let path_var = env.get("PATH").unwrap_or_default();
     let probe_env: Vec<(String, String)> = PASSED
@@ -153,16 +154,25 @@ pub fn check(
             ("AWS_PAGER".into(), String::new()),
         ])
         .collect();
-    plan.tools
-        .iter()
-        .map(|t| {
-            tool(
-                &t.name,
-                path_var,
-                &probe_env,
-                timeout,
-                &requirements(plan, catalog, &t.name),
-            )
+    // `--cluster` runs `kubectl auth whoami`, which kubectl has since 1.27.
+    let whoami = MinVersion {
+        cli: "kubectl".into(),
+        versions: vec!["1.27.0".into()],
+        words: Vec::new(),
+        why: "kubectl auth whoami (--cluster)".into(),
+    };
+    let mut names: Vec<&str> = plan.tools.iter().map(|t| t.name.as_str()).collect();
+    if cluster && !names.contains(&"kubectl") {
+        names.push("kubectl");
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let mut needs = requirements(plan, catalog, name);
+            if cluster && name == "kubectl" {
+                needs.push(&whoami);
+            }
+            tool(name, path_var, &probe_env, timeout, &needs)
         })
         .collect()
 }
