@@ -189,6 +189,13 @@ fn static_keys_with_auth_oidc_are_a_problem() {
         "{out}"
     );
     assert!(out.contains("1 problem found."), "{out}");
+    // One key without the other is a problem of its own.
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &keys[..1]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("[!!] AWS: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not set: the AWS CLI needs both or neither"),
+        "{out}"
+    );
     // Without the keys, the web identity is what the CLI picks: healthy.
     let (code, out, _) = d.run(&[spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{out}");

@@ -86,14 +86,20 @@ pub fn run(program: &Path, args: &[&str], env: &[(String, String)], timeout: Dur
     std::thread::spawn(move || {
         // SAFETY: waitid on our own child, into a zeroed siginfo.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let _ = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
+        loop {
+            let r = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            let interrupted = std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+            if r == 0 || !interrupted {
+                break;
+            }
+        }
         let _ = tx.send(());
     });
     let timed_out = exited.recv_timeout(timeout).is_err();
