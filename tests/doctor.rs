@@ -28,6 +28,7 @@ fn main() {
         case!(a_cli_too_old_for_a_rendered_flag_is_a_problem),
         case!(gke_oidc_with_an_access_token_set_is_a_problem),
         case!(azure_spn_names_the_arm_variables_and_kubelogin_s_version),
+        case!(version_commands_get_no_secret_and_a_private_config_dir),
         case!(a_hanging_cli_is_ended_at_the_timeout),
         case!(a_held_lock_names_its_holder),
         case!(a_healthy_runner_exits_0),
@@ -381,6 +382,47 @@ fn azure_spn_names_the_arm_variables_and_kubelogin_s_version() {
     assert!(out.contains("[ok] az 2.67.0 at "), "{out}");
     assert!(out.contains("[!!] kubelogin 0.0.10: kubelogin get-token --use-azurerm-env-vars needs 0.0.18 or later"), "{out}");
     assert!(out.contains("1 problem found."), "{out}");
+}
+
+/// A stub that records the environment it was given (into the bin
+/// directory, which the no-change check leaves out), then prints a
+/// version.
+fn version_commands_get_no_secret_and_a_private_config_dir() {
+    let d = Doctor::new();
+    let record = d.sb.bin().join("aws.env");
+    d.sb.script(
+        "aws",
+        &format!(
+            "#!/bin/sh\n/usr/bin/env > '{}'\n[ -d \"$CLOUDSDK_CONFIG\" ] || echo no-dir >> '{}'\necho aws-cli/2.31.0\n",
+            record.display(),
+            record.display()
+        ),
+    );
+    let token = d.sb.path("work/spacelift.oidc");
+    std::fs::write(&token, oidc_token(now() + 3600)).unwrap();
+    let spec = d.aws_oidc_spec(&token);
+    let env = [
+        ("AWS_SESSION_TOKEN", AWS_KEY),
+        ("GOOGLE_OAUTH_ACCESS_TOKEN", GCP_TOKEN),
+        ("LANG", "C.UTF-8"),
+    ];
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{out}");
+    let seen = std::fs::read_to_string(&record).unwrap();
+    assert!(seen.contains("LANG=C.UTF-8"), "{seen}");
+    assert!(
+        !seen.contains("CANARY") && !seen.contains("SECRET"),
+        "{seen}"
+    );
+    let dir = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("CLOUDSDK_CONFIG="))
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert!(dir.starts_with(d.sb.tmp().to_str().unwrap()), "{dir}");
+    assert!(
+        !Path::new(dir).parent().unwrap().exists(),
+        "{dir} is removed"
+    );
 }
 
 fn a_hanging_cli_is_ended_at_the_timeout() {

@@ -47,8 +47,7 @@ impl Finding {
     }
 }
 
-/// Whether `name` is set to something in the environment: "set" or "not
-/// set", which is all a report says of a secret.
+/// "set" or "not set": all a report says of a secret variable.
 pub fn set_or_not(set: bool) -> &'static str {
     if set { "set" } else { "not set" }
 }

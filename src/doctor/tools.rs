@@ -20,7 +20,9 @@ use crate::plan::provider::{Catalog, MinVersion};
 const CHECK: &str = "cli";
 
 /// The variables a version command gets: enough to start, nothing secret,
-/// and no update check or telemetry.
+/// and no update check or telemetry. gcloud and az write their config
+/// directory at every call: they get a private one, removed afterwards,
+/// so that yours is left as it is.
 const PASSED: &[&str] = &[
     "PATH",
     "HOME",
@@ -29,9 +31,7 @@ const PASSED: &[&str] = &[
     "LC_ALL",
     "LC_CTYPE",
     "USER",
-    "CLOUDSDK_CONFIG",
     "CLOUDSDK_PYTHON",
-    "AZURE_CONFIG_DIR",
     "AZURE_EXTENSION_DIR",
 ];
 
@@ -137,11 +137,21 @@ pub fn check(
     cluster: bool,
 ) -> Vec<ToolReport> {
     let path_var = env.get("PATH").unwrap_or_default();
+    let private = tempfile::Builder::new()
+        .prefix("stackhook-doctor-")
+        .tempdir();
+    let config = |name: &str| match &private {
+        Ok(d) => d.path().join(name).display().to_string(),
+        Err(_) => "/nonexistent".into(),
+    };
     let probe_env: Vec<(String, String)> = PASSED
         .iter()
         .filter(|n| !env.is_secret(n))
         .filter_map(|n| Some((n.to_string(), env.get(n)?.to_string())))
         .chain([
+            ("CLOUDSDK_CONFIG".into(), config("gcloud")),
+            ("AZURE_CONFIG_DIR".into(), config("azure")),
+            ("CLOUDSDK_CORE_DISABLE_FILE_LOGGING".into(), "true".into()),
             (
                 "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK".into(),
                 "true".into(),
