@@ -35,6 +35,12 @@ fn main() {
         case!(json_has_the_documented_shape),
         case!(an_invalid_spec_or_usage_exits_2),
         case!(
+            the_real_clis_versions_are_read,
+            Need::Cli("aws"),
+            Need::Cli("gcloud"),
+            Need::Az
+        ),
+        case!(
             cluster_says_who_you_are_and_what_you_may_do,
             Need::Kubectl,
             Need::FakeCloud
@@ -585,6 +591,64 @@ fn an_invalid_spec_or_usage_exits_2() {
     assert!(err.contains("give a verb and a resource"), "{err}");
     let (code, _, err) = d.run(&["--can-i", "get pods", spec.to_str().unwrap()], &[]);
     assert_eq!(code, 2, "--can-i needs --cluster: {err}");
+}
+
+/// The version the real CLI says in its own words, read here with a
+/// pattern of the test's own.
+fn says(cli: &Path, args: &[&str], before: &str) -> String {
+    let out = Command::new(cli).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rest = &text[text.find(before).unwrap_or_else(|| panic!("{text}")) + before.len()..];
+    rest.chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect()
+}
+
+/// Version parsing on what the real aws, gcloud and az print (their
+/// version commands only: nothing reaches a network).
+fn the_real_clis_versions_are_read() {
+    let d = Doctor::new();
+    let az = az_venv().join("bin/az");
+    for (name, path) in [
+        ("aws", which("aws").unwrap()),
+        ("gcloud", which("gcloud").unwrap()),
+        ("az", az.clone()),
+    ] {
+        std::os::unix::fs::symlink(&path, d.sb.bin().join(name)).unwrap();
+    }
+    let aws = says(&which("aws").unwrap(), &["--version"], "aws-cli/");
+    let gcloud = says(
+        &which("gcloud").unwrap(),
+        &["--version"],
+        "Google Cloud SDK ",
+    );
+    let az_version = says(&az, &["version"], "\"azure-cli\": \"");
+    let spec = d.sb.write_spec(
+        "version: 1\nsteps:\n  - provider: aws-eks\n    with: {cluster: c, region: eu-west-1}\n  - provider: gke\n    with: {cluster: c, region: r, project: p}\n  - provider: azure-aks\n    with: {cluster: c, resource_group: g, login: msi}\n",
+    );
+    let path = format!("{}:/usr/bin:/bin", d.sb.bin().display());
+    let (_, out, _) = d.run(
+        &[
+            "--format",
+            "json",
+            "--timeout",
+            "120s",
+            spec.to_str().unwrap(),
+        ],
+        &[("PATH", &path), ("GOOGLE_OAUTH_ACCESS_TOKEN", GCP_TOKEN)],
+    );
+    let j: Json = serde_json::from_str(&out).unwrap();
+    let version = |name: &str| {
+        j["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["version"].clone())
+    };
+    assert_eq!(version("aws"), Some(json!(aws)), "{out}");
+    assert_eq!(version("gcloud"), Some(json!(gcloud)), "{out}");
+    assert_eq!(version("az"), Some(json!(az_version)), "{out}");
 }
 
 /// The fake Kubernetes API, running until dropped.
