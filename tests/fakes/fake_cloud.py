@@ -212,6 +212,10 @@ class Kube(Base):
                  "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}},
                 {"name": "authentication.k8s.io", "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
                  "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}}]})
+        if path == "/apis/authentication.k8s.io/v1":
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authentication.k8s.io/v1", "resources": [
+                {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
+                 "kind": "SelfSubjectReview", "verbs": ["create"]}]})
         if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" and self.command == "POST":
             return self.send_json(201, self_subject_review(token))
         if path == "/api/v1/namespaces":
