@@ -31,6 +31,7 @@ fn main() {
         case!(version_commands_get_no_secret_and_a_private_config_dir),
         case!(a_hanging_cli_is_ended_at_the_timeout),
         case!(a_held_lock_names_its_holder),
+        case!(names_from_the_kubeconfig_cannot_act_on_the_terminal),
         case!(a_healthy_runner_exits_0),
         case!(json_has_the_documented_shape),
         case!(an_invalid_spec_or_usage_exits_2),
@@ -469,6 +470,30 @@ fn a_held_lock_names_its_holder() {
     let (code, out, _) = d.run(&[spec.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("a lock file is left by a run"), "{out}");
+}
+
+fn names_from_the_kubeconfig_cannot_act_on_the_terminal() {
+    let d = Doctor::new();
+    let spec = d.sb.write_spec(RUN_SPEC);
+    // ESC [2K erases the line; CR goes back to its start.
+    std::fs::write(
+        d.sb.kubeconfig(),
+        "apiVersion: v1\nkind: Config\ncurrent-context: \"a\\e[2Kb\"\nclusters: [{name: k, cluster: {server: \"https://x\\r\"}}]\ncontexts: [{name: \"a\\e[2Kb\", context: {cluster: k, user: \"u\\e]0;t\"}}]\nusers: [{name: \"u\\e]0;t\", user: {exec: {command: \"evil\\e[2K\"}}}]\n",
+    )
+    .unwrap();
+    let (code, out, _) = d.run(&[spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\r'), "{out:?}");
+    assert!(
+        out.contains(
+            "context a\\x1b[2Kb (current): cluster k at https://x\\r, user u\\x1b]0;t (exec)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("its exec user runs evil\\x1b[2K, which is not found"),
+        "{out}"
+    );
 }
 
 fn a_healthy_runner_exits_0() {

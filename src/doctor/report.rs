@@ -1,6 +1,6 @@
 //! What `doctor` found, as text (grouped, one marker a line, like `brew
 //! doctor`) or JSON. The JSON shape (docs/doctor.md) is stable: `version`,
-//! `spec`, `healthy`, `steps`, `tools`, `kubeconfig`, `problems`.
+//! `spec`, `healthy`, `plan`, `steps`, `tools`, `kubeconfig`, `problems`.
 
 use serde::Serialize;
 
@@ -17,11 +17,11 @@ pub struct Report {
     pub version: u32,
     pub spec: String,
     pub healthy: bool,
+    /// Findings of the plan itself: missing variables, its warnings.
+    pub plan: Vec<Finding>,
     pub steps: Vec<StepReport>,
     pub tools: Vec<ToolReport>,
     pub kubeconfig: KubeconfigReport,
-    /// Findings of the plan itself: missing variables, its warnings.
-    pub plan: Vec<Finding>,
     /// Every problem's message, in the order of the text report.
     pub problems: Vec<String>,
 }
@@ -72,7 +72,9 @@ impl Report {
                 Status::Note => paint.dim("[--]"),
                 Status::Problem => paint.red("[!!]"),
             };
-            out.push_str(&format!("{indent}{mark} {}\n", f.message));
+            // Escaped where each message is made; again here, so that no
+            // message can act on the terminal.
+            out.push_str(&format!("{indent}{mark} {}\n", visible(&f.message)));
         };
         if !self.plan.is_empty() {
             out.push_str(&format!("\n{}\n", paint.bold("Plan")));

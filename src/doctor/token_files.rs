@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::base::jwt;
+use crate::base::paint::visible;
 use crate::doctor::finding::Finding;
 use crate::doctor::visible_env::VisibleEnv;
 use crate::plan::assemble::PlanStep;
@@ -44,9 +45,9 @@ pub fn check(step: &PlanStep, env: &VisibleEnv, now: SystemTime) -> Vec<Finding>
     sources(step, env)
         .iter()
         .map(|source| {
-            let what = source.describe();
+            let what = visible(&source.describe()).into_owned();
             match source.read(&lookup) {
-                Err(why) => Finding::problem(CHECK, why),
+                Err(why) => Finding::problem(CHECK, visible(&why)),
                 Ok(None) => Finding::problem(CHECK, format!("{what}: not found")),
                 Ok(Some(token)) => token_finding(&what, &token, step.timeout, now),
             }
@@ -62,16 +63,15 @@ fn token_finding(what: &str, token: &str, timeout: Duration, now: SystemTime) ->
         );
     };
     let show = |v: &Option<String>| {
-        v.as_deref().map_or("(none)".to_string(), |s| {
-            crate::base::paint::visible(s).into_owned()
-        })
+        v.as_deref()
+            .map_or("(none)".to_string(), |s| visible(s).into_owned())
     };
     let aud = match c.aud.len() {
         0 => "(none)".to_string(),
         _ => c
             .aud
             .iter()
-            .map(|a| crate::base::paint::visible(a).into_owned())
+            .map(|a| visible(a).into_owned())
             .collect::<Vec<_>>()
             .join(", "),
     };
