@@ -192,15 +192,33 @@ pub fn inspect(kubeconfig: &Path) -> LockState {
     let Ok(locks) = fs::read_to_string("/proc/locks") else {
         return LockState::Unknown("/proc/locks cannot be read".into());
     };
-    let id = format!(
-        "{:02x}:{:02x}:{}",
+    // A line: `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF`. On an
+    // overlay filesystem the device it names may not be the one stat
+    // gives: the inode then counts with the pid the file holds.
+    let dev = format!(
+        "{:02x}:{:02x}",
         libc::major(meta.dev()),
-        libc::minor(meta.dev()),
-        meta.ino()
+        libc::minor(meta.dev())
     );
-    let held = locks
-        .lines()
-        .any(|l| l.contains("FLOCK") && l.split_whitespace().any(|w| w == id));
+    let held = locks.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        // `->` marks a process waiting for the lock, not holding it.
+        let Some(at) = w
+            .iter()
+            .position(|x| *x == "FLOCK")
+            .filter(|_| !w.contains(&"->"))
+        else {
+            return false;
+        };
+        let (Some(lock_pid), Some(id)) = (w.get(at + 3), w.get(at + 4)) else {
+            return false;
+        };
+        let Some((lock_dev, ino)) = id.rsplit_once(':') else {
+            return false;
+        };
+        ino == meta.ino().to_string()
+            && (lock_dev == dev || pid.is_some_and(|p: u32| p.to_string() == *lock_pid))
+    });
     if held {
         LockState::Held(pid)
     } else {
