@@ -192,15 +192,26 @@ pub fn inspect(kubeconfig: &Path) -> LockState {
     let Ok(locks) = fs::read_to_string("/proc/locks") else {
         return LockState::Unknown("/proc/locks cannot be read".into());
     };
-    // A line: `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF`. On an
-    // overlay filesystem the device it names may not be the one stat
-    // gives: the inode then counts with the pid the file holds.
     let dev = format!(
         "{:02x}:{:02x}",
         libc::major(meta.dev()),
         libc::minor(meta.dev())
     );
-    let held = locks.lines().any(|l| {
+    let held = holds(&locks, &dev, meta.ino(), pid);
+    if held {
+        LockState::Held(pid)
+    } else {
+        LockState::Left(pid)
+    }
+}
+
+/// Whether /proc/locks (`locks`) has a flock held on the file at device
+/// `dev` (`fd:01`) and inode `ino`. A line: `1: FLOCK  ADVISORY  WRITE 4242
+/// fd:01:1234 0 EOF`. On an overlay filesystem the device it names may not
+/// be the one stat gives: the inode then counts with the pid the lock file
+/// holds.
+fn holds(locks: &str, dev: &str, ino: u64, pid: Option<u32>) -> bool {
+    locks.lines().any(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
         // `->` marks a process waiting for the lock, not holding it.
         let Some(at) = w
@@ -213,17 +224,12 @@ pub fn inspect(kubeconfig: &Path) -> LockState {
         let (Some(lock_pid), Some(id)) = (w.get(at + 3), w.get(at + 4)) else {
             return false;
         };
-        let Some((lock_dev, ino)) = id.rsplit_once(':') else {
+        let Some((lock_dev, lock_ino)) = id.rsplit_once(':') else {
             return false;
         };
-        ino == meta.ino().to_string()
-            && (lock_dev == dev || pid.is_some_and(|p: u32| p.to_string() == *lock_pid))
-    });
-    if held {
-        LockState::Held(pid)
-    } else {
-        LockState::Left(pid)
-    }
+        lock_ino == ino.to_string()
+            && (lock_dev == dev || pid.is_some_and(|p| p.to_string() == *lock_pid))
+    })
 }
 
 fn same_file(file: &File, path: &Path) -> bool {
@@ -332,6 +338,19 @@ mod tests {
         assert_eq!(inspect(&kube), LockState::Free);
         fs::write(lock_path(&kube), "42\n").unwrap();
         assert_eq!(inspect(&kube), LockState::Left(Some(42)));
+    }
+
+    #[test]
+    fn proc_locks_lines_are_read_by_inode_device_and_pid() {
+        let locks = "1: POSIX  ADVISORY  WRITE 7 fd:01:99 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 42 fd:01:1234 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 43 fd:01:5678 0 EOF\n";
+        assert!(holds(locks, "fd:01", 1234, None));
+        assert!(!holds(locks, "fd:02", 1234, None), "another device");
+        assert!(holds(locks, "00:2a", 1234, Some(42)), "overlay: the pid");
+        assert!(!holds(locks, "fd:01", 5678, Some(43)), "only waiting");
+        assert!(!holds(locks, "fd:01", 99, None), "not a flock");
+        assert!(!holds(locks, "fd:01", 123, None));
     }
 
     /// A lock taken on a file that its holder removed meanwhile is no
