@@ -282,6 +282,35 @@ fn an_exec_user_whose_command_is_missing_is_a_problem() {
         out.contains("context other: cluster aks at https://aks.example:443, user robot (token)"),
         "{out}"
     );
+    // An exec user whose environment names a token file that is gone
+    // (the web identity of a later phase) is a problem; its path is not
+    // shown.
+    let gone = d.sb.path("work/gone.oidc");
+    std::fs::write(
+        d.sb.path("kube/config2"),
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: eks\nclusters:\n- name: k\n  cluster: {{server: 'https://eks.example'}}\ncontexts:\n- name: eks\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user:\n    exec:\n      command: kubelogin\n      env:\n      - {{name: AWS_WEB_IDENTITY_TOKEN_FILE, value: '{}'}}\n", gone.display()),
+    )
+    .unwrap();
+    let kubeconfig2 = d.sb.path("kube/config2");
+    let args = [
+        "--kubeconfig",
+        kubeconfig2.to_str().unwrap(),
+        spec.to_str().unwrap(),
+    ];
+    let (_, out, _) = d.run(&args, &[]);
+    assert!(
+        out.contains(
+            "[!!] its exec user's AWS_WEB_IDENTITY_TOKEN_FILE names a file that is not there"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("gone.oidc"), "{out}");
+    std::fs::write(&gone, oidc_token(now() + 3600)).unwrap();
+    let (_, out, _) = d.run(&args, &[]);
+    assert!(
+        out.contains("[ok] the file its exec user's AWS_WEB_IDENTITY_TOKEN_FILE names is there"),
+        "{out}"
+    );
     // Once it is there, the same kubeconfig is fine.
     d.stub_version("kubelogin", "v0.1.4");
     let (code, out, _) = d.run(&[spec.to_str().unwrap()], &[]);

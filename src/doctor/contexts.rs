@@ -72,6 +72,15 @@ struct Exec {
     command: Option<String>,
     #[serde(default)]
     args: Option<Vec<String>>,
+    #[serde(default)]
+    env: Option<Vec<ExecEnv>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExecEnv {
+    name: String,
+    #[serde(default)]
+    value: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -360,5 +369,37 @@ fn user_findings(user: Option<&User>, exists: bool, env: &VisibleEnv, ctx: &mut 
                 ),
             });
         }
+    }
+    exec_env_files(exec, ctx);
+}
+
+/// The files an exec user's environment names for its plugin at each call
+/// (AWS_WEB_IDENTITY_TOKEN_FILE, AZURE_FEDERATED_TOKEN_FILE, ...): each
+/// must be there. Said by the variable's name: the path is not shown.
+fn exec_env_files(exec: &Exec, ctx: &mut ContextReport) {
+    const CHECK: &str = "context";
+    let files = exec
+        .env
+        .iter()
+        .flatten()
+        .filter(|e| e.name.ends_with("_FILE"));
+    for e in files {
+        let name = visible(&e.name);
+        ctx.findings.push(match std::fs::metadata(&e.value) {
+            Ok(m) if m.is_file() => Finding::ok(
+                CHECK,
+                format!("the file its exec user's {name} names is there"),
+            ),
+            Ok(_) => Finding::problem(
+                CHECK,
+                format!("its exec user's {name} names something that is not a regular file"),
+            ),
+            Err(_) => Finding::problem(
+                CHECK,
+                format!(
+                    "its exec user's {name} names a file that is not there: the plugin fails at each call"
+                ),
+            ),
+        });
     }
 }
