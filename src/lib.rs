@@ -8,6 +8,7 @@
 //! spec text --spec--> Spec --plan (resolve, bind, render)--> Plan
 //!   --> show (text | markdown | JSON, pages, schema)
 //!   --> run (preflight, processes, masking, rollback, guardian), editing the kubeconfig through kube
+//!   --> doctor (what a run will meet in this runner, and what is wrong)
 //! ```
 //! `cli` strings them together for each subcommand.
 
@@ -20,4 +21,5 @@ pub mod plan;
 pub mod show;
 pub mod kube;
 pub mod run;
+pub mod doctor;
 pub mod cli;

@@ -288,6 +288,7 @@ fn help_texts_carry_examples() {
         "completions",
         "man",
         "kubeconfig",
+        "doctor",
     ] {
         let out = stackhook().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub}");

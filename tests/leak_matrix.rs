@@ -1,8 +1,9 @@
 //! The secret-leak matrix: every shipped spec, run to success, failure,
 //! timeout, SIGINT and SIGTERM, with canary secrets of the awkward kinds
 //! (a trailing newline or CRLF, several lines, regex and shell characters,
-//! a leading `-`). No canary may show in stdout, stderr, any preview, the
-//! env file, an error report, a file left on disk, or the argv of any CLI.
+//! a leading `-`). No canary may show in stdout, stderr, any preview, a
+//! `doctor` report, the env file, an error report, a file left on disk, or
+//! the argv of any CLI.
 //!
 //! The cloud CLIs are stubs here (tests/fakes/leak-stub: it records its
 //! argv, then succeeds by writing a kubeconfig, fails or hangs as told,
@@ -304,6 +305,50 @@ impl Matrix {
             .collect()
     }
 
+    /// `doctor`, text and JSON, with `--cluster`, on a kubeconfig whose
+    /// user holds a token, while every stub (the version commands, and
+    /// kubectl for --cluster) prints every secret it can see and fails.
+    fn doctor(&self, spec: &Path) -> Vec<(String, String)> {
+        std::fs::write(self.sb.kubeconfig(), KUBECONFIG_CANARY).unwrap();
+        let mut texts = Vec::new();
+        for format in ["text", "json"] {
+            let out = self
+                .sb
+                .command()
+                .args([
+                    "doctor",
+                    "--cluster",
+                    "--can-i",
+                    "get pods",
+                    "--format",
+                    format,
+                ])
+                .arg(spec)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .env("STUB_MODE", "fail")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let code = out.status.code();
+            assert!(
+                matches!(code, Some(0 | 1)),
+                "doctor {}: {code:?} {}",
+                spec.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            texts.push((
+                format!("the {format} doctor report"),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+            texts.push((
+                format!("doctor's stderr ({format})"),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        let _ = std::fs::remove_file(self.sb.kubeconfig());
+        texts
+    }
+
     /// Every file under the sandbox but the kubeconfig (which holds what
     /// the user asked it to) and the stubs themselves.
     fn files_on_disk(&self) -> Vec<(String, String)> {
@@ -348,7 +393,7 @@ fn no_canary_escapes_any_spec_in_any_outcome() {
     let m = Matrix::new();
     let mut found = Vec::new();
     for spec in shipped_specs() {
-        for (what, text) in m.plans(&spec) {
+        for (what, text) in m.plans(&spec).into_iter().chain(m.doctor(&spec)) {
             found.extend(leaks(&format!("{what} of {}", spec.display()), &text));
         }
         for outcome in OUTCOMES {

@@ -1,4 +1,5 @@
-//! Reading a JWT's expiry (`exp`), without checking its signature: the
+//! Reading a JWT's expiry (`exp`) and the claims that say what it is for
+//! (`iss`, `sub`, `aud`), without checking its signature: the
 //! token is the cloud's business to verify; stackhook only wants to know
 //! how long it lasts, to warn or stop before a command would fail with it.
 //!
@@ -43,9 +44,9 @@ impl Expiry {
     }
 }
 
-/// The `exp` claim of a JWT; none when `token` is not a JWT, has no
-/// numeric `exp`, or one out of range.
-pub fn expiry(token: &str) -> Option<Expiry> {
+/// The claims of a JWT (its payload as a JSON object); none when `token`
+/// is not a JWT.
+fn payload(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut parts = token.trim().split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -54,8 +55,13 @@ pub fn expiry(token: &str) -> Option<Expiry> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = &claims["exp"];
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
+fn exp_of(exp: &serde_json::Value) -> Option<Expiry> {
     let secs = match exp.as_u64() {
         Some(n) => n,
         None => {
@@ -68,6 +74,46 @@ pub fn expiry(token: &str) -> Option<Expiry> {
         }
     };
     Expiry::from_secs(secs)
+}
+
+/// The `exp` claim of a JWT; none when `token` is not a JWT, has no
+/// numeric `exp`, or one out of range.
+pub fn expiry(token: &str) -> Option<Expiry> {
+    exp_of(payload(token)?.get("exp")?)
+}
+
+/// What a JWT says about itself that is no secret: who made it (`iss`),
+/// for whom (`aud`), about whom (`sub`) and until when (`exp`). A trust
+/// policy matches these; the signature, which makes the token a
+/// credential, is never read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    /// `aud` is a string or a list of strings.
+    pub aud: Vec<String>,
+    pub exp: Option<Expiry>,
+}
+
+/// The claims of a JWT; none when `token` is not a JWT. A claim of
+/// another type than the standard's is left out.
+pub fn claims(token: &str) -> Option<Claims> {
+    let c = payload(token)?;
+    let text = |k: &str| c.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let aud = match c.get("aud") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Claims {
+        iss: text("iss"),
+        sub: text("sub"),
+        aud,
+        exp: c.get("exp").and_then(exp_of),
+    })
 }
 
 /// How long the token is still valid at `now`: zero when it has expired,
@@ -108,6 +154,26 @@ pub mod tests {
             &make(r#"{"exp":"1700000000"}"#),
         ] {
             assert_eq!(expiry(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn claims_read_iss_sub_aud_and_exp_only() {
+        let c = claims(&make(
+            r#"{"iss":"https://acme.app.spacelift.io","sub":"space:root","aud":"sts.amazonaws.com","exp":5}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.iss.as_deref(), Some("https://acme.app.spacelift.io"));
+        assert_eq!(c.sub.as_deref(), Some("space:root"));
+        assert_eq!(c.aud, vec!["sts.amazonaws.com"]);
+        assert_eq!(c.exp.map(Expiry::secs), Some(5));
+        let c = claims(&make(r#"{"aud":["a",1,"b"],"iss":7}"#)).unwrap();
+        assert_eq!(
+            (c.aud, c.iss, c.exp),
+            (vec!["a".into(), "b".into()], None, None)
+        );
+        for not in ["ya29.a0AfH6SM", "a.b.c.d", &make("[1]"), &make("3")] {
+            assert_eq!(claims(not), None, "{not}");
         }
     }
 

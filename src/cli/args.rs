@@ -102,6 +102,19 @@ file is never overwritten without --force.",
     )]
     Init(InitArgs),
 
+    /// Diagnose this runner: credentials, token files, CLIs, the kubeconfig, and (--cluster) the clusters.
+    #[command(
+        long_about = "Say, per step and per kubeconfig context, what a run will meet here and what \
+is wrong: which credentials each CLI will pick (and which it will not), the OIDC token files \
+(readable, issuer, audience, expiry), each CLI the plan needs and whether its version has the \
+flags the steps render, the kubeconfig (path, writable, who holds its lock, its contexts and \
+whether each exec user's command is found). With --cluster, kubectl asks each context's server \
+who you are and what you may do. Runs no login and changes nothing; no secret value is shown. \
+Exit 0 healthy, 1 problems found, 2 invalid spec or usage error.",
+        after_help = "Examples:\n  stackhook doctor                     # the spec of this Spacelift stack\n  stackhook doctor specs/prod.yaml --format json\n  stackhook doctor --cluster --can-i 'get pods' --can-i 'list namespaces'"
+    )]
+    Doctor(DoctorArgs),
+
     /// Print the JSON Schema (draft 2020-12) of the spec, or of the plan JSON, for editors and CI.
     #[command(
         long_about = "Print the JSON Schema of the spec, including each built-in provider's \
@@ -250,6 +263,44 @@ pub struct RunArgs {
     /// (runs on one kubeconfig take turns), e.g. 30s, 5m.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
     pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Output format: text for people, json for tools (a stable shape, see docs/doctor.md).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Also ask each context's server, with kubectl: reachable, who you are, --can-i.
+    #[arg(long)]
+    pub cluster: bool,
+
+    /// With --cluster: a `VERB RESOURCE` to check with `kubectl auth can-i` (repeatable).
+    #[arg(long, value_name = "VERB RESOURCE", requires = "cluster", value_parser = can_i_request)]
+    pub can_i: Vec<String>,
+
+    /// How long each CLI may take to answer (a version, a kubectl query), e.g. 20s.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// A `--can-i` request: a verb and a resource (and perhaps a name or
+/// `--namespace`-free words), never an option of kubectl's own.
+fn can_i_request(s: &str) -> Result<String, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words.len() < 2 || words.iter().any(|w| w.starts_with('-')) {
+        return Err("give a verb and a resource, e.g. --can-i \"get pods\" (no options)".into());
+    }
+    Ok(words.join(" "))
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

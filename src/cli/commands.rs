@@ -11,9 +11,10 @@ use crate::base::output::{self, Stream};
 use crate::base::paint::{Paint, visible, visible_line, visible_path};
 use crate::base::timeline;
 use crate::cli::args::{
-    Cli, Color, Command, Common, Format, InitArgs, KubeconfigCommand, PlanArgs, ProvidersArgs,
-    RunArgs, ValidateArgs,
+    Cli, Color, Command, Common, DoctorArgs, Format, InitArgs, KubeconfigCommand, PlanArgs,
+    ProvidersArgs, ReportFormat, RunArgs, ValidateArgs,
 };
+use crate::doctor::examine;
 use crate::kube::exec_credential;
 use crate::kube::kubeconfig;
 use crate::kube::kubeconfig_edit::{self, ContextChange, Exec, UserAuth};
@@ -38,6 +39,7 @@ pub fn run(command: Command, color: Color) -> Result<(), Failure> {
         Command::Kubeconfig(k) => kubeconfig(k),
         Command::ExecCredential { from_env } => exec_credential(&from_env),
         Command::Init(args) => init(&args),
+        Command::Doctor(args) => doctor(&args, color),
         Command::Schema(args) => {
             let schema = match args.plan {
                 true => schema::plan(),
@@ -118,6 +120,29 @@ fn run_plan(args: &RunArgs, color: Color) -> Result<(), Failure> {
         lock_wait: args.lock_timeout,
     };
     execute::run(&spec, &plan, &process, &opts)
+}
+
+/// `stackhook doctor`: the plan as a run would make it, examined without
+/// running any of it. Problems found exit 1 with nothing more to say than
+/// the report.
+fn doctor(args: &DoctorArgs, color: Color) -> Result<(), Failure> {
+    let process = resolve::process_env();
+    let (spec, plan) = load_plan(&args.common, &process)?;
+    let catalog = assemble::catalog(&spec, args.common.provider_dir.as_deref())?;
+    let opts = examine::Options {
+        timeout: args.timeout,
+        cluster: args.cluster,
+        can_i: &args.can_i,
+    };
+    let report = examine::examine(&plan, &catalog, &process, &opts);
+    print(&match args.format {
+        ReportFormat::Text => report.text(Paint(color.enabled(std::io::stdout().is_terminal()))),
+        ReportFormat::Json => report.json(),
+    })?;
+    match report.healthy {
+        true => Ok(()),
+        false => Err(Failure::Failed(Vec::new())),
+    }
 }
 
 fn show(

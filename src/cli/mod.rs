@@ -2,7 +2,7 @@
 //! per subcommand that strings the stages together.
 //!
 //! In: argv. Out: a `Failure` that `main` maps to an exit code.
-//! Uses: base, spec, plan, show, kube, run.
+//! Uses: base, spec, plan, show, kube, run, doctor.
 
 pub mod args;
 pub mod commands;

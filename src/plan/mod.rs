@@ -8,6 +8,7 @@
 //! Uses: base, spec.
 
 pub mod resolve;
+pub mod min_version;
 pub mod provider;
 pub mod secret_set;
 pub mod markers;

@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, Source, did_you_mean, finish};
 use crate::base::source_file;
+use crate::plan::min_version::MinVersion;
 use crate::spec::discover::yaml_files;
 use crate::spec::document::RESERVED_ENV;
 use crate::spec::interpolate::is_var_name;
@@ -83,6 +84,9 @@ pub struct Definition {
     /// so that a spec using one gets a clear error.
     #[serde(default)]
     pub removed: IndexMap<String, String>,
+    /// The CLI versions that rendered flags need, for `doctor`.
+    #[serde(default)]
+    pub min_versions: Vec<MinVersion>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone)]

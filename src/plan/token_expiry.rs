@@ -76,7 +76,7 @@ impl Source {
     }
 
     /// Where the token is, for messages: a path or `${NAME}`.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Source::File(p) => format!("the token file {}", p.shown),
             Source::GoogleCredentials(p) => format!("the OIDC token named by {}", p.shown),
@@ -87,7 +87,7 @@ impl Source {
     /// The token, when it can be read now: none when it is not there (a
     /// plan made away from the runner), why when a file is not a token
     /// file stackhook reads (a FIFO, a device, too large).
-    fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, String> {
+    pub fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, String> {
         match self {
             Source::File(p) => read_file(p),
             Source::Token(v) => Ok(v.materialize(lookup).ok()),

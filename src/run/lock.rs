@@ -239,6 +239,83 @@ fn holder_of(file: &File) -> String {
     }
 }
 
+/// Who holds a kubeconfig's lock, as `doctor` tells it: found without
+/// taking the lock, creating the file or following a symlink.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// No lock file: no run is using the kubeconfig.
+    Free,
+    /// A run holds it (its pid, when the file says one).
+    Held(Option<u32>),
+    /// A file that no process holds: left by a run that was killed; the
+    /// next run takes it.
+    Left(Option<u32>),
+    /// Why it cannot be told (a symlink, not a regular file, no /proc).
+    Unknown(String),
+}
+
+/// The state of `kubeconfig`'s lock. Whether a flock is held is read from
+/// /proc/locks (by the file's device and inode), not by trying to take it.
+pub fn inspect(kubeconfig: &Path) -> LockState {
+    let path = lock_path(kubeconfig);
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Free,
+        Err(e) => return LockState::Unknown(format!("{}: {e}", path.display())),
+    };
+    let meta = match file.metadata() {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return LockState::Unknown(format!("{} is not a regular file", path.display())),
+        Err(e) => return LockState::Unknown(e.to_string()),
+    };
+    let pid = holder_of(&file).parse().ok();
+    let Ok(locks) = fs::read_to_string("/proc/locks") else {
+        return LockState::Unknown("/proc/locks cannot be read".into());
+    };
+    let dev = format!(
+        "{:02x}:{:02x}",
+        libc::major(meta.dev()),
+        libc::minor(meta.dev())
+    );
+    let held = holds(&locks, &dev, meta.ino(), pid);
+    if held {
+        LockState::Held(pid)
+    } else {
+        LockState::Left(pid)
+    }
+}
+
+/// Whether /proc/locks (`locks`) has a flock held on the file at device
+/// `dev` (`fd:01`) and inode `ino`. A line: `1: FLOCK  ADVISORY  WRITE 4242
+/// fd:01:1234 0 EOF`. On an overlay filesystem the device it names may not
+/// be the one stat gives: the inode then counts with the pid the lock file
+/// holds.
+fn holds(locks: &str, dev: &str, ino: u64, pid: Option<u32>) -> bool {
+    locks.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        // `->` marks a process waiting for the lock, not holding it.
+        let Some(at) = w
+            .iter()
+            .position(|x| *x == "FLOCK")
+            .filter(|_| !w.contains(&"->"))
+        else {
+            return false;
+        };
+        let (Some(lock_pid), Some(id)) = (w.get(at + 3), w.get(at + 4)) else {
+            return false;
+        };
+        let Some((lock_dev, lock_ino)) = id.rsplit_once(':') else {
+            return false;
+        };
+        lock_ino == ino.to_string()
+            && (lock_dev == dev || pid.is_some_and(|p| p.to_string() == *lock_pid))
+    })
+}
+
 fn same_file(file: &File, path: &Path) -> bool {
     match (file.metadata(), fs::symlink_metadata(path)) {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
@@ -340,6 +417,38 @@ mod tests {
             Err(LockError::Refused { why, .. }) => assert!(why.contains("No such file"), "{why}"),
             other => panic!("{:?}", other.map(|l| l.is_some())),
         }
+    }
+
+    /// `inspect` tells a held lock from one left behind, and takes none.
+    #[test]
+    fn inspect_tells_held_from_left_without_locking() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join("config");
+        assert_eq!(inspect(&kube), LockState::Free);
+        let lock = acquire(&kube, Duration::ZERO, |_| {}).unwrap().unwrap();
+        assert_eq!(inspect(&kube), LockState::Held(Some(std::process::id())));
+        // Inspecting released nothing: a second run still finds it busy.
+        assert!(matches!(
+            acquire(&kube, Duration::ZERO, |_| {}),
+            Err(LockError::Busy { .. })
+        ));
+        drop(lock);
+        assert_eq!(inspect(&kube), LockState::Free);
+        fs::write(lock_path(&kube), "42\n").unwrap();
+        assert_eq!(inspect(&kube), LockState::Left(Some(42)));
+    }
+
+    #[test]
+    fn proc_locks_lines_are_read_by_inode_device_and_pid() {
+        let locks = "1: POSIX  ADVISORY  WRITE 7 fd:01:99 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 42 fd:01:1234 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 43 fd:01:5678 0 EOF\n";
+        assert!(holds(locks, "fd:01", 1234, None));
+        assert!(!holds(locks, "fd:02", 1234, None), "another device");
+        assert!(holds(locks, "00:2a", 1234, Some(42)), "overlay: the pid");
+        assert!(!holds(locks, "fd:01", 5678, Some(43)), "only waiting");
+        assert!(!holds(locks, "fd:01", 99, None), "not a flock");
+        assert!(!holds(locks, "fd:01", 123, None));
     }
 
     /// A lock taken on a file that its holder removed meanwhile is no

@@ -185,6 +185,14 @@ def kubelogin_tokens():
     return out
 
 
+def self_subject_review(token):
+    """Who the fake API takes a token's bearer for (`kubectl auth whoami`):
+    a name derived from the token, never the token."""
+    name = "fake-user-" + hashlib.sha256(token.encode()).hexdigest()[:8]
+    return {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
+            "status": {"userInfo": {"username": name, "groups": ["system:authenticated"]}}}
+
+
 class Kube(Base):
     name = "k8s"
 
@@ -201,7 +209,15 @@ class Kube(Base):
         if path == "/apis":
             return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}]})
+                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}},
+                {"name": "authentication.k8s.io", "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
+                 "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}}]})
+        if path == "/apis/authentication.k8s.io/v1":
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authentication.k8s.io/v1", "resources": [
+                {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
+                 "kind": "SelfSubjectReview", "verbs": ["create"]}]})
+        if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" and self.command == "POST":
+            return self.send_json(201, self_subject_review(token))
         if path == "/api/v1/namespaces":
             return self.send_json(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
                                         "items": [{"metadata": {"name": "default"}}]})
@@ -215,12 +231,17 @@ class Kube(Base):
                 {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
                  "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]})
         if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and self.command == "POST":
+            raw = self.body()
             try:
-                spec = json.loads(self.body() or b"{}").get("spec", {})
+                spec = json.loads(raw or b"{}").get("spec", {})
             except ValueError:
                 spec = {}
+            # kubectl sends the review as protobuf, where the verb and the
+            # resource are plain strings: "VERB RESOURCE" of k8s_denied is
+            # denied when the body holds both words.
+            denied = any(all(w.encode() in raw for w in d.split()) for d in CONFIG.get("k8s_denied", []))
             return self.send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                                        "metadata": {}, "spec": spec, "status": {"allowed": True}})
+                                        "metadata": {}, "spec": spec, "status": {"allowed": not denied}})
         self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
 
     do_GET = do_POST = handle_any
