@@ -376,8 +376,13 @@ fn gke_oidc_with_an_access_token_set_is_a_problem() {
         ),
         "{out}"
     );
-    // The token that the credentials file names, read through it.
-    assert!(out.contains("[ok] the OIDC token named by ${GOOGLE_APPLICATION_CREDENTIALS}: a JWT, issuer https://acme.app.spacelift.io"), "{out}");
+    // The token that the credentials file names, read through it; the
+    // variable holds a path, which is shown (the file's content is not).
+    let named = format!(
+        "[ok] the OIDC token named by {}: a JWT, issuer https://acme.app.spacelift.io",
+        credentials.display()
+    );
+    assert!(out.contains(&named), "{out}");
     assert!(out.contains("[ok] gke-gcloud-auth-plugin 1.30.0"), "{out}");
     // An access token left in the environment wins over the file.
     let mut env = env.to_vec();
