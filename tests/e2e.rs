@@ -45,6 +45,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            eks_oidc_wins_over_static_keys,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             an_expired_oidc_token_stops_the_run_before_any_command,
             Need::Cli("aws"),
             Need::Kubectl,
@@ -171,6 +177,26 @@ fn main() {
         case!(
             aks_managed_identity,
             Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_managed_identity_takes_arm_client_id,
+            Need::Az,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_admin_with_every_login,
+            Need::Az,
+            Need::Cli("openssl"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            aks_certificate_in_a_legacy_rc2_pfx,
+            Need::Az,
+            Need::Cli("openssl"),
             Need::Kubectl,
             Need::FakeCloud
         ),
@@ -685,6 +711,46 @@ fn eks_oidc_web_identity_in_later_phases() {
     // means no credentials.
     std::fs::write(&file, "a-token-sts-refuses").unwrap();
     assert!(!new_container().status.success());
+}
+
+/// Issue 20 item 3: static keys are set too (another integration's), which
+/// the AWS CLI's credential chain prefers to a web identity: the step's
+/// aws commands and the kubeconfig's exec user use the role all the same,
+/// now and in a later phase that sets the keys again. The fake API accepts
+/// only tokens signed with the role's keys.
+fn eks_oidc_wins_over_static_keys() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/spacelift";
+    let token = format!("{}.CANARY-aws-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["sts"] = json!({"role_arn": ROLE, "token": token});
+    let mut e = eks(cfg);
+    e.set("AWS_ACCESS_KEY_ID", "AKIDSTATICOTHER");
+    e.set("AWS_SECRET_ACCESS_KEY", "CANARY-static-other-key");
+    e.set("AWS_SESSION_TOKEN", "CANARY-static-other-session");
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    e.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap());
+    e.set("EKS_ROLE_ARN", ROLE);
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw("sts", "/", 200));
+    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(!e.fake.saw("k8s", "/version", 401));
+    let kube = e.kubeconfig();
+    assert!(
+        !kube.contains("CANARY") && !kube.contains("AKIDSTATIC"),
+        "{kube}"
+    );
+    // A later phase, the static keys still set.
+    let _ = std::fs::remove_dir_all(e.sb.path("work/.aws"));
+    let later = e.kubectl_version();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
 }
 
 /// An unsigned JWT expiring at `exp` (seconds since the epoch).
@@ -1402,6 +1468,177 @@ fn aks_managed_identity() {
     // A later phase: kubelogin's msi mode needs nothing sourced.
     assert!(e.kubectl_version().status.success());
     assert_no_az_login_left(&e);
+    assert_clean(&e);
+}
+
+/// Issue 20 item 5: Spacelift's managed-identity doc has users pick a
+/// user-assigned identity with ARM_CLIENT_ID; with no `client_id` in the
+/// spec, az and kubelogin get that identity (before, the system-assigned
+/// one, silently).
+fn aks_managed_identity_takes_arm_client_id() {
+    let mut e = aks();
+    let msi = format!("https://127.0.0.1:{}/msi/token", e.fake.port("aks"));
+    e.set("IDENTITY_ENDPOINT", &msi);
+    e.set("IDENTITY_HEADER", "identity-header-value");
+    e.set("ARM_CLIENT_ID", "client-from-arm");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {cluster: aks-prod, resource_group: rg-prod, login: msi}
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        e.fake
+            .requests()
+            .iter()
+            .any(|r| r["path"].as_str().unwrap().contains("/msi/token")
+                && r["path"]
+                    .as_str()
+                    .unwrap()
+                    .contains("client_id=client-from-arm")),
+        "{:?}",
+        e.fake.requests()
+    );
+    let log = std::fs::read_to_string(e.sb.path("work/kubelogin.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l == "convert-kubeconfig --login=msi --client-id=client-from-arm"),
+        "{log}"
+    );
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Issue 20 item 1: `admin: true` with `login: spn`, `cert` and `oidc`
+/// (before: set-user failed on the admin user, which runs no exec
+/// plugin). The kubeconfig holds the cluster's local admin client
+/// certificate, which the fake API verifies in the TLS handshake, with no
+/// kubelogin (taken off PATH); the plan warns that it is a static
+/// credential.
+fn aks_admin_with_every_login() {
+    for login in ["spn", "cert", "oidc"] {
+        let oidc = format!("{}.CANARY-oidc-payload.sig", "eyJhbGciOiJub25lIn0");
+        let mut cfg = config();
+        cfg["aks"]["federated_token"] = json!(oidc);
+        cfg["aks"]["cert_password"] = json!("CANARY-pfx-password");
+        let mut e = aks_with(cfg);
+        std::fs::remove_file(e.sb.bin().join("kubelogin")).unwrap();
+        e.set("ARM_CLIENT_ID", "app-0001");
+        e.set("ARM_TENANT_ID", "tenant-0001");
+        e.set("ARM_CLIENT_SECRET", ARM_SECRET);
+        let token_file = e.sb.path("kube/spacelift.oidc");
+        std::fs::write(&token_file, &oidc).unwrap();
+        e.set("ARM_OIDC_TOKEN_FILE_PATH", token_file.to_str().unwrap());
+        let pfx = e.fake.files["client_pfx"].as_str().unwrap().to_string();
+        e.set("ARM_CLIENT_CERTIFICATE_PATH", &pfx);
+        e.set("ARM_CLIENT_CERTIFICATE_PASSWORD", "CANARY-pfx-password");
+        let spec = e.sb.write_spec(&format!(
+            r#"version: 1
+steps:
+  - provider: azure-aks
+    with: {{cluster: aks-prod, resource_group: rg-prod, login: {login}, admin: true, namespace: apps}}
+  - provider: verify
+"#
+        ));
+        let (code, plan, err) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+        assert_eq!(code, 0, "{login}: {err}");
+        assert!(
+            plan.contains("`azure-aks`: admin: true writes the cluster's local admin credential"),
+            "{login}: {plan}"
+        );
+        assert!(!plan.contains("kubelogin"), "{login}: {plan}");
+        let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+        assert_eq!(code, 0, "{login}: {err}");
+        assert!(e.fake.saw("aks", "/subscriptions", 200), "{login}");
+        assert!(
+            e.fake.requests().iter().any(|r| r["path"]
+                .as_str()
+                .unwrap()
+                .contains("/listClusterAdminCredential?")),
+            "{login}"
+        );
+        let kube = e.kubeconfig();
+        assert!(kube.contains("client-certificate-data"), "{login}: {kube}");
+        assert!(kube.contains("namespace: apps"), "{login}: {kube}");
+        assert!(!kube.contains("exec"), "{login}: {kube}");
+        assert!(e.fake.saw("k8s", "/version", 200), "{login}");
+        assert!(e.kubectl_version().status.success(), "{login}");
+        assert_no_az_login_left(&e);
+        assert_clean(&e);
+    }
+}
+
+/// Issue 20 item 2: a PFX encrypted as older tooling does it (RC2-40 for
+/// the certificates), which OpenSSL 3 reads only with -legacy. The
+/// password stays out of every argv (env:), and the login works.
+fn aks_certificate_in_a_legacy_rc2_pfx() {
+    let mut cfg = config();
+    cfg["aks"]["cert_password"] = json!("CANARY-pfx-password");
+    let mut e = aks_with(cfg);
+    let pem = e.fake.files["client_pem"].as_str().unwrap().to_string();
+    let legacy = e.sb.path("kube/legacy.pfx");
+    // Made here, before openssl's argv is recorded: the test's own command.
+    let made = e
+        .command("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-legacy",
+            "-certpbe",
+            "PBE-SHA1-RC2-40",
+        ])
+        .args(["-keypbe", "PBE-SHA1-3DES", "-passout", "env:PFX_OUT"])
+        .arg("-in")
+        .arg(&pem)
+        .arg("-out")
+        .arg(&legacy)
+        .env("PFX_OUT", "CANARY-pfx-password")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // This openssl cannot read it without -legacy (so the test proves the
+    // fallback, where openssl is 3.x).
+    let plain = e
+        .command("openssl")
+        .args(["pkcs12", "-nodes", "-passin", "env:PFX_OUT", "-in"])
+        .arg(&legacy)
+        .args(["-out", "/dev/null"])
+        .env("PFX_OUT", "CANARY-pfx-password")
+        .output()
+        .unwrap();
+    let version = e.command("openssl").arg("version").output().unwrap();
+    if stdout(&version).starts_with("OpenSSL 3") {
+        assert!(
+            !plain.status.success(),
+            "OpenSSL 3 read RC2-40 without -legacy"
+        );
+    }
+    e.record_argv("openssl");
+    e.set("ARM_CLIENT_ID", "app-0001");
+    e.set("ARM_TENANT_ID", "tenant-0001");
+    e.set("ARM_CLIENT_CERTIFICATE_PATH", legacy.to_str().unwrap());
+    e.set("ARM_CLIENT_CERTIFICATE_PASSWORD", "CANARY-pfx-password");
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-cert.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("CANARY"));
+    assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
+    let argv = std::fs::read_to_string(e.argv_log()).unwrap();
+    assert!(argv.lines().any(|l| l == "-legacy"), "{argv}");
+    assert_no_az_login_left(&e);
+    assert_clean(&e);
+
+    // A wrong password fails with openssl's own error, not a silent one.
+    e.set("ARM_CLIENT_CERTIFICATE_PASSWORD", "CANARY-wrong-password");
+    let (code, _, err) = e.stackhook(&["run", &spec("azure-aks-cert.yaml")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("step `azure-aks` failed: command 2"), "{err}");
+    assert!(!err.contains("CANARY"), "{err}");
     assert_clean(&e);
 }
 

@@ -82,7 +82,29 @@ def make_certs():
         f.write(pem(cert))
     with open(os.path.join(DIR, "server.key"), "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    # AKS's local admin user (`az aks get-credentials --admin`): a client
+    # certificate of the cluster's CA, which the fake API accepts instead
+    # of a bearer token.
+    admin_key = ec.generate_private_key(ec.SECP256R1())
+    admin = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                 x509.NameAttribute(NameOID.COMMON_NAME, "masterclient")]))
+        .issuer_name(ca_name)
+        .public_key(admin_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ADMIN["cert"] = base64.b64encode(pem(admin)).decode()
+    ADMIN["key"] = base64.b64encode(admin_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())).decode()
     return ca_path
+
+
+ADMIN = {}
 
 
 # ---------------------------------------------------------------- EKS tokens
@@ -188,9 +210,20 @@ def kubelogin_tokens():
 class Kube(Base):
     name = "k8s"
 
+    def client_cn(self):
+        """The common name of the client certificate the TLS handshake
+        verified against the fake CA, if the client sent one."""
+        peer = self.connection.getpeercert() or {}
+        for rdn in peer.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
+
     def handle_any(self):
         token = self.bearer()
-        if token is None or not (token in k8s_tokens() or eks_token_valid(token)):
+        admin = token is None and self.client_cn() == "masterclient"
+        if not admin and (token is None or not (token in k8s_tokens() or eks_token_valid(token))):
             return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
         path = urllib.parse.urlsplit(self.path).path
@@ -427,11 +460,12 @@ class Azure(Base):
             return self.send_json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                                         "access_token": "arm-access-token"})
         want = (f"/subscriptions/{az['subscription']}/resourceGroups/{az['resource_group']}"
-                f"/providers/Microsoft.ContainerService/managedClusters/{az['cluster']}/listClusterUserCredential")
-        if path == want:
+                f"/providers/Microsoft.ContainerService/managedClusters/{az['cluster']}/")
+        if path in (want + "listClusterUserCredential", want + "listClusterAdminCredential"):
             if not self.bearer():
                 return self.send_json(401, {"error": {"code": "AuthenticationFailed"}})
-            kubeconfig = aks_kubeconfig(az)
+            admin = path.endswith("listClusterAdminCredential")
+            kubeconfig = aks_admin_kubeconfig(az) if admin else aks_kubeconfig(az)
             return self.send_json(200, {"kubeconfigs": [{"name": "clusterUser",
                                                          "value": base64.b64encode(kubeconfig.encode()).decode()}]})
         if "/managedClusters/" in path:
@@ -554,6 +588,31 @@ users:
 """
 
 
+def aks_admin_kubeconfig(az):
+    """What AKS returns for `--admin`: the local admin user, a client
+    certificate and key (no exec plugin for kubelogin to convert)."""
+    name = az["cluster"]
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    certificate-authority-data: {ca_b64()}
+    server: https://127.0.0.1:{PORTS['k8s']}
+contexts:
+- name: {name}-admin
+  context:
+    cluster: {name}
+    user: clusterAdmin_{az['resource_group']}_{name}
+current-context: {name}-admin
+users:
+- name: clusterAdmin_{az['resource_group']}_{name}
+  user:
+    client-certificate-data: {ADMIN['cert']}
+    client-key-data: {ADMIN['key']}
+"""
+
+
 def client_assertion(self, az, form):
     if (form.get("client_id") != az["client_id"]
             or form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -615,12 +674,16 @@ class Static(Base):
         log(self.name, self, 200)
 
 
-def serve(name, handler, tls):
+def serve(name, handler, tls, client_certs=False):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
+        if client_certs:
+            # Asked for, not required: bearer tokens work as before.
+            ctx.load_verify_locations(os.path.join(DIR, "ca.pem"))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     PORTS[name] = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -629,7 +692,7 @@ def serve(name, handler, tls):
 def main():
     ca = make_certs()
     files = make_client_cert()
-    serve("k8s", Kube, True)
+    serve("k8s", Kube, True, client_certs=True)
     serve("eks", Eks, False)
     serve("sts", Sts, False)
     serve("gke", Gke, False)
