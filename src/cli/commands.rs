@@ -179,7 +179,8 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
         return Ok(());
     };
     let p = catalog.require(name)?;
-    let text = init::starter(p, &args.schema);
+    let schema_ref = args.schema.as_deref().unwrap_or(init::SCHEMA_FILE);
+    let text = init::starter(p, schema_ref);
     if args.output.as_os_str() == "-" {
         print(&text);
         return Ok(());
@@ -207,6 +208,21 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
         args.output.display(),
         args.output.display()
     );
+    if args.schema.is_none() {
+        let path = args.output.with_file_name(init::SCHEMA_FILE);
+        if path.exists() && !args.force {
+            eprintln!(
+                "kept {} (refresh it with: stackhook schema > {})",
+                path.display(),
+                path.display()
+            );
+        } else {
+            let schema = schema::schema(&catalog);
+            let text = serde_json::to_string_pretty(&schema).expect("json") + "\n";
+            std::fs::write(&path, text).map_err(|e| write_error(&path, e))?;
+            eprintln!("wrote {}, the schema it names for editors", path.display());
+        }
+    }
     Ok(())
 }
 
