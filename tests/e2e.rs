@@ -229,6 +229,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            proxy_url_for_gke_and_every_kubeconfig_source,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             kubeconfig_mounted_but_missing_fails_preflight_free_and_clear,
             Need::Kubectl,
             Need::FakeCloud
@@ -1485,7 +1491,7 @@ fn aks_managed_identity_takes_arm_client_id() {
         r#"version: 1
 steps:
   - provider: azure-aks
-    with: {cluster: aks-prod, resource_group: rg-prod, login: msi}
+    with: {cluster: aks-prod, resource_group: rg-prod, login: msi, proxy_url: "http://proxy.internal:3128"}
 "#,
     );
     let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
@@ -1508,7 +1514,11 @@ steps:
             .any(|l| l == "convert-kubeconfig --login=msi --client-id=client-from-arm"),
         "{log}"
     );
-    assert!(e.kubectl_version().status.success());
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("proxy-url: http://proxy.internal:3128"),
+        "{kube}"
+    );
 }
 
 /// Issue 20 item 1: `admin: true` with `login: spn`, `cert` and `oidc`
@@ -1787,6 +1797,41 @@ steps:
         kube.contains("current-context: fake") && kube.contains("namespace: team"),
         "{kube}"
     );
+}
+
+/// Issue 20: `proxy_url` on every provider that writes a cluster (aws-eks
+/// has its own test, azure-aks is in the msi one): the current context's
+/// cluster gets it as proxy-url, which kubectl then uses (a proxy that is
+/// not there fails the call).
+fn proxy_url_for_gke_and_every_kubeconfig_source() {
+    const PROXY: &str = "proxy-url: http://127.0.0.1:9";
+    let mut e = gke("europe-west1");
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, proxy_url: "http://127.0.0.1:9"}
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.kubeconfig().contains(PROXY), "{}", e.kubeconfig());
+    assert!(!e.kubectl_version().status.success(), "the proxy is used");
+
+    let kc = e.fake.static_kubeconfig();
+    e.set("KUBECONFIG_CONTENT", &kc);
+    for with in [
+        "{from: env, var: KUBECONFIG_CONTENT, proxy_url: \"http://127.0.0.1:9\"}",
+        "{proxy_url: \"http://127.0.0.1:9\"}",
+    ] {
+        std::fs::write(e.sb.kubeconfig(), &kc).unwrap();
+        let spec = e.sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {with}\n"
+        ));
+        let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+        assert_eq!(code, 0, "{with}: {err}");
+        assert!(e.kubeconfig().contains(PROXY), "{with}: {}", e.kubeconfig());
+    }
 }
 
 fn kubeconfig_mounted() {

@@ -307,6 +307,9 @@ pub enum KubeconfigCommand {
         /// Set this namespace on the resulting current context.
         #[arg(long, value_name = "NS")]
         namespace: Option<String>,
+        /// Set the proxy-url of the resulting current context's cluster.
+        #[arg(long, value_name = "URL")]
+        proxy_url: Option<String>,
         /// Where to write; default: first entry of $KUBECONFIG, else ~/.kube/config.
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,

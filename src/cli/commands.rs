@@ -262,6 +262,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             sha256,
             context,
             namespace,
+            proxy_url,
             kubeconfig,
         } => {
             let path = locate(kubeconfig.as_deref())?;
@@ -279,6 +280,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             let change = ContextChange {
                 use_context: context,
                 namespace,
+                proxy_url,
                 ..Default::default()
             };
             kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)
