@@ -119,6 +119,13 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            gke_impersonation_and_billing_project,
+            Need::Cli("gcloud"),
+            Need::Cli("gke-gcloud-auth-plugin"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_oidc_workload_identity_federation,
             Need::Cli("gcloud"),
             Need::Cli("gke-gcloud-auth-plugin"),
@@ -1041,6 +1048,73 @@ steps:
     assert!(!kube.contains(GKE_TOKEN), "{kube}");
     assert!(e.fake.saw("k8s", "/version", 200));
     assert!(e.kubectl_version().status.success());
+}
+
+/// Issue 20: `impersonate_service_account` and `billing_project`. The
+/// caller's token is not accepted by GKE: gcloud trades it for the service
+/// account's at the fake IAM credentials service, and asks GKE with the
+/// quota project.
+fn gke_impersonation_and_billing_project() {
+    const CALLER: &str = "ya29.CANARY-caller-token";
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("europe-west1");
+    cfg["google"] = json!({"impersonator_token": CALLER});
+    let mut e = E2e::new(cfg, &["gcloud", "gke-gcloud-auth-plugin"], &[]);
+    gke_env(&mut e);
+    let google = format!("http://127.0.0.1:{}/", e.fake.port("google"));
+    e.set("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS", &google);
+    e.set("GOOGLE_OAUTH_ACCESS_TOKEN", CALLER);
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with:
+      cluster: gke-prod
+      region: europe-west1
+      project: acme-prod
+      credentials: plugin
+      impersonate_service_account: deployer@acme-prod.iam.gserviceaccount.com
+      billing_project: acme-billing
+"#,
+    );
+    // The plugin's gcloud reads the caller's token from CLOUDSDK_AUTH_ACCESS_TOKEN
+    // (as the plan's warning says) in every phase.
+    e.set("CLOUDSDK_AUTH_ACCESS_TOKEN", CALLER);
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw(
+        "google",
+        "/v1/projects/-/serviceAccounts/deployer@acme-prod.iam.gserviceaccount.com:generateAccessToken",
+        200
+    ));
+    assert!(
+        e.fake.requests().iter().any(|r| r["server"] == "gke"
+            && r["status"] == 200
+            && r["quota_project"] == "acme-billing"),
+        "{:?}",
+        e.fake.requests()
+    );
+    // gcloud wrote the service account into the plugin's arguments.
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("--impersonate_service_account=deployer@acme-prod.iam.gserviceaccount.com"),
+        "{kube}"
+    );
+
+    // Not with credentials: exec, which would hand kubectl the caller's token.
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {cluster: gke-prod, region: europe-west1, project: acme-prod, impersonate_service_account: deployer@acme-prod.iam.gserviceaccount.com}
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("impersonate_service_account needs credentials: plugin"),
+        "{err}"
+    );
 }
 
 /// Workload identity federation: gcloud reads an external-account file

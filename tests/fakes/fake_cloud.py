@@ -37,8 +37,12 @@ PORTS = {}
 
 
 def log(server, handler, status):
+    entry = {"server": server, "method": handler.command, "path": handler.path, "status": status}
+    # The quota project Google APIs bill (gcloud's --billing-project).
+    if handler.headers.get("X-Goog-User-Project"):
+        entry["quota_project"] = handler.headers["X-Goog-User-Project"]
     with LOCK, open(os.path.join(DIR, "requests.log"), "a") as f:
-        f.write(json.dumps({"server": server, "method": handler.command, "path": handler.path, "status": status}) + "\n")
+        f.write(json.dumps(entry) + "\n")
 
 
 def make_certs():
@@ -355,7 +359,10 @@ class Google(Base):
                                         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
                                         "expires_in": 3600})
         if path.endswith(":generateAccessToken"):
-            if self.bearer() != "federated-access-token":
+            # The federated token, or (impersonation) the token of a caller
+            # allowed to impersonate the service account.
+            callers = ["federated-access-token"] + ([g["impersonator_token"]] if g.get("impersonator_token") else [])
+            if self.bearer() not in callers:
                 return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
             expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
             return self.send_json(200, {"accessToken": CONFIG["gke"]["token"], "expireTime": expires})
