@@ -51,6 +51,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            eks_oidc_session_name,
+            Need::Cli("aws"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             an_expired_oidc_token_stops_the_run_before_any_command,
             Need::Cli("aws"),
             Need::Kubectl,
@@ -764,6 +770,40 @@ fn eks_oidc_wins_over_static_keys() {
         "{}",
         String::from_utf8_lossy(&later.stderr)
     );
+}
+
+/// Issue 20: `session_name` names the web identity's role session, for the
+/// step's aws commands and for `aws eks get-token` at kubectl time.
+fn eks_oidc_session_name() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/spacelift";
+    let token = format!("{}.CANARY-aws-oidc.sig", "eyJhbGciOiJub25lIn0");
+    let mut cfg = config();
+    cfg["sts"] = json!({"role_arn": ROLE, "token": token});
+    let mut e = eks(cfg);
+    e.env
+        .retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
+    let file = e.sb.path("kube/spacelift.oidc");
+    std::fs::write(&file, &token).unwrap();
+    let sts = format!("http://127.0.0.1:{}", e.fake.port("sts"));
+    e.set("AWS_ENDPOINT_URL_STS", &sts);
+    let spec = e.sb.write_spec(&format!(
+        r#"version: 1
+steps:
+  - provider: aws-eks
+    with: {{cluster: eks-prod, region: eu-west-1, auth: oidc, role_arn: "{ROLE}", token_file: "{}", session_name: stack-prod}}
+"#,
+        file.display()
+    ));
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let _ = std::fs::remove_dir_all(e.sb.path("work/.aws"));
+    assert!(e.kubectl_version().status.success());
+    let log = std::fs::read_to_string(e.fake.dir.path().join("sts.log")).unwrap();
+    let named = log
+        .lines()
+        .filter(|l| l.contains(r#""RoleSessionName": "stack-prod""#))
+        .count();
+    assert_eq!(named, 2, "the run and kubectl: {log}");
 }
 
 /// An unsigned JWT expiring at `exp` (seconds since the epoch).
