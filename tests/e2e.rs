@@ -259,6 +259,16 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            verify_asks_who_and_what_the_identity_may_do,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
+            verify_on_an_api_server_without_self_subject_review,
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             a_secret_in_any_parameter_is_refused_before_any_cli_runs,
             Need::Az,
             Need::Cli("curl"),
@@ -304,6 +314,9 @@ fn cli(name: &str) -> PathBuf {
     }
     which(name).unwrap_or_else(|| panic!("{name} is not on PATH"))
 }
+
+/// Where `kubectl auth whoami` (the verify step) asks who it is.
+const SELF_SUBJECT_REVIEWS: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
 
 /// The fake cloud, running until dropped.
 struct Fake {
@@ -362,6 +375,11 @@ impl Fake {
                 && r["path"].as_str().unwrap().starts_with(path_prefix)
                 && r["status"] == status
         })
+    }
+
+    /// Whether the verify step's `kubectl auth whoami` was answered.
+    fn verified(&self) -> bool {
+        self.saw("k8s", SELF_SUBJECT_REVIEWS, 201)
     }
 
     /// A kubeconfig for the fake API with a static bearer token.
@@ -611,7 +629,7 @@ fn eks_logs_in_and_kubectl_reaches_the_api() {
     assert!(e.fake.saw("eks", "/clusters/eks-prod", 200));
     // The verify step's kubectl went through `aws eks get-token`, whose
     // presigned URL the fake checked against the secret key.
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert!(
         e.kubeconfig()
             .contains("current-context: arn:aws:eks:eu-west-1:111122223333:cluster/eks-prod")
@@ -654,7 +672,7 @@ fn eks_with_a_wrong_secret_fails_with_a_hint_and_rolls_back() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("step `verify` failed"), "{err}");
     assert!(err.contains("hint: the credentials were refused"), "{err}");
-    assert!(e.fake.saw("k8s", "/version", 401));
+    assert!(e.fake.saw("k8s", SELF_SUBJECT_REVIEWS, 401));
     assert_eq!(e.kubeconfig(), TWO_CONTEXTS);
     assert_clean(&e);
 }
@@ -698,7 +716,7 @@ fn eks_oidc_web_identity_in_later_phases() {
     let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("sts", "/", 200));
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     let kube = e.kubeconfig();
     assert!(
         kube.contains("AWS_ROLE_ARN") && kube.contains(ROLE),
@@ -755,8 +773,8 @@ fn eks_oidc_wins_over_static_keys() {
     let (code, _, err) = e.stackhook(&["run", &spec("aws-eks-oidc.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(e.fake.saw("sts", "/", 200));
-    assert!(e.fake.saw("k8s", "/version", 200));
-    assert!(!e.fake.saw("k8s", "/version", 401));
+    assert!(e.fake.verified());
+    assert!(!e.fake.saw("k8s", SELF_SUBJECT_REVIEWS, 401));
     let kube = e.kubeconfig();
     assert!(
         !kube.contains("CANARY") && !kube.contains("AKIDSTATIC"),
@@ -946,7 +964,7 @@ fn gke_flow_in(e: E2e, spec_name: &str, location: &str) {
         kube.contains(&bin().display().to_string()) && kube.contains("exec-credential"),
         "the user runs this stackhook by absolute path: {kube}"
     );
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     // A later phase: kubectl gets the token from stackhook, without any
     // auth plugin.
     let later = e.kubectl_version();
@@ -1086,7 +1104,7 @@ steps:
     let kube = e.kubeconfig();
     assert!(kube.contains("command: gke-gcloud-auth-plugin"), "{kube}");
     assert!(!kube.contains(GKE_TOKEN), "{kube}");
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert!(e.kubectl_version().status.success());
 }
 
@@ -1201,7 +1219,7 @@ fn gke_oidc_workload_identity_federation() {
         !kube.contains("CANARY") && !kube.contains(GKE_TOKEN),
         "{kube}"
     );
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     // A later phase in a new container: no gcloud state, gcloud not even on
     // PATH; the plugin exchanges the token file again.
     std::fs::remove_dir_all(e.sb.path("work")).unwrap();
@@ -1410,7 +1428,7 @@ fn aks_service_principal_needs_no_env_file_in_later_phases() {
         e.kubeconfig()
     );
     // verify's kubectl ran kubelogin, which read ARM_CLIENT_SECRET.
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
 
     // A later phase: nothing sourced, the integration's variables only.
     let later = e.kubectl_version();
@@ -1479,7 +1497,7 @@ fn aks_oidc_federated_token() {
         kube.contains("AZURE_FEDERATED_TOKEN_FILE") && kube.contains(file.to_str().unwrap()),
         "{kube}"
     );
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert!(!e.kubeconfig().contains("CANARY"));
     assert_no_az_login_left(&e);
     assert!(e.kubectl_version().status.success());
@@ -1506,7 +1524,7 @@ fn aks_certificate_with_a_password() {
     assert!(!err.contains("CANARY"));
     // The fake checked the assertion's signature against the certificate.
     assert!(e.fake.saw("aks", "/tenant-0001/oauth2/v2.0/token", 200));
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert!(e.kubectl_version().status.success());
     assert_no_az_login_left(&e);
     assert_clean(&e);
@@ -1544,7 +1562,7 @@ fn aks_azure_cli_login_with_context_and_namespace() {
     assert!(kube.contains("current-context: aks-prod"), "{kube}");
     assert!(kube.contains("namespace: apps"), "{kube}");
     assert!(kube.contains("- azurecli"), "{kube}");
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert!(e.kubectl_version().status.success());
 }
 
@@ -1584,7 +1602,7 @@ fn aks_managed_identity() {
             .any(|l| l == "convert-kubeconfig --login=msi --client-id=client-of-identity"),
         "{log}"
     );
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     // A later phase: kubelogin's msi mode needs nothing sourced.
     assert!(e.kubectl_version().status.success());
     assert_no_az_login_left(&e);
@@ -1687,7 +1705,7 @@ steps:
         assert!(kube.contains("client-certificate-data"), "{login}: {kube}");
         assert!(kube.contains("namespace: apps"), "{login}: {kube}");
         assert!(!kube.contains("exec"), "{login}: {kube}");
-        assert!(e.fake.saw("k8s", "/version", 200), "{login}");
+        assert!(e.fake.verified(), "{login}");
         assert!(e.kubectl_version().status.success(), "{login}");
         assert_no_az_login_left(&e);
         assert_clean(&e);
@@ -1953,7 +1971,7 @@ fn kubeconfig_mounted() {
     std::fs::write(e.sb.kubeconfig(), e.fake.static_kubeconfig()).unwrap();
     let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
     assert_eq!(code, 0, "{err}");
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
 }
 
 fn kubeconfig_mounted_but_missing_fails_preflight_free_and_clear() {
@@ -1972,8 +1990,85 @@ fn custom_run_with_vault() {
     let (code, _, err) = e.stackhook(&["run", &spec("custom-run.yaml")]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("CANARY-vault"));
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     assert_clean(&e);
+}
+
+/// Issue 20 item 6: verify asks the API who the credentials are (a
+/// SelfSubjectReview: /version answers anyone), and each `can_i` question
+/// (a SelfSubjectAccessReview) must be answered yes: an identity that may
+/// not do what the stack needs fails the step.
+fn verify_asks_who_and_what_the_identity_may_do() {
+    let mut cfg = config();
+    cfg["denied"] = json!(["delete namespaces"]);
+    let e = E2e::new(cfg, &[], &[]);
+    std::fs::write(e.sb.kubeconfig(), e.fake.static_kubeconfig()).unwrap();
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+  - provider: verify
+    with:
+      can_i: ["get pods -n default", "list namespaces"]
+"#,
+    );
+    let (code, out, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.verified());
+    assert!(
+        (out.clone() + &err).contains("fake-user:"),
+        "whoami's answer is shown: {out}\n{err}"
+    );
+    let reviews = e
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["path"] == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+                && r["status"] == 201
+        })
+        .count();
+    assert_eq!(reviews, 2);
+
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: kubeconfig
+  - provider: verify
+    with:
+      can_i: ["get pods", "delete namespaces"]
+"#,
+    );
+    let (code, out, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("step `verify` failed"), "{err}");
+    assert!(out.contains("[verify] no"), "{out}");
+    assert!(
+        err.contains("[verify] error: the identity may not: delete namespaces"),
+        "{err}"
+    );
+}
+
+/// Before Kubernetes 1.28 (or with an older kubectl) there is no
+/// SelfSubjectReview: verify says so and checks the credentials with
+/// /version, which still refuses a bad token.
+fn verify_on_an_api_server_without_self_subject_review() {
+    let mut cfg = config();
+    cfg["old_api"] = json!(true);
+    let e = E2e::new(cfg, &[], &[]);
+    std::fs::write(e.sb.kubeconfig(), e.fake.static_kubeconfig()).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("kubectl auth whoami failed"), "{err}");
+    assert!(e.fake.saw("k8s", "/version", 200));
+    let bad = e
+        .fake
+        .static_kubeconfig()
+        .replace(STATIC_TOKEN, "not-a-token");
+    std::fs::write(e.sb.kubeconfig(), &bad).unwrap();
+    let (code, _, err) = e.stackhook(&["run", &spec("kubeconfig-mounted.yaml")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("hint: the credentials were refused"), "{err}");
 }
 
 fn verify_fails_fast_when_the_api_refuses_the_token() {
@@ -2070,7 +2165,7 @@ fn rancher_example_hands_its_token_to_curl_in_a_file() {
     assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{err}");
     assert!(e.fake.saw("rancher", "/v3/clusters/c-m-abc123", 200));
     assert_eq!(e.kubeconfig(), kc);
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     let argv = std::fs::read_to_string(e.argv_log()).unwrap();
     assert!(
         argv.contains("\n-H\n@"),
@@ -2167,7 +2262,7 @@ fn aks_values_az_reads_from_a_file_are_refused() {
     );
     let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(e.fake.saw("k8s", "/version", 200));
+    assert!(e.fake.verified());
     let kube = e.kubeconfig();
     assert!(kube.contains("current-context: \"@prod\""), "{kube}");
     assert!(e.kubectl_version().status.success());

@@ -290,3 +290,38 @@ fn no_home_and_no_kubeconfig_is_an_error_everywhere() {
         assert!(stderr(&out).contains("HOME and KUBECONFIG are unset"));
     }
 }
+
+/// Issue 20: a Fleet Manager hub (`fleet:`) is fetched with `az fleet
+/// get-credentials` and converted like a cluster. az's `fleet` extension is
+/// not installed here (it comes from az's extension index, not a package
+/// registry), so this checks the rendered commands against the extension's
+/// documented contract (`--name`, `--resource-group`, `--file`,
+/// `--overwrite-existing`) instead of running it; `fleet` excludes
+/// `cluster`, `admin` and `public_fqdn`.
+#[test]
+fn fleet_renders_az_fleet_get_credentials() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {fleet: hub-prod, resource_group: rg-prod, login: azurecli}\n",
+    );
+    let (code, out, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "$ az fleet get-credentials --name=hub-prod --resource-group=rg-prod --overwrite-existing --file=\"$KUBECONFIG\"\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("$ kubelogin convert-kubeconfig --login=azurecli"),
+        "{out}"
+    );
+    assert!(!out.contains("$ az aks"), "{out}");
+    for extra in ["cluster: aks-prod", "admin: true", "public_fqdn: true"] {
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: azure-aks\n    with: {{fleet: hub-prod, resource_group: rg-prod, login: azurecli, {extra}}}\n"
+        ));
+        let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+        assert_eq!(code, 2, "{extra}: {err}");
+    }
+}

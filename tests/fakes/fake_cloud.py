@@ -236,9 +236,13 @@ class Kube(Base):
         if path == "/api":
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
-            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}]})
+            groups = [{"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
+                       "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}]
+            if not CONFIG.get("old_api"):
+                groups.append({"name": "authentication.k8s.io",
+                               "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
+                               "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}})
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         if path == "/api/v1/namespaces":
             return self.send_json(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
                                         "items": [{"metadata": {"name": "default"}}]})
@@ -247,17 +251,36 @@ class Kube(Base):
                 {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]},
                 {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
                  "verbs": ["get", "list"]}]})
+        if path == "/apis/authentication.k8s.io/v1" and not CONFIG.get("old_api"):
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authentication.k8s.io/v1", "resources": [
+                {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
+                 "kind": "SelfSubjectReview", "verbs": ["create"]}]})
         if path == "/apis/authorization.k8s.io/v1":
             return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authorization.k8s.io/v1", "resources": [
                 {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
                  "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]})
         if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and self.command == "POST":
+            raw = self.body()
             try:
-                spec = json.loads(self.body() or b"{}").get("spec", {})
+                spec = json.loads(raw or b"{}").get("spec", {})
             except ValueError:
                 spec = {}
+            # `denied`: "VERB RESOURCE" pairs this identity may not do. kubectl
+            # may send the review as protobuf: then the words are looked for
+            # in the body.
+            words = lambda pair: [w.encode() for w in pair.split()]
+            allowed = not any(all(w in raw for w in words(pair)) for pair in CONFIG.get("denied", []))
             return self.send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                                        "metadata": {}, "spec": spec, "status": {"allowed": True}})
+                                        "metadata": {}, "spec": spec, "status": {"allowed": allowed}})
+        # SelfSubjectReview (Kubernetes 1.28 GA): who the caller is. An
+        # older API server (`old_api`) has none.
+        if (path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" and self.command == "POST"
+                and not CONFIG.get("old_api")):
+            self.body()
+            user = "masterclient" if admin else "fake-user:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+            groups = ["system:masters", "system:authenticated"] if admin else ["system:authenticated"]
+            return self.send_json(201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                                        "metadata": {}, "status": {"userInfo": {"username": user, "groups": groups}}})
         self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
 
     do_GET = do_POST = handle_any
