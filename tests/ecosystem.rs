@@ -271,7 +271,7 @@ fn provider_pages_are_complete() {
     all_snapshots_match(&failed);
     let gke = stdout(&stackhook().args(["providers", "gke"]).output().unwrap());
     for want in [
-        "cluster (string; required)",
+        "project (string; required)",
         "GOOGLE_OAUTH_ACCESS_TOKEN",
         "Needs on PATH: gcloud, gke-gcloud-auth-plugin (when credentials == 'plugin'",
         "Renders to:",

@@ -325,3 +325,34 @@ fn fleet_renders_az_fleet_get_credentials() {
         assert_eq!(code, 2, "{extra}: {err}");
     }
 }
+
+/// Issue 20: Connect Gateway. `membership:` renders `gcloud container
+/// fleet memberships get-credentials` with `region` as its location, then
+/// the same kubeconfig user as a cluster; a zone is refused.
+#[test]
+fn membership_renders_fleet_memberships_get_credentials() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: gke\n    with: {membership: prod-member, region: global, project: acme-prod, billing_project: acme-billing}\n",
+    );
+    let env = [("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.CANARY-gke-token")];
+    let (code, out, err) = sb.run(&["plan", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "$ gcloud container fleet memberships get-credentials --location=global --project=acme-prod --billing-project=acme-billing -- prod-member\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("$ \"$STACKHOOK\" kubeconfig set-user --exec-credential-from-env=GOOGLE_OAUTH_ACCESS_TOKEN"),
+        "{out}"
+    );
+    assert!(!out.contains("clusters get-credentials"), "{out}");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: gke\n    with: {membership: prod-member, zone: europe-west1-b, project: acme-prod}\n",
+    );
+    let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("use `region`"), "{err}");
+}
