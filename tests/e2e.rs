@@ -125,6 +125,12 @@ fn main() {
             Need::FakeCloud
         ),
         case!(
+            gke_connect_gateway_membership,
+            Need::Cli("gcloud"),
+            Need::Kubectl,
+            Need::FakeCloud
+        ),
+        case!(
             gke_impersonation_and_billing_project,
             Need::Cli("gcloud"),
             Need::Cli("gke-gcloud-auth-plugin"),
@@ -1103,6 +1109,46 @@ steps:
     assert_eq!(code, 0, "{err}");
     let kube = e.kubeconfig();
     assert!(kube.contains("command: gke-gcloud-auth-plugin"), "{kube}");
+    assert!(!kube.contains(GKE_TOKEN), "{kube}");
+    assert!(e.fake.verified());
+    assert!(e.kubectl_version().status.success());
+}
+
+/// Issue 20: Connect Gateway. gcloud asks the fake Resource Manager for the
+/// project's number and the fake gateway for the membership's kubeconfig;
+/// stackhook's exec user then reaches the API through it with the access
+/// token, in this run and a later phase.
+fn gke_connect_gateway_membership() {
+    let mut cfg = config();
+    cfg["gke"]["location"] = json!("global");
+    cfg["gke"]["membership"] = json!("prod-member");
+    let mut e = E2e::new(cfg, &["gcloud"], &["gke-gcloud-auth-plugin"]);
+    gke_env(&mut e);
+    let google = format!("http://127.0.0.1:{}/", e.fake.port("google"));
+    for api in ["CLOUDRESOURCEMANAGER", "GKEHUB", "CONNECTGATEWAY"] {
+        e.set(&format!("CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}"), &google);
+    }
+    let spec = e.sb.write_spec(
+        r#"version: 1
+steps:
+  - provider: gke
+    with: {membership: prod-member, region: global, project: acme-prod}
+  - provider: verify
+"#,
+    );
+    let (code, _, err) = e.stackhook(&["run", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(e.fake.saw(
+        "google",
+        "/v1/projects/123456789012/locations/global/memberships/prod-member:generateCredentials",
+        200
+    ));
+    let kube = e.kubeconfig();
+    assert!(
+        kube.contains("current-context: connectgateway_acme-prod_global_prod-member"),
+        "{kube}"
+    );
+    assert!(kube.contains("exec-credential"), "{kube}");
     assert!(!kube.contains(GKE_TOKEN), "{kube}");
     assert!(e.fake.verified());
     assert!(e.kubectl_version().status.success());

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local fakes of the cloud APIs that stackhook's e2e tests drive the real
 CLIs against: a Kubernetes API (HTTPS), EKS DescribeCluster, GKE
-clusters.get, Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
+clusters.get, Connect Gateway (Resource Manager, generateCredentials), Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
 AKS listClusterUserCredential, managed identity), Rancher's
 generateKubeconfig action and a static file server.
 
@@ -372,6 +372,10 @@ class Google(Base):
     def do_POST(self):
         g = CONFIG.get("google") or {}
         path = urllib.parse.urlsplit(self.path).path
+        if path.endswith(":testIamPermissions"):
+            # gcloud checks the caller may use the gateway: all granted.
+            asked = json.loads(self.body() or b"{}").get("permissions", [])
+            return self.send_json(200, {"permissions": asked})
         if path == "/v1/token":
             form = dict(urllib.parse.parse_qsl(self.body().decode()))
             if (form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -390,6 +394,50 @@ class Google(Base):
             expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
             return self.send_json(200, {"accessToken": CONFIG["gke"]["token"], "expireTime": expires})
         self.send_json(404, {"error": {"code": 404, "message": path}})
+
+
+def google_get(self):
+    """Connect Gateway, as `gcloud container fleet memberships
+    get-credentials` asks it: the project's number (Resource Manager),
+    then the membership's gateway kubeconfig (`gke.membership`)."""
+    gke = CONFIG.get("gke") or {}
+    path = urllib.parse.urlsplit(self.path).path
+    if self.bearer() != gke.get("token"):
+        return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    if path == f"/v1/projects/{gke['project']}":
+        return self.send_json(200, {"projectId": gke["project"], "projectNumber": "123456789012",
+                                    "lifecycleState": "ACTIVE"})
+    if path == f"/v1/projects/123456789012/locations/{gke['location']}/memberships/{gke.get('membership')}:generateCredentials":
+        # The gateway's kubeconfig: here the fake API stands for the gateway.
+        name = f"connectgateway_{gke['project']}_{gke['location']}_{gke['membership']}"
+        kubeconfig = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: https://127.0.0.1:{PORTS['k8s']}
+    certificate-authority-data: {ca_b64()}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {name}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      provideClusterInfo: true
+      interactiveMode: IfAvailable
+"""
+        return self.send_json(200, {"kubeconfig": base64.b64encode(kubeconfig.encode()).decode(),
+                                    "endpoint": f"https://127.0.0.1:{PORTS['k8s']}"})
+    self.send_json(404, {"error": {"code": 404, "message": path, "status": "NOT_FOUND"}})
+
+
+Google.do_GET = google_get
 
 
 class Gke(Base):
