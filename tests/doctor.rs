@@ -758,7 +758,7 @@ fn cluster_says_who_you_are_and_what_you_may_do() {
     const K8S_TOKEN: &str = "CANARY-k8s-token";
     let fake = Fake::start(json!({
         "k8s_tokens": [K8S_TOKEN],
-        "k8s_denied": ["delete secrets"],
+        "denied": ["delete secrets"],
     }));
     let d = Doctor::new();
     d.sb.with_real_kubectl();
@@ -803,7 +803,7 @@ fn cluster_says_who_you_are_and_what_you_may_do() {
     );
     assert!(
         out.contains(&format!(
-            "[ok] signed in as fake-user-{who} (groups: system:authenticated)"
+            "[ok] signed in as fake-user:{who} (groups: system:authenticated)"
         )),
         "{out}"
     );
@@ -823,7 +823,7 @@ fn cluster_says_who_you_are_and_what_you_may_do() {
     let j: Json = serde_json::from_str(&out).unwrap();
     let fake_ctx = &j["kubeconfig"]["contexts"][0]["cluster_check"];
     assert_eq!(fake_ctx["reachable"], true);
-    assert_eq!(fake_ctx["username"], format!("fake-user-{who}"));
+    assert_eq!(fake_ctx["username"], format!("fake-user:{who}"));
     assert_eq!(
         fake_ctx["can_i"],
         json!([{"request": "get pods", "allowed": true}, {"request": "delete secrets", "allowed": false}])

@@ -28,6 +28,7 @@ fn main() {
             Need::Tool("check-jsonschema")
         ),
         case!(init_to_stdout),
+        case!(init_points_at_a_schema_that_exists),
         case!(provider_pages_are_complete),
         case!(completions_and_man_page),
         case!(version_names_the_commit),
@@ -210,6 +211,67 @@ fn init_writes_a_starter_that_validates_and_never_overwrites() {
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
+/// Issue 20 item 8: the `$schema` that `init` writes resolves, relative to
+/// the spec (as editors resolve it), to the schema: `init` writes it
+/// beside the spec when none is there, keeps one that is (or replaces it
+/// with --force), and writes none when told where the schema is.
+fn init_points_at_a_schema_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("specs/prod.yaml");
+    let out = stackhook()
+        .args(["init", "gke", "-o"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let reference = text
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("# yaml-language-server: $schema=")
+        .unwrap();
+    let resolved = spec.parent().unwrap().join(reference);
+    let schema = stdout(&stackhook().arg("schema").output().unwrap());
+    assert_eq!(std::fs::read_to_string(&resolved).unwrap(), schema);
+
+    std::fs::write(&resolved, "mine").unwrap();
+    let other = dir.path().join("specs/other.yaml");
+    let out = stackhook()
+        .args(["init", "aws-eks", "-o"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("kept"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&resolved).unwrap(), "mine");
+    stackhook()
+        .args(["init", "aws-eks", "--force", "-o"])
+        .arg(&other)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&resolved).unwrap(), schema);
+
+    let elsewhere = dir.path().join("infra/prod.yaml");
+    stackhook()
+        .args([
+            "init",
+            "gke",
+            "--schema",
+            "../schema/stackhook.schema.json",
+            "-o",
+        ])
+        .arg(&elsewhere)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&elsewhere)
+            .unwrap()
+            .starts_with("# yaml-language-server: $schema=../schema/stackhook.schema.json\n")
+    );
+    assert!(!dir.path().join("infra/stackhook.schema.json").exists());
+}
+
 fn init_to_stdout() {
     let out = stackhook()
         .args(["init", "gke", "-o", "-"])
@@ -229,7 +291,7 @@ fn provider_pages_are_complete() {
     all_snapshots_match(&failed);
     let gke = stdout(&stackhook().args(["providers", "gke"]).output().unwrap());
     for want in [
-        "cluster (string; required)",
+        "project (string; required)",
         "GOOGLE_OAUTH_ACCESS_TOKEN",
         "Needs on PATH: gcloud, gke-gcloud-auth-plugin (when credentials == 'plugin'",
         "Renders to:",

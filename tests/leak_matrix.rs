@@ -51,6 +51,10 @@ fn canaries() -> Vec<(&'static str, String)> {
             "ya29.CANARY-gcp-token\n".into(),
         ),
         ("ARM_CLIENT_SECRET", "-CANARY.arm*secret+[x](y)|$^".into()),
+        (
+            "ARM_CLIENT_CERTIFICATE_PASSWORD",
+            "CANARY-pfx 'pass' $(x)".into(),
+        ),
         ("AWS_SECRET_ACCESS_KEY", "CANARY/aws+key=\r\n".into()),
         ("AWS_SESSION_TOKEN", "CANARY-aws-session".into()),
         ("KUBECONFIG_CONTENT", KUBECONFIG_CANARY.into()),
@@ -131,6 +135,7 @@ const CLIS: &[&str] = &[
     "curl",
     "vault",
     "gke-gcloud-auth-plugin",
+    "openssl",
 ];
 
 struct Matrix {
@@ -388,11 +393,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Specs of parameters no shipped spec uses (tests/specs/leak/).
+fn leak_specs() -> Vec<PathBuf> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/specs/leak"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    specs.sort();
+    assert!(!specs.is_empty());
+    specs
+}
+
 #[test]
 fn no_canary_escapes_any_spec_in_any_outcome() {
     let m = Matrix::new();
     let mut found = Vec::new();
-    for spec in shipped_specs() {
+    for spec in shipped_specs().into_iter().chain(leak_specs()) {
         for (what, text) in m.plans(&spec).into_iter().chain(m.doctor(&spec)) {
             found.extend(leaks(&format!("{what} of {}", spec.display()), &text));
         }

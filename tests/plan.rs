@@ -369,3 +369,69 @@ fn an_empty_parameter_counts_as_not_set() {
     assert_eq!(code, 2, "{err}");
     assert!(unwrapped(&err).contains("set only one, not 2"), "{err}");
 }
+
+/// Issue 20: a Fleet Manager hub (`fleet:`) is fetched with `az fleet
+/// get-credentials` and converted like a cluster. az's `fleet` extension is
+/// not installed here (it comes from az's extension index, not a package
+/// registry), so this checks the rendered commands against the extension's
+/// documented contract (`--name`, `--resource-group`, `--file`,
+/// `--overwrite-existing`) instead of running it; `fleet` excludes
+/// `cluster`, `admin` and `public_fqdn`.
+#[test]
+fn fleet_renders_az_fleet_get_credentials() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: azure-aks\n    with: {fleet: hub-prod, resource_group: rg-prod, login: azurecli}\n",
+    );
+    let (code, out, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "$ az fleet get-credentials --name=hub-prod --resource-group=rg-prod --overwrite-existing --file=\"$KUBECONFIG\"\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("$ kubelogin convert-kubeconfig --login=azurecli"),
+        "{out}"
+    );
+    assert!(!out.contains("$ az aks"), "{out}");
+    for extra in ["cluster: aks-prod", "admin: true", "public_fqdn: true"] {
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: azure-aks\n    with: {{fleet: hub-prod, resource_group: rg-prod, login: azurecli, {extra}}}\n"
+        ));
+        let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+        assert_eq!(code, 2, "{extra}: {err}");
+    }
+}
+
+/// Issue 20: Connect Gateway. `membership:` renders `gcloud container
+/// fleet memberships get-credentials` with `region` as its location, then
+/// the same kubeconfig user as a cluster; a zone is refused.
+#[test]
+fn membership_renders_fleet_memberships_get_credentials() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: gke\n    with: {membership: prod-member, region: global, project: acme-prod, billing_project: acme-billing}\n",
+    );
+    let env = [("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.CANARY-gke-token")];
+    let (code, out, err) = sb.run(&["plan", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "$ gcloud container fleet memberships get-credentials --location=global --project=acme-prod --billing-project=acme-billing -- prod-member\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("$ \"$STACKHOOK\" kubeconfig set-user --exec-credential-from-env=GOOGLE_OAUTH_ACCESS_TOKEN"),
+        "{out}"
+    );
+    assert!(!out.contains("clusters get-credentials"), "{out}");
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: gke\n    with: {membership: prod-member, zone: europe-west1-b, project: acme-prod}\n",
+    );
+    let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("use `region`"), "{err}");
+}

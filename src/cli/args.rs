@@ -97,7 +97,9 @@ file is printed; exit 2 if there is any.",
     #[command(
         long_about = "Write a commented starter spec for PROVIDER: its parameters with their \
 descriptions and defaults, and a verify step. Without PROVIDER, list the providers. An existing \
-file is never overwritten without --force.",
+file is never overwritten without --force. The spec names its JSON Schema for editors: \
+stackhook.schema.json beside it, which init writes there unless one is (--force replaces it), \
+or what --schema says.",
         after_help = "Examples:\n  stackhook init                       # list providers\n  stackhook init gke -o specs/prod.yaml\n  stackhook init aws-eks -o -          # to stdout"
     )]
     Init(InitArgs),
@@ -184,9 +186,11 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The schema reference written for editors, relative to FILE or a URL.
-    #[arg(long, value_name = "PATH|URL", default_value = "stackhook.schema.json")]
-    pub schema: String,
+    /// The schema reference written for editors, relative to FILE or a URL
+    /// (nothing else is written). Default: `stackhook.schema.json`, written
+    /// beside FILE unless a file of that name is there.
+    #[arg(long, value_name = "PATH|URL")]
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +367,9 @@ pub enum KubeconfigCommand {
         /// Set this namespace on the resulting current context.
         #[arg(long, value_name = "NS")]
         namespace: Option<String>,
+        /// Set the proxy-url of the resulting current context's cluster.
+        #[arg(long, value_name = "URL")]
+        proxy_url: Option<String>,
         /// Where to write; default: first entry of $KUBECONFIG, else ~/.kube/config.
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,

@@ -224,7 +224,8 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
         return print(&out);
     };
     let p = catalog.require(name)?;
-    let text = init::starter(p, &args.schema);
+    let schema_ref = args.schema.as_deref().unwrap_or(init::SCHEMA_FILE);
+    let text = init::starter(p, schema_ref);
     if args.output.as_os_str() == "-" {
         return print(&text);
     }
@@ -249,7 +250,21 @@ fn init(args: &InitArgs) -> Result<(), Failure> {
     let output = visible_path(&args.output);
     note(&format!(
         "wrote {output}; preview it with: stackhook plan {output}\n"
-    ))
+    ))?;
+    if args.schema.is_none() {
+        let path = args.output.with_file_name(init::SCHEMA_FILE);
+        let shown = visible_path(&path);
+        if path.exists() && !args.force {
+            return note(&format!(
+                "kept {shown} (refresh it with: stackhook schema > {shown})\n"
+            ));
+        }
+        let schema = schema::schema(&catalog);
+        let text = serde_json::to_string_pretty(&schema).expect("json") + "\n";
+        std::fs::write(&path, text).map_err(|e| write_error(&path, e))?;
+        note(&format!("wrote {shown}, the schema it names for editors\n"))?;
+    }
+    Ok(())
 }
 
 /// Where a `stackhook kubeconfig` subcommand works: `--kubeconfig`, else
@@ -287,6 +302,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             sha256,
             context,
             namespace,
+            proxy_url,
             kubeconfig,
         } => {
             let path = locate(kubeconfig.as_deref())?;
@@ -304,6 +320,7 @@ fn kubeconfig(command: KubeconfigCommand) -> Result<(), Failure> {
             let change = ContextChange {
                 use_context: context,
                 namespace,
+                proxy_url,
                 ..Default::default()
             };
             kubeconfig_edit::install(&raw, sha256.as_deref(), &path, &change)

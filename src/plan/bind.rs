@@ -321,22 +321,23 @@ fn convert(
             }
         }
         (ParamKind::Args, Json::String(s)) => {
-            let words = shlex::split(s).ok_or_else(|| {
-                c.value_error(
-                    format!("`{name}` has unbalanced quotes"),
-                    "cannot split into words",
-                    "write the words as a YAML list instead".into(),
-                )
-            })?;
-            let words = words
-                .iter()
-                .map(|w| c.cli_value(c.interp(w, missing)).map(|v| mark(&v)))
-                .collect::<Result<Vec<String>, Diag>>()?;
+            let words = split_words(&c, s, missing)?;
             Ok(Bound {
                 empty: words.is_empty(),
                 value: Jinja::from(words),
             })
         }
+        (ParamKind::Lines, Json::String(s)) => {
+            Ok(Jinja::from(vec![split_words(&c, s, missing)?]).into())
+        }
+        (ParamKind::Lines, Json::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Json::String(s) => split_words(&c, s, missing),
+                other => Err(c.type_error(&format!("a list holding {}", json_kind(other)))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|lines| Jinja::from(lines).into()),
         (ParamKind::Args, Json::Array(items)) => {
             let mut words = Vec::new();
             for item in items {
@@ -359,6 +360,21 @@ fn convert(
         },
         (_, other) => Err(c.type_error(json_kind(other))),
     }
+}
+
+/// Words split like sh does, each interpolated and checked as an argument.
+fn split_words(c: &Conv, s: &str, missing: &mut Vec<MissingVar>) -> Result<Vec<String>, Diag> {
+    let words = shlex::split(s).ok_or_else(|| {
+        c.value_error(
+            format!("`{}` has unbalanced quotes", c.name),
+            "cannot split into words",
+            "write the words as a YAML list instead".into(),
+        )
+    })?;
+    words
+        .iter()
+        .map(|w| c.cli_value(c.interp(w, missing)).map(|v| mark(&v)))
+        .collect()
 }
 
 fn convert_string(c: &Conv, raw: &str, missing: &mut Vec<MissingVar>) -> Result<Bound, Diag> {

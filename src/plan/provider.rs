@@ -151,6 +151,9 @@ pub enum ParamKind {
     Bool,
     /// Command-line words: a list, or a string split like sh does.
     Args,
+    /// Several command lines: a list of strings, each split like sh does
+    /// (a string is one line). In templates, a list of word lists.
+    Lines,
     /// The name of an environment variable, which must be set and is
     /// secret (its value is read by the command, not by the template).
     Var,
@@ -165,6 +168,7 @@ impl ParamKind {
             ParamKind::String => "string",
             ParamKind::Bool => "bool",
             ParamKind::Args => "words",
+            ParamKind::Lines => "list of command lines",
             ParamKind::Var => "variable name",
             ParamKind::Commands => "list of command templates",
         }

@@ -1,5 +1,10 @@
 //! `stackhook init`: a commented starter spec for one provider.
 
+/// The schema `init` points at by default, relative to the spec: `init`
+/// writes it beside the spec, since a user's repository has none (and a
+/// published URL would not match the stackhook that runs).
+pub const SCHEMA_FILE: &str = "stackhook.schema.json";
+
 use std::fmt::Write;
 
 use crate::plan::provider::{ParamKind, Provider};
@@ -17,7 +22,11 @@ pub fn starter(p: &Provider, schema: &str) -> String {
     let _ = writeln!(out, "# Hook line: stackhook run THIS_FILE");
     let _ = writeln!(
         out,
-        "# Editors:   `stackhook schema > {schema}` once, for completion and checks."
+        "# Editors:   the schema above gives completion and checks; `stackhook schema` prints it"
+    );
+    let _ = writeln!(
+        out,
+        "#            (write it there again after upgrading stackhook)."
     );
     let _ = writeln!(out, "# Reference: `stackhook providers {}`", p.name);
     let _ = writeln!(out, "version: 1");

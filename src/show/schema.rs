@@ -103,7 +103,7 @@ fn param_schema(def: &Definition, name: &str, p: &Param) -> Json {
         }
         ParamKind::String => json!({"type": ["string", "number", "boolean"]}),
         ParamKind::Bool => json!({"anyOf": [{"type": "boolean"}, interpolated()]}),
-        ParamKind::Args | ParamKind::Commands => {
+        ParamKind::Args | ParamKind::Lines | ParamKind::Commands => {
             json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
         }
         ParamKind::Var => json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}),

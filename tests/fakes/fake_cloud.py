@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local fakes of the cloud APIs that stackhook's e2e tests drive the real
 CLIs against: a Kubernetes API (HTTPS), EKS DescribeCluster, GKE
-clusters.get, Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
+clusters.get, Connect Gateway (Resource Manager, generateCredentials), Azure (cloud metadata, AAD token endpoint, ARM subscriptions,
 AKS listClusterUserCredential, managed identity), Rancher's
 generateKubeconfig action and a static file server.
 
@@ -37,8 +37,12 @@ PORTS = {}
 
 
 def log(server, handler, status):
+    entry = {"server": server, "method": handler.command, "path": handler.path, "status": status}
+    # The quota project Google APIs bill (gcloud's --billing-project).
+    if handler.headers.get("X-Goog-User-Project"):
+        entry["quota_project"] = handler.headers["X-Goog-User-Project"]
     with LOCK, open(os.path.join(DIR, "requests.log"), "a") as f:
-        f.write(json.dumps({"server": server, "method": handler.command, "path": handler.path, "status": status}) + "\n")
+        f.write(json.dumps(entry) + "\n")
 
 
 def make_certs():
@@ -82,7 +86,29 @@ def make_certs():
         f.write(pem(cert))
     with open(os.path.join(DIR, "server.key"), "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    # AKS's local admin user (`az aks get-credentials --admin`): a client
+    # certificate of the cluster's CA, which the fake API accepts instead
+    # of a bearer token.
+    admin_key = ec.generate_private_key(ec.SECP256R1())
+    admin = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                 x509.NameAttribute(NameOID.COMMON_NAME, "masterclient")]))
+        .issuer_name(ca_name)
+        .public_key(admin_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ADMIN["cert"] = base64.b64encode(pem(admin)).decode()
+    ADMIN["key"] = base64.b64encode(admin_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())).decode()
     return ca_path
+
+
+ADMIN = {}
 
 
 # ---------------------------------------------------------------- EKS tokens
@@ -185,20 +211,23 @@ def kubelogin_tokens():
     return out
 
 
-def self_subject_review(token):
-    """Who the fake API takes a token's bearer for (`kubectl auth whoami`):
-    a name derived from the token, never the token."""
-    name = "fake-user-" + hashlib.sha256(token.encode()).hexdigest()[:8]
-    return {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
-            "status": {"userInfo": {"username": name, "groups": ["system:authenticated"]}}}
-
-
 class Kube(Base):
     name = "k8s"
 
+    def client_cn(self):
+        """The common name of the client certificate the TLS handshake
+        verified against the fake CA, if the client sent one."""
+        peer = self.connection.getpeercert() or {}
+        for rdn in peer.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
+
     def handle_any(self):
         token = self.bearer()
-        if token is None or not (token in k8s_tokens() or eks_token_valid(token)):
+        admin = token is None and self.client_cn() == "masterclient"
+        if not admin and (token is None or not (token in k8s_tokens() or eks_token_valid(token))):
             return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
         path = urllib.parse.urlsplit(self.path).path
@@ -207,17 +236,13 @@ class Kube(Base):
         if path == "/api":
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
-            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}},
-                {"name": "authentication.k8s.io", "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}}]})
-        if path == "/apis/authentication.k8s.io/v1":
-            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authentication.k8s.io/v1", "resources": [
-                {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
-                 "kind": "SelfSubjectReview", "verbs": ["create"]}]})
-        if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" and self.command == "POST":
-            return self.send_json(201, self_subject_review(token))
+            groups = [{"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
+                       "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}]
+            if not CONFIG.get("old_api"):
+                groups.append({"name": "authentication.k8s.io",
+                               "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
+                               "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}})
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         if path == "/api/v1/namespaces":
             return self.send_json(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
                                         "items": [{"metadata": {"name": "default"}}]})
@@ -226,6 +251,10 @@ class Kube(Base):
                 {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]},
                 {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
                  "verbs": ["get", "list"]}]})
+        if path == "/apis/authentication.k8s.io/v1" and not CONFIG.get("old_api"):
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authentication.k8s.io/v1", "resources": [
+                {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
+                 "kind": "SelfSubjectReview", "verbs": ["create"]}]})
         if path == "/apis/authorization.k8s.io/v1":
             return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "authorization.k8s.io/v1", "resources": [
                 {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
@@ -236,12 +265,22 @@ class Kube(Base):
                 spec = json.loads(raw or b"{}").get("spec", {})
             except ValueError:
                 spec = {}
-            # kubectl sends the review as protobuf, where the verb and the
-            # resource are plain strings: "VERB RESOURCE" of k8s_denied is
-            # denied when the body holds both words.
-            denied = any(all(w.encode() in raw for w in d.split()) for d in CONFIG.get("k8s_denied", []))
+            # `denied`: "VERB RESOURCE" pairs this identity may not do. kubectl
+            # may send the review as protobuf: then the words are looked for
+            # in the body.
+            words = lambda pair: [w.encode() for w in pair.split()]
+            allowed = not any(all(w in raw for w in words(pair)) for pair in CONFIG.get("denied", []))
             return self.send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                                        "metadata": {}, "spec": spec, "status": {"allowed": not denied}})
+                                        "metadata": {}, "spec": spec, "status": {"allowed": allowed}})
+        # SelfSubjectReview (Kubernetes 1.28 GA): who the caller is. An
+        # older API server (`old_api`) has none.
+        if (path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" and self.command == "POST"
+                and not CONFIG.get("old_api")):
+            self.body()
+            user = "masterclient" if admin else "fake-user:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+            groups = ["system:masters", "system:authenticated"] if admin else ["system:authenticated"]
+            return self.send_json(201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                                        "metadata": {}, "status": {"userInfo": {"username": user, "groups": groups}}})
         self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
 
     do_GET = do_POST = handle_any
@@ -333,6 +372,10 @@ class Google(Base):
     def do_POST(self):
         g = CONFIG.get("google") or {}
         path = urllib.parse.urlsplit(self.path).path
+        if path.endswith(":testIamPermissions"):
+            # gcloud checks the caller may use the gateway: all granted.
+            asked = json.loads(self.body() or b"{}").get("permissions", [])
+            return self.send_json(200, {"permissions": asked})
         if path == "/v1/token":
             form = dict(urllib.parse.parse_qsl(self.body().decode()))
             if (form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -343,11 +386,58 @@ class Google(Base):
                                         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
                                         "expires_in": 3600})
         if path.endswith(":generateAccessToken"):
-            if self.bearer() != "federated-access-token":
+            # The federated token, or (impersonation) the token of a caller
+            # allowed to impersonate the service account.
+            callers = ["federated-access-token"] + ([g["impersonator_token"]] if g.get("impersonator_token") else [])
+            if self.bearer() not in callers:
                 return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
             expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
             return self.send_json(200, {"accessToken": CONFIG["gke"]["token"], "expireTime": expires})
         self.send_json(404, {"error": {"code": 404, "message": path}})
+
+
+def google_get(self):
+    """Connect Gateway, as `gcloud container fleet memberships
+    get-credentials` asks it: the project's number (Resource Manager),
+    then the membership's gateway kubeconfig (`gke.membership`)."""
+    gke = CONFIG.get("gke") or {}
+    path = urllib.parse.urlsplit(self.path).path
+    if self.bearer() != gke.get("token"):
+        return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    if path == f"/v1/projects/{gke['project']}":
+        return self.send_json(200, {"projectId": gke["project"], "projectNumber": "123456789012",
+                                    "lifecycleState": "ACTIVE"})
+    if path == f"/v1/projects/123456789012/locations/{gke['location']}/memberships/{gke.get('membership')}:generateCredentials":
+        # The gateway's kubeconfig: here the fake API stands for the gateway.
+        name = f"connectgateway_{gke['project']}_{gke['location']}_{gke['membership']}"
+        kubeconfig = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: https://127.0.0.1:{PORTS['k8s']}
+    certificate-authority-data: {ca_b64()}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {name}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      provideClusterInfo: true
+      interactiveMode: IfAvailable
+"""
+        return self.send_json(200, {"kubeconfig": base64.b64encode(kubeconfig.encode()).decode(),
+                                    "endpoint": f"https://127.0.0.1:{PORTS['k8s']}"})
+    self.send_json(404, {"error": {"code": 404, "message": path, "status": "NOT_FOUND"}})
+
+
+Google.do_GET = google_get
 
 
 class Gke(Base):
@@ -448,11 +538,12 @@ class Azure(Base):
             return self.send_json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                                         "access_token": "arm-access-token"})
         want = (f"/subscriptions/{az['subscription']}/resourceGroups/{az['resource_group']}"
-                f"/providers/Microsoft.ContainerService/managedClusters/{az['cluster']}/listClusterUserCredential")
-        if path == want:
+                f"/providers/Microsoft.ContainerService/managedClusters/{az['cluster']}/")
+        if path in (want + "listClusterUserCredential", want + "listClusterAdminCredential"):
             if not self.bearer():
                 return self.send_json(401, {"error": {"code": "AuthenticationFailed"}})
-            kubeconfig = aks_kubeconfig(az)
+            admin = path.endswith("listClusterAdminCredential")
+            kubeconfig = aks_admin_kubeconfig(az) if admin else aks_kubeconfig(az)
             return self.send_json(200, {"kubeconfigs": [{"name": "clusterUser",
                                                          "value": base64.b64encode(kubeconfig.encode()).decode()}]})
         if "/managedClusters/" in path:
@@ -575,6 +666,31 @@ users:
 """
 
 
+def aks_admin_kubeconfig(az):
+    """What AKS returns for `--admin`: the local admin user, a client
+    certificate and key (no exec plugin for kubelogin to convert)."""
+    name = az["cluster"]
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    certificate-authority-data: {ca_b64()}
+    server: https://127.0.0.1:{PORTS['k8s']}
+contexts:
+- name: {name}-admin
+  context:
+    cluster: {name}
+    user: clusterAdmin_{az['resource_group']}_{name}
+current-context: {name}-admin
+users:
+- name: clusterAdmin_{az['resource_group']}_{name}
+  user:
+    client-certificate-data: {ADMIN['cert']}
+    client-key-data: {ADMIN['key']}
+"""
+
+
 def client_assertion(self, az, form):
     if (form.get("client_id") != az["client_id"]
             or form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -636,12 +752,16 @@ class Static(Base):
         log(self.name, self, 200)
 
 
-def serve(name, handler, tls):
+def serve(name, handler, tls, client_certs=False):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
+        if client_certs:
+            # Asked for, not required: bearer tokens work as before.
+            ctx.load_verify_locations(os.path.join(DIR, "ca.pem"))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     PORTS[name] = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -650,7 +770,7 @@ def serve(name, handler, tls):
 def main():
     ca = make_certs()
     files = make_client_cert()
-    serve("k8s", Kube, True)
+    serve("k8s", Kube, True, client_certs=True)
     serve("eks", Eks, False)
     serve("sts", Sts, False)
     serve("gke", Gke, False)
