@@ -351,11 +351,11 @@ fn an_empty_parameter_counts_as_not_set() {
     assert!(unwrapped(&err).contains("set only one, not 2"), "{err}");
 
     // A required parameter that is empty is missing.
-    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: gke\n    with: {cluster: \"${C:-}\", project: p, zone: z}\n");
+    let spec = sb.write_spec("version: 1\nsteps:\n  - provider: gke\n    with: {cluster: c, project: \"${P:-}\", zone: z}\n");
     let (code, _, err) = sb.run(&["plan", spec.to_str().unwrap()], &[token]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        unwrapped(&err).contains("`gke` needs the parameter `cluster`"),
+        unwrapped(&err).contains("`gke` needs the parameter `project`"),
         "{err}"
     );
     // validate: R and Z may be set in a run. A literal empty value is not set.

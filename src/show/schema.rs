@@ -136,7 +136,7 @@ mod tests {
             .find(|r| r["if"]["properties"]["provider"]["const"] == "gke")
             .unwrap();
         let with = &gke["then"]["properties"]["with"];
-        assert_eq!(with["required"], json!(["cluster", "project"]));
+        assert_eq!(with["required"], json!(["project"]));
         assert_eq!(with["additionalProperties"], false);
         assert_eq!(
             with["properties"]["token"]["default"],
