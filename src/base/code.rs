@@ -4,7 +4,7 @@
 macro_rules! codes {
     ($($name:ident => $text:literal,)*) => {
         /// What kind of problem a diagnostic reports.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Code {
             $($name,)*
         }
@@ -52,6 +52,7 @@ codes! {
     SpecEnvConflict => "stackhook::spec::env_conflict",
     SpecEnvName => "stackhook::spec::env_name",
     SpecExport => "stackhook::spec::export",
+    SpecExtends => "stackhook::spec::extends",
     SpecInterpolation => "stackhook::spec::interpolation",
     SpecKubeconfig => "stackhook::spec::kubeconfig",
     SpecLiteralSecret => "stackhook::spec::literal_secret",
@@ -67,6 +68,7 @@ codes! {
     SpecRead => "stackhook::spec::read",
     SpecRemovedParam => "stackhook::spec::removed_param",
     SpecReservedEnv => "stackhook::spec::reserved_env",
+    SpecStackId => "stackhook::spec::stack_id",
     SpecStepName => "stackhook::spec::step_name",
     SpecTimeout => "stackhook::spec::timeout",
     SpecUnknownKey => "stackhook::spec::unknown_key",

@@ -4,9 +4,12 @@
 //! hang `validate` or put what it points at into an error message in a CI
 //! log. So: what `bounded_file` reads (regular files only, opened without
 //! blocking, bounded in size), and a symlink in the repository must stay
-//! in it.
+//! in it. The repository is the first of the working directory and its
+//! parents that holds `.git` (or Spacelift's checkout), else the working
+//! directory.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::base::bounded_file;
 
@@ -20,8 +23,48 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
     bounded_file::read(path, MAX_SIZE).map_err(|e| e.to_string())
 }
 
-/// Refuses a path that leads out of the current directory (the
-/// repository) through a symlink, and anything in the kernel's own trees.
+/// Where Spacelift checks a stack's repository out; hooks run in its
+/// project root below.
+pub const SPACELIFT_ROOT: &str = "/mnt/workspace/source";
+
+/// The repository `dir` (absolute) is in: the first of `dir` and its
+/// parents that holds `.git` or is Spacelift's checkout.
+pub fn repository_root(dir: &Path, exists: impl Fn(&Path) -> bool) -> Option<&Path> {
+    dir.ancestors()
+        .find(|d| *d == Path::new(SPACELIFT_ROOT) || exists(&d.join(".git")))
+}
+
+/// The repository of the working directory, canonical; the working
+/// directory itself outside one. Found once: `validate` reads thousands
+/// of files from the same place.
+pub fn repository() -> Option<PathBuf> {
+    static REPO: OnceLock<Option<PathBuf>> = OnceLock::new();
+    REPO.get_or_init(|| {
+        let cwd = std::env::current_dir()
+            .and_then(std::fs::canonicalize)
+            .ok()?;
+        let root = repository_root(&cwd, |p| p.exists()).map(Path::to_path_buf);
+        Some(root.unwrap_or(cwd))
+    })
+    .clone()
+}
+
+/// Whether `path` (relative to the working directory) stays in the
+/// repository, by name and once symlinks are followed.
+pub fn in_repository(path: &Path) -> Result<(), String> {
+    let Some(repo) = repository() else {
+        return Ok(());
+    };
+    let cwd = std::env::current_dir().and_then(std::fs::canonicalize);
+    let given = lexical(&cwd.unwrap_or_else(|_| repo.clone()).join(path));
+    if !given.starts_with(&repo) {
+        return Err("it is above the repository's root".into());
+    }
+    escapes(path)
+}
+
+/// Refuses a path that leads out of the repository through a symlink, and
+/// anything in the kernel's own trees.
 fn escapes(path: &Path) -> Result<(), String> {
     let Ok(real) = std::fs::canonicalize(path) else {
         return Ok(()); // Opening it will say why.
@@ -32,11 +75,14 @@ fn escapes(path: &Path) -> Result<(), String> {
     {
         return Err(format!("{} is not a file of a repository", real.display()));
     }
-    let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) else {
+    let (Some(repo), Ok(cwd)) = (
+        repository(),
+        std::env::current_dir().and_then(std::fs::canonicalize),
+    ) else {
         return Ok(());
     };
     let given = lexical(&cwd.join(path));
-    if given.starts_with(&cwd) && !real.starts_with(&cwd) {
+    if given.starts_with(&repo) && !real.starts_with(&repo) {
         return Err(format!(
             "a symlink to {}, out of the repository",
             real.display()

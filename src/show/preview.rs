@@ -26,6 +26,22 @@ fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
         .join(", ")
 }
 
+/// The file a step comes from, and the keys another file set.
+fn from_line(step: &PlanStep) -> String {
+    let mut by_file: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (key, file) in &step.overrides {
+        match by_file.iter_mut().find(|(f, _)| f == file) {
+            Some((_, keys)) => keys.push(key),
+            None => by_file.push((file, vec![key])),
+        }
+    }
+    let mut line = visible(&step.source).into_owned();
+    for (file, keys) in by_file {
+        let _ = write!(line, "; {} from {}", keys.join(", "), visible(file));
+    }
+    line
+}
+
 fn tempfile_line(t: &TempFile) -> String {
     let content = match &t.content {
         Some(c) => format!(" <- {c}"),
@@ -41,6 +57,9 @@ fn tempfile_line(t: &TempFile) -> String {
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", paint.bold("Plan for"), plan.spec);
+    if let Some((_, bases)) = plan.extends.split_first() {
+        let _ = writeln!(out, "extends: {}", visible(&bases.join(" -> ")));
+    }
     let _ = writeln!(out, "kubeconfig: {}", visible(&plan.kubeconfig));
     if !plan.env.is_empty() {
         let _ = writeln!(out, "env (every step):");
@@ -69,6 +88,9 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         paint.bold(&format!("[{}/{n}] {}", i + 1, step.name)),
         paint.dim(&format!("({extra})"))
     );
+    if !plan.extends.is_empty() {
+        let _ = writeln!(out, "  from: {}", from_line(step));
+    }
     if !step.requires.is_empty() {
         let _ = writeln!(out, "  needs: {}", tools_line(plan, step, paint));
     }
