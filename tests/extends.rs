@@ -66,6 +66,26 @@ fn merging_rules_in_the_json_plan() {
     assert_eq!(steps[2]["source"], prod);
 }
 
+/// The merged spec plans exactly as the same spec merged by hand.
+#[test]
+fn the_merge_is_the_spec_merged_by_hand() {
+    let json = |spec: &str| -> serde_json::Value {
+        let out = plan(spec, "json");
+        assert!(out.status.success(), "{spec}: {}", stderr(&out));
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("spec");
+        o.remove("extends");
+        for step in o["steps"].as_array_mut().unwrap() {
+            let step = step.as_object_mut().unwrap();
+            step.remove("source");
+            step.remove("overrides");
+        }
+        v
+    };
+    assert_eq!(json("prod.yaml"), json("prod-flat.yaml"));
+}
+
 /// The base's secret list is the spec's too.
 #[test]
 fn the_base_secrets_stay_secret() {

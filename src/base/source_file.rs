@@ -34,33 +34,42 @@ pub fn repository_root(dir: &Path, exists: impl Fn(&Path) -> bool) -> Option<&Pa
         .find(|d| *d == Path::new(SPACELIFT_ROOT) || exists(&d.join(".git")))
 }
 
+/// The working directory, canonical, found once: `validate` reads
+/// thousands of files from the same place.
+fn cwd() -> Option<&'static Path> {
+    static CWD: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CWD.get_or_init(|| std::env::current_dir().and_then(std::fs::canonicalize).ok())
+        .as_deref()
+}
+
 /// The repository of the working directory, canonical; the working
-/// directory itself outside one. Found once: `validate` reads thousands
-/// of files from the same place.
-pub fn repository() -> Option<PathBuf> {
-    static REPO: OnceLock<Option<PathBuf>> = OnceLock::new();
-    REPO.get_or_init(|| {
-        let cwd = std::env::current_dir()
-            .and_then(std::fs::canonicalize)
-            .ok()?;
-        let root = repository_root(&cwd, |p| p.exists()).map(Path::to_path_buf);
-        Some(root.unwrap_or(cwd))
+/// directory itself outside one.
+pub fn repository() -> Option<&'static Path> {
+    static REPO: OnceLock<Option<&'static Path>> = OnceLock::new();
+    *REPO.get_or_init(|| {
+        let cwd = cwd()?;
+        Some(repository_root(cwd, |p| p.exists()).unwrap_or(cwd))
     })
-    .clone()
 }
 
 /// Whether `path` (relative to the working directory) stays in the
 /// repository, by name and once symlinks are followed.
 pub fn in_repository(path: &Path) -> Result<(), String> {
-    let Some(repo) = repository() else {
+    let (Some(repo), Some(cwd)) = (repository(), cwd()) else {
         return Ok(());
     };
-    let cwd = std::env::current_dir().and_then(std::fs::canonicalize);
-    let given = lexical(&cwd.unwrap_or_else(|_| repo.clone()).join(path));
-    if !given.starts_with(&repo) {
+    if !lexical(&cwd.join(path)).starts_with(repo) {
         return Err("it is above the repository's root".into());
     }
     escapes(path)
+}
+
+/// `path` made absolute against the working directory, by name.
+pub fn absolute(path: &Path) -> PathBuf {
+    match cwd() {
+        Some(cwd) => lexical(&cwd.join(path)),
+        None => lexical(path),
+    }
 }
 
 /// Refuses a path that leads out of the repository through a symlink, and
@@ -75,14 +84,11 @@ fn escapes(path: &Path) -> Result<(), String> {
     {
         return Err(format!("{} is not a file of a repository", real.display()));
     }
-    let (Some(repo), Ok(cwd)) = (
-        repository(),
-        std::env::current_dir().and_then(std::fs::canonicalize),
-    ) else {
+    let (Some(repo), Some(cwd)) = (repository(), cwd()) else {
         return Ok(());
     };
     let given = lexical(&cwd.join(path));
-    if given.starts_with(&repo) && !real.starts_with(&repo) {
+    if given.starts_with(repo) && !real.starts_with(repo) {
         return Err(format!(
             "a symlink to {}, out of the repository",
             real.display()

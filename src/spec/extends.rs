@@ -111,10 +111,10 @@ fn check_base(
     }
     let mut chain: Vec<String> = before.iter().map(|f| f.1.display().to_string()).collect();
     chain.push(spec.file.path.display().to_string());
-    let same = |a: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(base)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == base,
-    };
+    // Files compared by name (`a/../b.yaml` is `b.yaml`), with no system
+    // call: a cycle through symlinks ends at the chain's length limit.
+    let base_name = source_file::absolute(base);
+    let same = |a: &Path| source_file::absolute(a) == base_name;
     if before
         .iter()
         .map(|f| f.1.as_path())
