@@ -156,3 +156,49 @@ fn validate_checks_bases_once() {
         "{err}"
     );
 }
+
+/// The repository is the spec's (the first of its directories holding
+/// `.git`), wherever stackhook runs from; a base that is a symlink out of
+/// it is not read.
+#[test]
+fn the_base_stays_in_the_spec_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join("specs/base")).unwrap();
+    let root_dir = root().join(DIR);
+    std::fs::copy(
+        root_dir.join("base/gke.yaml"),
+        repo.join("specs/base/gke.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(root_dir.join("prod.yaml"), repo.join("specs/prod.yaml")).unwrap();
+    let outside = dir.path().join("outside.yaml");
+    std::fs::write(
+        &outside,
+        "version: 1\nsteps: [{provider: verify}]\n# CANARY\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("specs/base/linked.yaml")).unwrap();
+    std::fs::write(
+        repo.join("specs/linked.yaml"),
+        "version: 1\nextends: base/linked.yaml\n",
+    )
+    .unwrap();
+    let plan = |spec: &str| {
+        stackhook()
+            .current_dir(dir.path())
+            .args(["plan", "--format", "json"])
+            .arg(repo.join("specs").join(spec))
+            .envs(FULL_ENV.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = plan("prod.yaml");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plan("linked.yaml");
+    assert_eq!(out.status.code(), Some(2));
+    let err = unwrapped(&stderr(&out));
+    assert!(err.contains("out of the repository"), "{err}");
+    assert!(!err.contains("CANARY"), "{err}");
+}

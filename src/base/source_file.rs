@@ -52,16 +52,31 @@ pub fn repository() -> Option<&'static Path> {
     })
 }
 
+/// The repository a spec file is in: the first of its directory and its
+/// parents that holds `.git` (or is Spacelift's checkout); for a file in
+/// none, the working directory's.
+pub fn repository_of(file: &Path) -> Option<PathBuf> {
+    let dir = absolute(file).parent()?.to_path_buf();
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    match repository_root(&dir, |p| p.exists()) {
+        Some(root) => Some(root.to_path_buf()),
+        None => repository().map(Path::to_path_buf),
+    }
+}
+
 /// Whether `path` (relative to the working directory) stays in the
-/// repository, by name and once symlinks are followed.
-pub fn in_repository(path: &Path) -> Result<(), String> {
-    let (Some(repo), Some(cwd)) = (repository(), cwd()) else {
-        return Ok(());
-    };
-    if !lexical(&cwd.join(path)).starts_with(repo) {
+/// repository `repo`, by name and once symlinks are followed.
+pub fn in_repository(path: &Path, repo: &Path) -> Result<(), String> {
+    if !absolute(path).starts_with(repo) {
         return Err("it is above the repository's root".into());
     }
-    escapes(path)
+    match std::fs::canonicalize(path) {
+        Ok(real) if !real.starts_with(repo) => Err(format!(
+            "a symlink to {}, out of the repository",
+            real.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `path` made absolute against the working directory, by name.

@@ -30,12 +30,18 @@ pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
     let mut specs: Vec<Spec> = Vec::new();
     let mut start = 0;
     let mut next = Some(path.to_path_buf());
+    // The repository of the spec given, found when a base is to be read.
+    let mut repo = None;
     while let Some(path) = next.take() {
         let text = read(&path, specs.last())?;
         let spec = document::parse_file(&path, &text, start)?;
         if let Some(base) = &spec.extends {
             let base_path = spec.dir().join(&base.value);
-            check_base(&spec, base, &base_path, &files)?;
+            let repo = repo.get_or_insert_with(|| {
+                let top = files.first().map_or(path.as_path(), |f| f.1.as_path());
+                source_file::repository_of(top)
+            });
+            check_base(&spec, base, &base_path, &files, repo.as_deref())?;
             next = Some(base_path);
         }
         let len = text.len();
@@ -94,9 +100,10 @@ fn check_base(
     node: &serde_saphyr::Spanned<String>,
     base: &Path,
     before: &[(usize, PathBuf, String)],
+    repo: Option<&Path>,
 ) -> Result<(), Vec<Diag>> {
     let at = |d: Diag, label: &str| vec![d.at(spec.source(), spec.span(node), label)];
-    if let Err(why) = source_file::in_repository(base) {
+    if let Some(Err(why)) = repo.map(|r| source_file::in_repository(base, r)) {
         return Err(at(
             Diag::new(
                 Code::SpecExtends,
