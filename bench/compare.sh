@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of the stackhook binary (issue 11), not part of
+# Side-by-side benchmarks of the stackhook binary (issues 11 and 21), not part of
 # CI. Installs its comparison tools itself, in a temp dir: hyperfine (cargo
 # install), just (the rust-just wheel) and go-task (the go-task-bin wheel).
 #
 #   bench/compare.sh [STACKHOOK_BINARY] [BASELINE_BINARY]
+#   ONLY=NAME bench/compare.sh ...   # one comparison (e.g. validate-10000)
 #
 # Without a binary it builds target/release/stackhook. With a second
 # binary (an older build), each stackhook row is measured for it too.
@@ -83,6 +84,18 @@ while [ $n -lt 1000 ]; do
     cp "$s" "specs1000/$n-$(basename "$s")"; n=$((n + 1))
   done
 done
+mkdir specs10000
+n=0
+while [ $n -lt 10000 ]; do
+  for s in valid/*.yaml; do
+    [ $n -lt 10000 ] || break
+    cp "$s" "specs10000/$n-$(basename "$s")"; n=$((n + 1))
+  done
+done
+# A spec over a base (issue 21), and the same merged by hand.
+mkdir base
+cp "$root/tests/specs/extends/base/gke.yaml" base/
+cp "$root/tests/specs/extends/prod.yaml" "$root/tests/specs/extends/prod-flat.yaml" .
 { echo "version: 1"; echo "steps:"
   for i in $(seq 1000); do echo "  - {provider: run, name: s$i, with: {commands: ['echo step $i']}}"; done
 } > steps1000.yaml
@@ -94,6 +107,7 @@ extra=$(for i in $(seq 200); do printf 'EXTRA_VARIABLE_%s=value-%s ' "$i" "$i"; 
 # command (paired medians).
 compare() {
   local name=$1; shift
+  [ -z "${ONLY:-}" ] || [ "$name" = "$ONLY" ] || return 0
   local args=()
   while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
   for r in $(seq "$rounds"); do
@@ -123,6 +137,7 @@ both() {
 rows() { local out=(); while IFS= read -r l; do out+=("$l"); done; printf '%s\0' "${out[@]}"; }
 run_compare() {
   local name=$1; shift
+  [ -z "${ONLY:-}" ] || [ "$name" = "$ONLY" ] || return 0
   local list=()
   while IFS= read -r -d '' x; do list+=("$x"); done
   compare "$name" "$@" "${list[@]}"
@@ -143,6 +158,11 @@ both "stackhook plan (gke-region)" "@BIN@ plan gke.yaml" | rows |
   run_compare plan-shipped "just --dry-run" "$just --dry-run plan" "go-task --dry" "$task --dry plan"
 both "stackhook validate (1,000 specs)" "@BIN@ validate specs1000" | rows |
   run_compare validate-1000
+both "stackhook validate (10,000 specs)" "@BIN@ validate specs10000" | rows |
+  run_compare validate-10000
+# Only the binary under test: a baseline may not know `extends`.
+compare plan-extends "plan (the spec merged by hand)" "$bin plan prod-flat.yaml" \
+  "plan (extends: a base)" "$bin plan prod.yaml"
 both "stackhook plan (1,000 steps)" "@BIN@ plan steps1000.yaml" | rows |
   run_compare plan-1000-steps
 for b in "$bin" ${base:+"$base"}; do

@@ -10,6 +10,7 @@ use stackhook::plan::assemble::{self, Mode};
 use stackhook::plan::resolve::ProcessEnv;
 use stackhook::run::masker::{Masker, Stream};
 use stackhook::spec::document::{self, Spec};
+use stackhook::spec::extends;
 
 fn main() {
     divan::main();
@@ -79,6 +80,18 @@ fn render_shipped_spec(b: Bencher) {
     let spec = gke();
     let env = env(0);
     b.bench(|| assemble::build(&spec, &env, &options(Mode::Live)).unwrap());
+}
+
+/// `plan` of a spec read from its file: one that `extends` a base, and
+/// the same spec merged by hand (the target: extends adds under 5%).
+#[divan::bench(args = ["prod-flat", "prod"])]
+fn plan_extends(b: Bencher, spec: &str) {
+    let path = format!("tests/specs/extends/{spec}.yaml");
+    let env = env(0);
+    b.bench(|| {
+        let spec = extends::load(Path::new(&path)).unwrap();
+        assemble::build(&spec, &env, &options(Mode::Live)).unwrap()
+    });
 }
 
 /// A 1,000-step plan, with and without 200 unrelated variables.

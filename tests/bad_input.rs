@@ -243,7 +243,7 @@ fn specs_that_lead_out_of_the_repository_are_not_read() {
     .unwrap();
     let out = stackhook()
         .current_dir(repo.path())
-        .arg("validate")
+        .args(["validate", "-v"])
         .env("GITHUB_TOKEN", "ghp_CANARY-env-token")
         .output()
         .unwrap();

@@ -57,12 +57,54 @@ fn validate_reports_every_error_of_every_file() {
     let err = stderr(&out);
     assert!(err.contains("has no parameter `clster`"), "{err}");
     assert!(err.contains("set only one"), "{err}");
-    assert!(err.contains("ok: specs/gke-zone.yaml"), "{err}");
+    assert!(!err.contains("ok: "), "ok lines only with -v: {err}");
+    assert!(
+        err.trim_end()
+            .ends_with("validated 3 specs: 1 ok, 2 with errors"),
+        "{err}"
+    );
+}
+
+/// For CI annotations: every problem with its file, line and column, on
+/// stdout as JSON; exit 2 still.
+#[test]
+fn validate_json_lists_each_problem_where_it_is() {
+    let out = stackhook()
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "tests/specs/invalid/unknown-param.yaml",
+            "specs/gke-zone.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{
+            "file": "tests/specs/invalid/unknown-param.yaml",
+            "line": 5,
+            "column": 7,
+            "code": "stackhook::spec::unknown_param",
+            "message": "`gke` has no parameter `clster`",
+        }])
+    );
+    let out = stackhook()
+        .args(["validate", "--format", "json", "specs/gke-zone.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "[]\n");
 }
 
 #[test]
 fn validate_accepts_every_shipped_spec_without_any_environment() {
-    let out = stackhook().arg("validate").output().unwrap();
+    let out = stackhook().args(["validate", "-v"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stderr(&out).matches("ok: ").count(), shipped_specs().len());
+    let n = shipped_specs().len();
+    assert_eq!(stderr(&out).matches("ok: ").count(), n);
+    let out = stackhook().arg("validate").output().unwrap();
+    assert_eq!(stderr(&out), format!("validated {n} specs: all ok\n"));
 }

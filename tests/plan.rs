@@ -169,11 +169,62 @@ fn spec_is_found_from_the_spacelift_stack_id() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(
-        err.contains("specs/other.yaml (from $SPACELIFT_STACK_ID: not found)"),
-        "{err}"
-    );
+    assert!(err.contains("specs/other.yaml (not found)"), "{err}");
     assert!(err.contains(".stackhook.yaml (not found)"), "{err}");
+}
+
+/// Spacelift runs hooks in the stack's project root (`stacks/k8s-prod`):
+/// the stack's spec at the repository's `specs/<stack id>.yaml` is found
+/// from there, and nothing above the repository root is looked at.
+#[test]
+fn spec_is_found_from_a_project_root_up_to_the_repository_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join("specs")).unwrap();
+    std::fs::create_dir_all(repo.join("stacks/k8s-prod")).unwrap();
+    std::fs::copy(
+        root().join("specs/aws-eks.yaml"),
+        repo.join("specs/k8s-prod.yaml"),
+    )
+    .unwrap();
+    let plan = |cwd: &std::path::Path, id: &str| {
+        stackhook()
+            .current_dir(cwd)
+            .arg("plan")
+            .env("TF_VAR_spacelift_stack_id", id)
+            .envs(FULL_ENV.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = plan(&repo.join("stacks/k8s-prod"), "k8s-prod");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Plan for ../../specs/k8s-prod.yaml"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Above the root: not this repository's spec.
+    std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+    std::fs::copy(
+        root().join("specs/aws-eks.yaml"),
+        dir.path().join("specs/other.yaml"),
+    )
+    .unwrap();
+    let out = plan(&repo.join("stacks/k8s-prod"), "other");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("../../specs/other.yaml (not found)"));
+
+    for bad in ["../../specs/k8s-prod", "a/b", ""] {
+        let out = plan(&repo.join("stacks/k8s-prod"), bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            stderr(&out).contains("stackhook::spec::stack_id"),
+            "{bad:?}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 # One context carries the hook line for every stack labelled `kubernetes`.
 # Each stack's spec is found by its ID: specs/<stack id>.yaml at the root of
-# the repository (Spacelift sets TF_VAR_spacelift_stack_id).
+# the repository (Spacelift sets TF_VAR_spacelift_stack_id), found from the
+# stack's project root by looking in each parent up to the repository root.
 
 resource "spacelift_context" "kubernetes_login" {
   name        = "kubernetes-login"
@@ -10,7 +11,7 @@ resource "spacelift_context" "kubernetes_login" {
   # One line: the kubeconfig gets credentials at call time, so later phases
   # need nothing sourced.
   before_init = [
-    "(cd /mnt/workspace/source && stackhook run)",
+    "stackhook run",
   ]
 }
 

@@ -1,5 +1,9 @@
 # One stack whose before-init hook logs kubectl in with stackhook.
-# The spec is committed in the stack's repository at specs/k8s-prod.yaml.
+# The spec is committed at the root of the stack's repository, at
+# specs/k8s-prod.yaml (specs/<stack id>.yaml). Spacelift runs hooks in the
+# project root, /mnt/workspace/source/stacks/k8s-prod: `stackhook run` looks
+# for specs/<stack id>.yaml there, then in each parent up to the repository
+# root, and finds it.
 
 terraform {
   required_providers {
@@ -24,7 +28,7 @@ resource "spacelift_stack" "k8s_prod" {
   # every phase, so kubectl, Helm and Terraform's providers keep working in
   # later phases and in a resumed run's new container. Nothing to source.
   before_init = [
-    "stackhook run specs/k8s-prod.yaml",
+    "stackhook run",
   ]
 }
 

@@ -4,7 +4,7 @@
 macro_rules! codes {
     ($($name:ident => $text:literal,)*) => {
         /// What kind of problem a diagnostic reports.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Code {
             $($name,)*
         }
@@ -53,6 +53,7 @@ codes! {
     SpecEnvConflict => "stackhook::spec::env_conflict",
     SpecEnvName => "stackhook::spec::env_name",
     SpecExport => "stackhook::spec::export",
+    SpecExtends => "stackhook::spec::extends",
     SpecInterpolation => "stackhook::spec::interpolation",
     SpecKubeconfig => "stackhook::spec::kubeconfig",
     SpecLiteralSecret => "stackhook::spec::literal_secret",
@@ -70,6 +71,7 @@ codes! {
     SpecRemovedParam => "stackhook::spec::removed_param",
     SpecReservedEnv => "stackhook::spec::reserved_env",
     SpecRetries => "stackhook::spec::retries",
+    SpecStackId => "stackhook::spec::stack_id",
     SpecStepName => "stackhook::spec::step_name",
     SpecTimeout => "stackhook::spec::timeout",
     SpecUnknownKey => "stackhook::spec::unknown_key",

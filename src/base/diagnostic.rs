@@ -14,7 +14,9 @@ use miette::{
 pub use crate::base::code::Code;
 use crate::base::paint::{hidden, visible, visible_line};
 
-/// A file that diagnostics point into.
+/// A file that diagnostics point into, or the files of a spec and the
+/// bases it extends, one after the other in `text`: an offset then says
+/// which file it is in, so a node of a merged spec points into its own.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: String,
@@ -24,6 +26,8 @@ pub struct Source {
     lines: Arc<OnceLock<Vec<usize>>>,
     /// The source as shown, if it holds a hidden character.
     shown: Arc<OnceLock<Option<Shown>>>,
+    /// Where each file starts in `text`, and its name, in order.
+    files: Arc<[(usize, String)]>,
 }
 
 /// A source with its hidden characters escaped, and where each escape
@@ -54,8 +58,10 @@ impl Shown {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        let name = name.into();
         Source {
-            name: name.into(),
+            files: Arc::new([(0, name.clone())]),
+            name,
             text: text.into(),
             lines: Arc::default(),
             shown: Arc::default(),
@@ -72,7 +78,13 @@ impl Source {
                     hidden(c) && !(c == '\r' && text[i + 1..].starts_with('\n'))
                 };
                 let name = visible_line(&self.name);
-                if name == self.name.as_str() && !text.char_indices().any(|(i, c)| hidden_at(i, c))
+                let names_shown = self
+                    .files
+                    .iter()
+                    .all(|(_, n)| visible_line(n) == n.as_str());
+                if name == self.name.as_str()
+                    && names_shown
+                    && !text.char_indices().any(|(i, c)| hidden_at(i, c))
                 {
                     return None;
                 }
@@ -87,10 +99,59 @@ impl Source {
                         out.push(c);
                     }
                 }
-                let source = Source::new(name.into_owned(), out);
-                Some(Shown { source, marks })
+                let mut shown = Shown {
+                    source: Source::new(name.into_owned(), out),
+                    marks,
+                };
+                // Each file of the chain where its text now starts, named
+                // as shown.
+                shown.source.files = self
+                    .files
+                    .iter()
+                    .map(|(start, n)| (shown.offset(*start), visible_line(n).into_owned()))
+                    .collect();
+                Some(shown)
             })
             .as_ref()
+    }
+
+    /// Files placed at the given offsets (each at least past the end of
+    /// the one before, on a line of its own), the gaps filled with
+    /// newlines: blank lines, which a YAML parser skips, so that a file
+    /// parsed in its place gives offsets that are right in the whole.
+    pub fn placed(files: &[(usize, &str, &str)]) -> Self {
+        let mut text = String::new();
+        let mut starts = Vec::new();
+        for (start, name, body) in files {
+            debug_assert!(*start >= text.len());
+            text.extend(std::iter::repeat_n('\n', start.saturating_sub(text.len())));
+            starts.push((text.len(), name.to_string()));
+            text.push_str(body);
+        }
+        Source {
+            name: starts.first().map(|f| f.1.clone()).unwrap_or_default(),
+            text: text.into(),
+            lines: Arc::default(),
+            shown: Arc::default(),
+            files: starts.into(),
+        }
+    }
+
+    /// Where the file after one of `len` bytes placed at `start` goes.
+    pub fn next_start(start: usize, len: usize) -> usize {
+        start + len + 1
+    }
+
+    /// The file an offset is in: its start, end and name.
+    fn file_at(&self, offset: usize) -> (usize, usize, &str) {
+        let i = self.files.partition_point(|(s, _)| *s <= offset).max(1) - 1;
+        let end = self.files.get(i + 1).map_or(self.text.len(), |f| f.0);
+        (self.files[i].0, end, &self.files[i].1)
+    }
+
+    /// The name of the file an offset is in.
+    pub fn name_at(&self, offset: usize) -> &str {
+        self.file_at(offset).2
     }
 
     fn line_starts(&self) -> &[usize] {
@@ -103,22 +164,31 @@ impl Source {
 
     /// `file:line:column` of a byte offset, 1-based, as editors expect.
     pub fn position(&self, offset: usize) -> String {
+        let (name, line, column) = self.line_column(offset);
+        format!("{name}:{line}:{column}")
+    }
+
+    /// The file, line and column (1-based) of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (&str, usize, usize) {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
+        let (file_start, _, name) = self.file_at(offset);
         let starts = self.line_starts();
         let line = starts.partition_point(|&s| s <= offset);
+        let first = starts.partition_point(|&s| s <= file_start);
         let start = starts[line - 1];
         let column = self.text[start..offset].chars().count() + 1;
-        format!("{}:{line}:{column}", self.name)
+        (name, line - first + 1, column)
     }
 }
 
 /// miette reads the lines around a label by scanning the text from its
 /// start: with many diagnostics in a big file that is quadratic. Here it
 /// scans only the few lines around the label, found by the line index,
-/// and the result is shifted back into place.
+/// and the result is shifted back into place. A span across two files is
+/// refused, so that miette shows each file's labels under its own name.
 impl SourceCode for Source {
     fn read_span<'a>(
         &'a self,
@@ -130,22 +200,31 @@ impl SourceCode for Source {
         let starts = self.line_starts();
         let start = span.offset().min(text.len());
         let end = (span.offset() + span.len()).min(text.len()).max(start);
+        let (file_start, file_end, name) = self.file_at(start);
+        if end > file_end {
+            return Err(MietteError::OutOfBounds);
+        }
         let line_of = |offset: usize| starts.partition_point(|&s| s <= offset) - 1;
-        let from_line = line_of(start).saturating_sub(before + 1);
+        let first_line = line_of(file_start);
+        let from_line = line_of(start).saturating_sub(before + 1).max(first_line);
         let to_line = (line_of(end.saturating_sub(1).max(start)) + after + 2).min(starts.len());
         let base = starts[from_line];
-        let stop = starts.get(to_line).copied().unwrap_or(text.len());
+        let stop = starts
+            .get(to_line)
+            .copied()
+            .unwrap_or(text.len())
+            .min(file_end);
         let window = &text[base..stop];
         let inner = window.read_span(&(start - base, end - start).into(), before, after)?;
         let shifted = (inner.span().offset() + base, inner.span().len()).into();
         Ok(Box::new(
             MietteSpanContents::new_named(
-                self.name.clone(),
+                name.to_string(),
                 inner.data(),
                 shifted,
-                inner.line() + from_line,
+                inner.line() + from_line - first_line,
                 inner.column(),
-                inner.line_count() + from_line,
+                inner.line_count() + from_line - first_line,
             )
             .with_language("yaml"),
         ))
@@ -193,6 +272,13 @@ impl Diag {
     /// Whether the diagnostic points into a file.
     pub fn has_source(&self) -> bool {
         self.source.is_some()
+    }
+
+    /// The file, line and column (1-based) of its first label.
+    pub fn location(&self) -> Option<(&str, usize, usize)> {
+        let source = self.source.as_ref()?;
+        let (span, _) = self.labels.first()?;
+        Some(source.line_column(span.offset()))
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -286,6 +372,25 @@ mod tests {
         assert_eq!(s.position(8), "a.yaml:3:1");
         assert_eq!(s.position(2), "a.yaml:1:3");
         assert_eq!(s.position(99), "a.yaml:3:2");
+    }
+
+    /// Offsets in a spec made of several files say which file, with
+    /// lines counted in that file.
+    #[test]
+    fn positions_in_placed_files() {
+        let base = "version: 1\nsteps: []\n";
+        let start = Source::next_start(0, 6);
+        let s = Source::placed(&[(0, "child.yaml", "a: 1\nb"), (start, "base.yaml", base)]);
+        assert_eq!(&s.text[start..start + 7], "version");
+        assert_eq!(s.position(5), "child.yaml:2:1");
+        assert_eq!(s.position(start), "base.yaml:1:1");
+        assert_eq!(s.position(start + 11), "base.yaml:2:1");
+        let contents = s.read_span(&(start + 11, 5).into(), 1, 1).unwrap();
+        assert_eq!(contents.name(), Some("base.yaml"));
+        assert_eq!(contents.line(), 0);
+        assert!(s.read_span(&(5, start).into(), 0, 0).is_err());
+        let alone = Source::placed(&[(start, "base.yaml", base)]);
+        assert_eq!(alone.position(start + 11), "base.yaml:2:1");
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! hang `validate` or put what it points at into an error message in a CI
 //! log. So: what `bounded_file` reads (regular files only, opened without
 //! blocking, bounded in size), and a symlink in the repository must stay
-//! in it.
+//! in it. The repository is the first of the working directory and its
+//! parents that holds `.git` (or Spacelift's checkout), else the working
+//! directory.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::base::bounded_file;
 
@@ -20,8 +23,72 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
     bounded_file::read(path, MAX_SIZE).map_err(|e| e.to_string())
 }
 
-/// Refuses a path that leads out of the current directory (the
-/// repository) through a symlink, and anything in the kernel's own trees.
+/// Where Spacelift checks a stack's repository out; hooks run in its
+/// project root below.
+pub const SPACELIFT_ROOT: &str = "/mnt/workspace/source";
+
+/// The repository `dir` (absolute) is in: the first of `dir` and its
+/// parents that holds `.git` or is Spacelift's checkout.
+pub fn repository_root(dir: &Path, exists: impl Fn(&Path) -> bool) -> Option<&Path> {
+    dir.ancestors()
+        .find(|d| *d == Path::new(SPACELIFT_ROOT) || exists(&d.join(".git")))
+}
+
+/// The working directory, canonical, found once: `validate` reads
+/// thousands of files from the same place.
+fn cwd() -> Option<&'static Path> {
+    static CWD: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CWD.get_or_init(|| std::env::current_dir().and_then(std::fs::canonicalize).ok())
+        .as_deref()
+}
+
+/// The repository of the working directory, canonical; the working
+/// directory itself outside one.
+pub fn repository() -> Option<&'static Path> {
+    static REPO: OnceLock<Option<&'static Path>> = OnceLock::new();
+    *REPO.get_or_init(|| {
+        let cwd = cwd()?;
+        Some(repository_root(cwd, |p| p.exists()).unwrap_or(cwd))
+    })
+}
+
+/// The repository a spec file is in: the first of its directory and its
+/// parents that holds `.git` (or is Spacelift's checkout); for a file in
+/// none, the working directory's.
+pub fn repository_of(file: &Path) -> Option<PathBuf> {
+    let dir = absolute(file).parent()?.to_path_buf();
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    match repository_root(&dir, |p| p.exists()) {
+        Some(root) => Some(root.to_path_buf()),
+        None => repository().map(Path::to_path_buf),
+    }
+}
+
+/// Whether `path` (relative to the working directory) stays in the
+/// repository `repo`, by name and once symlinks are followed.
+pub fn in_repository(path: &Path, repo: &Path) -> Result<(), String> {
+    if !absolute(path).starts_with(repo) {
+        return Err("it is above the repository's root".into());
+    }
+    match std::fs::canonicalize(path) {
+        Ok(real) if !real.starts_with(repo) => Err(format!(
+            "a symlink to {}, out of the repository",
+            real.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `path` made absolute against the working directory, by name.
+pub fn absolute(path: &Path) -> PathBuf {
+    match cwd() {
+        Some(cwd) => lexical(&cwd.join(path)),
+        None => lexical(path),
+    }
+}
+
+/// Refuses a path that leads out of the repository through a symlink, and
+/// anything in the kernel's own trees.
 fn escapes(path: &Path) -> Result<(), String> {
     let Ok(real) = std::fs::canonicalize(path) else {
         return Ok(()); // Opening it will say why.
@@ -32,11 +99,11 @@ fn escapes(path: &Path) -> Result<(), String> {
     {
         return Err(format!("{} is not a file of a repository", real.display()));
     }
-    let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) else {
+    let (Some(repo), Some(cwd)) = (repository(), cwd()) else {
         return Ok(());
     };
     let given = lexical(&cwd.join(path));
-    if given.starts_with(&cwd) && !real.starts_with(&cwd) {
+    if given.starts_with(repo) && !real.starts_with(repo) {
         return Err(format!(
             "a symlink to {}, out of the repository",
             real.display()

@@ -12,9 +12,10 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-const SPEC_HELP: &str = "The spec file. When omitted: $STACKHOOK_SPEC, else \
-specs/$TF_VAR_spacelift_stack_id.yaml (or specs/$SPACELIFT_STACK_ID.yaml), else \
-.stackhook.yaml";
+const SPEC_HELP: &str = "The spec file. When omitted: $STACKHOOK_SPEC, else the first of \
+specs/<stack id>.yaml and .stackhook.yaml in the working directory, then in each parent up to the \
+repository root (the first directory holding .git, or /mnt/workspace/source on Spacelift); the \
+stack id is $TF_VAR_spacelift_stack_id, else $SPACELIFT_STACK_ID";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,8 +83,10 @@ is interrupted, the kubeconfig is restored byte for byte and nothing is left beh
     #[command(
         long_about = "Check specs statically: YAML, keys, providers, parameters, interpolation \
 syntax and templates. Needs no environment variables and runs nothing. Every error of every \
-file is printed; exit 2 if there is any.",
-        after_help = "Examples:\n  stackhook validate                # every spec under specs/\n  stackhook validate specs/prod.yaml specs/staging/"
+file is printed, then one summary line; exit 2 if there is any. A spec that `extends` a base is \
+checked with its bases merged in, and a base among the files given is checked on its own too: \
+a base is a spec.",
+        after_help = "Examples:\n  stackhook validate                # every spec under specs/\n  stackhook validate specs/prod.yaml specs/staging/\n  stackhook validate --format json specs/ > problems.json"
     )]
     Validate(ValidateArgs),
 
@@ -308,6 +311,12 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
@@ -318,6 +327,15 @@ pub enum Format {
 pub struct ValidateArgs {
     /// Spec files or directories (their *.yaml and *.yml files). Default: specs/
     pub paths: Vec<PathBuf>,
+
+    /// Output: text (diagnostics and a summary line on stderr), or json (on stdout, an array of
+    /// {file, line, column, code, message}, one per problem, for CI annotations).
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+
+    /// Print an `ok:` line for each valid spec too.
+    #[arg(long, short)]
+    pub verbose: bool,
 
     /// A directory of provider files that add to or override the built-in providers.
     #[arg(long = "templates", value_name = "DIR")]

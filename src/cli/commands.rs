@@ -8,12 +8,13 @@ use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
 use crate::base::kubeconfig_path::{self, Given};
 use crate::base::output::{self, Stream};
-use crate::base::paint::{Paint, visible, visible_line, visible_path};
+use crate::base::paint::{Paint, visible, visible_path};
 use crate::base::timeline;
 use crate::cli::args::{
     Cli, Color, Command, Common, DoctorArgs, Format, InitArgs, KubeconfigCommand, PlanArgs,
-    ProvidersArgs, ReportFormat, RunArgs, ValidateArgs,
+    ProvidersArgs, ReportFormat, RunArgs,
 };
+use crate::cli::validate;
 use crate::doctor::examine;
 use crate::kube::exec_credential;
 use crate::kube::kubeconfig;
@@ -27,14 +28,15 @@ use crate::show::preview;
 use crate::show::provider_page;
 use crate::show::schema;
 use crate::spec::discover;
-use crate::spec::document::{self, Spec};
+use crate::spec::document::Spec;
+use crate::spec::extends;
 use crate::spec::interpolate::is_var_name;
 
 pub fn run(command: Command, color: Color) -> Result<(), Failure> {
     match command {
         Command::Plan(args) => plan(&args, color),
         Command::Run(args) => run_plan(&args, color),
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => validate::validate(&args),
         Command::Providers(args) => providers(&args),
         Command::Kubeconfig(k) => kubeconfig(k),
         Command::ExecCredential { from_env } => exec_credential(&from_env),
@@ -86,9 +88,12 @@ fn load_plan(common: &Common, process: &ProcessEnv) -> Result<(Spec, Plan), Fail
     }
     let path = match &common.spec {
         Some(p) => p.clone(),
-        None => discover::spec(|k| process.get(k).cloned(), Path::exists)?,
+        None => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+            discover::spec(|k| process.get(k).cloned(), &cwd, Path::exists)?
+        }
     };
-    let spec = document::load(&path)?;
+    let spec = extends::load(&path)?;
     let opts = assemble::Options {
         kubeconfig: common.kubeconfig.as_deref(),
         provider_dir: common.provider_dir.as_deref(),
@@ -163,39 +168,6 @@ fn show(
         return Err(Failure::Invalid(vec![diag]));
     }
     Ok(())
-}
-
-/// Checks a spec without any environment: every variable counts as unset,
-/// which is not an error here.
-fn validate_one(path: &Path, provider_dir: Option<&Path>) -> Result<(), Vec<Diag>> {
-    let spec = document::load(path)?;
-    let opts = assemble::Options {
-        kubeconfig: None,
-        provider_dir,
-        mode: Mode::Static,
-    };
-    assemble::build(&spec, &ProcessEnv::new(), &opts).map(|_| ())
-}
-
-fn validate(args: &ValidateArgs) -> Result<(), Failure> {
-    let files = discover::spec_files(&args.paths)?;
-    let mut diags = Vec::new();
-    let mut unwritten = Ok(());
-    for f in &files {
-        match validate_one(f, args.provider_dir.as_deref()) {
-            Ok(()) => {
-                let line = format!("ok: {}\n", visible_line(&f.display().to_string()));
-                unwritten = unwritten.and(note(&line))
-            }
-            Err(d) => diags.extend(d),
-        }
-    }
-    // An invalid spec is the answer (exit 2) even when it cannot be said.
-    if diags.is_empty() {
-        unwritten
-    } else {
-        Err(Failure::Invalid(diags))
-    }
 }
 
 fn providers(args: &ProvidersArgs) -> Result<(), Failure> {

@@ -5,4 +5,5 @@
 //! Uses: base, spec, plan, show, kube, run, doctor.
 
 pub mod args;
+pub mod validate;
 pub mod commands;

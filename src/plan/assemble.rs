@@ -22,7 +22,7 @@ use crate::plan::resolve::{Env, EnvEntry, MissingVar, ProcessEnv, Vars};
 use crate::plan::secret_set;
 use crate::plan::step_context::Ctx;
 use crate::plan::token_expiry::{self, Finding, Source};
-use crate::spec::document::Spec;
+use crate::spec::document::{Spec, Step};
 
 /// The plan JSON's format version (`version`), raised when a field changes
 /// meaning or goes away; a new field is not a new version.
@@ -37,6 +37,10 @@ pub struct Plan {
     pub version: u32,
     /// The spec file, as given.
     pub spec: String,
+    /// The files of the spec's `extends` chain, the spec first, when it
+    /// extends a base.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extends: Vec<String>,
     /// The kubeconfig a run writes (`$KUBECONFIG` in a plan made without the environment).
     pub kubeconfig: String,
     /// The spec's `env:`, exported to every step.
@@ -89,6 +93,12 @@ pub struct PlanStep {
     pub timeout: Duration,
     /// How many times a failed step is run again.
     pub retries: u32,
+    /// The file that defines the step: the spec, or a base it extends.
+    pub source: String,
+    /// Keys of the step set by another file than `source` (a spec over
+    /// its base): `with.NAME`, `env.NAME`, `timeout`, `retries`.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub overrides: IndexMap<String, String>,
     /// Where the step is in the spec, for run-time errors.
     #[serde(skip)]
     pub span: SourceSpan,
@@ -136,7 +146,7 @@ pub struct Options<'a> {
 pub fn catalog(spec: &Spec, flag: Option<&Path>) -> Result<Catalog, Vec<Diag>> {
     let mut catalog = Catalog::builtin();
     if let Some(dir) = &spec.provider_dir {
-        let path = source_file::named_by(&spec.file.path, &dir.value).map_err(|why| {
+        let path = source_file::named_by(spec.path_of(dir), &dir.value).map_err(|why| {
             vec![
                 Diag::new(Code::SpecPath, format!("`templates: {}` {why}", dir.value))
                     .at(spec.source(), spec.span(dir), "out of the repository")
@@ -236,6 +246,12 @@ pub fn build(spec: &Spec, process: &ProcessEnv, opts: &Options) -> Result<Plan, 
     let plan = Plan {
         version: PLAN_VERSION,
         spec: spec.file.path.display().to_string(),
+        extends: spec
+            .file
+            .chain
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect(),
         kubeconfig,
         env,
         steps,
@@ -288,11 +304,40 @@ fn plan_step(
         requires: rendered.requires,
         timeout: step.timeout(),
         retries: step.retries(),
+        source: spec.file_of(&step.provider).to_string(),
+        overrides: overrides(spec, step),
         span: spec.span(&step.provider),
         jwts: rendered.jwts,
         notes,
     };
     Ok((plan_step, rendered.warnings))
+}
+
+/// The keys of a step that come from another file than the step itself.
+fn overrides(spec: &Spec, step: &Step) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
+    if !spec.extends() {
+        return out;
+    }
+    let home = spec.file_of(&step.provider);
+    let mut note = |key: String, file: &str| {
+        if file != home {
+            out.insert(key, file.to_string());
+        }
+    };
+    for k in step.with.iter().flat_map(|w| w.value.keys()) {
+        note(format!("with.{}", k.value), spec.file_of(k));
+    }
+    for k in step.env.keys() {
+        note(format!("env.{}", k.value), spec.file_of(k));
+    }
+    if let Some(t) = &step.timeout {
+        note("timeout".into(), spec.file_of(t));
+    }
+    if let Some(r) = &step.retries {
+        note("retries".into(), spec.file_of(r));
+    }
+    out
 }
 
 /// The step's environment: its own `env:`, then the provider's. A value

@@ -199,7 +199,7 @@ impl<'a> Vars<'a> {
                 }
                 Given::Spec {
                     text: value.to_string(),
-                    dir: spec.dir(),
+                    dir: spec.dir_of(k),
                 }
             }
             (None, None) => Given::Env,

@@ -28,6 +28,22 @@ fn tools_line(plan: &Plan, step: &PlanStep, paint: Paint) -> String {
         .join(", ")
 }
 
+/// The file a step comes from, and the keys another file set.
+fn from_line(step: &PlanStep) -> String {
+    let mut by_file: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (key, file) in &step.overrides {
+        match by_file.iter_mut().find(|(f, _)| f == file) {
+            Some((_, keys)) => keys.push(key),
+            None => by_file.push((file, vec![key])),
+        }
+    }
+    let mut line = visible_line(&step.source).into_owned();
+    for (file, keys) in by_file {
+        let _ = write!(line, "; {} from {}", keys.join(", "), visible_line(file));
+    }
+    line
+}
+
 fn tempfile_line(t: &TempFile) -> String {
     let content = match &t.content {
         Some(c) => format!(" <- {c}"),
@@ -48,6 +64,9 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         paint.bold("Plan for"),
         visible_line(&plan.spec)
     );
+    if let Some((_, bases)) = plan.extends.split_first() {
+        let _ = writeln!(out, "extends: {}", visible_line(&bases.join(" -> ")));
+    }
     let _ = writeln!(out, "kubeconfig: {}", visible_line(&plan.kubeconfig));
     if !plan.env.is_empty() {
         let _ = writeln!(out, "env (every step):");
@@ -79,6 +98,9 @@ fn step_text(out: &mut String, plan: &Plan, i: usize, step: &PlanStep, paint: Pa
         paint.bold(&format!("[{}/{n}] {}", i + 1, visible_line(&step.name))),
         paint.dim(&format!("({extra})"))
     );
+    if !plan.extends.is_empty() {
+        let _ = writeln!(out, "  from: {}", from_line(step));
+    }
     for note in &step.notes {
         let _ = writeln!(out, "  note: {}", visible(note));
     }

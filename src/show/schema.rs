@@ -30,30 +30,49 @@ pub fn schema(catalog: &Catalog) -> Json {
             {"type": "string", "description": "a provider from the spec's `templates:` directory"}
         ]
     });
-    let rules: Vec<Json> = catalog.all().map(provider_rule).collect();
-    step["allOf"] = Json::Array(rules);
+    let shapes: Vec<Json> = catalog.all().map(shape_rule).collect();
+    step["allOf"] = Json::Array(shapes);
+    // A spec that extends a base may leave out what the base gives: its
+    // steps, a step's provider and required parameters. One that does not
+    // is complete on its own.
+    let complete: Vec<Json> = catalog.all().map(completeness_rule).collect();
+    root["if"] = json!({"not": {"required": ["extends"]}});
+    root["then"] = json!({
+        "required": ["steps"],
+        "properties": {"steps": {"items": {"required": ["provider"], "allOf": complete}}}
+    });
     root
 }
 
 /// `if provider == NAME then with: <its parameters>`.
-fn provider_rule(p: &Provider) -> Json {
+fn shape_rule(p: &Provider) -> Json {
     let def = &p.def;
     let mut properties = Map::new();
     for (name, param) in &def.params {
         properties.insert(name.clone(), param_schema(def, name, param));
     }
+    let with = json!({
+        "type": "object",
+        "description": def.summary,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    json!({
+        "if": {"properties": {"provider": {"const": p.name}}, "required": ["provider"]},
+        "then": {"properties": {"with": with}},
+    })
+}
+
+/// `if provider == NAME then with:` holds its required parameters.
+fn completeness_rule(p: &Provider) -> Json {
+    let def = &p.def;
     let required: Vec<&String> = def
         .params
         .iter()
         .filter(|(_, p)| p.required)
         .map(|(n, _)| n)
         .collect();
-    let mut with = json!({
-        "type": "object",
-        "description": def.summary,
-        "properties": properties,
-        "additionalProperties": false,
-    });
+    let mut with = json!({});
     if !required.is_empty() {
         with["required"] = json!(required);
     }
@@ -138,6 +157,19 @@ mod tests {
         let with = &gke["then"]["properties"]["with"];
         assert_eq!(with["required"], json!(["project"]));
         assert_eq!(with["additionalProperties"], false);
+        // Required parameters only when the spec extends no base, which
+        // may give them.
+        assert_eq!(s["if"], json!({"not": {"required": ["extends"]}}));
+        let complete = s["then"]["properties"]["steps"]["items"]["allOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["if"]["properties"]["provider"]["const"] == "gke")
+            .unwrap();
+        assert_eq!(
+            complete["then"]["properties"]["with"]["required"],
+            json!(["cluster", "project"])
+        );
         assert_eq!(
             with["properties"]["token"]["default"],
             "${GOOGLE_OAUTH_ACCESS_TOKEN}"

@@ -5,42 +5,78 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::diagnostic::{Code, Diag, finish};
+use crate::base::source_file;
 
-/// The spec for this run: `$STACKHOOK_SPEC`, else
-/// `specs/$TF_VAR_spacelift_stack_id.yaml` (or `specs/$SPACELIFT_STACK_ID.yaml`),
-/// else `.stackhook.yaml`.
+/// The spec for this run: `$STACKHOOK_SPEC`, else the first of
+/// `specs/<stack id>.yaml` and `.stackhook.yaml` in the working directory
+/// `cwd` (absolute), then in each parent up to the repository root (as
+/// `just` finds its justfile): Spacelift runs hooks in the stack's project
+/// root, below the repository's root. The stack id is
+/// `$TF_VAR_spacelift_stack_id`, else `$SPACELIFT_STACK_ID`. Outside a
+/// repository only the working directory is searched.
 pub fn spec(
     get: impl Fn(&str) -> Option<String>,
+    cwd: &Path,
     exists: impl Fn(&Path) -> bool,
 ) -> Result<PathBuf, Diag> {
-    let mut tried = Vec::new();
     if let Some(p) = get("STACKHOOK_SPEC").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    tried.push("$STACKHOOK_SPEC (not set)".to_string());
-    for var in ["TF_VAR_spacelift_stack_id", "SPACELIFT_STACK_ID"] {
-        match get(var).filter(|v| !v.is_empty()) {
-            Some(id) => {
-                let p = PathBuf::from(format!("specs/{id}.yaml"));
-                if exists(&p) {
-                    return Ok(p);
-                }
-                tried.push(format!("{} (from ${var}: not found)", p.display()));
+    let mut tried = vec!["$STACKHOOK_SPEC (not set)".to_string()];
+    let id = stack_id(&get)?;
+    let dirs: Vec<&Path> = match source_file::repository_root(cwd, &exists) {
+        Some(root) => cwd
+            .ancestors()
+            .take_while(|d| d.starts_with(root))
+            .collect(),
+        None => vec![cwd],
+    };
+    for (up, dir) in dirs.iter().enumerate() {
+        let rel: PathBuf = std::iter::repeat_n("..", up).collect();
+        let mut names = Vec::new();
+        if let Some((_, id)) = &id {
+            names.push(format!("specs/{id}.yaml"));
+        }
+        names.push(".stackhook.yaml".into());
+        for name in names {
+            if exists(&dir.join(&name)) {
+                return Ok(rel.join(name));
             }
-            None => tried.push(format!("specs/${var}.yaml (${var} not set)")),
+            tried.push(format!("{} (not found)", rel.join(name).display()));
         }
     }
-    let p = PathBuf::from(".stackhook.yaml");
-    if exists(&p) {
-        return Ok(p);
+    if id.is_none() {
+        tried.push(
+            "specs/<stack id>.yaml ($TF_VAR_spacelift_stack_id and $SPACELIFT_STACK_ID not set)"
+                .into(),
+        );
     }
-    tried.push(".stackhook.yaml (not found)".into());
     Err(
         Diag::new(Code::SpecNotFound, "no spec given and none found").help(format!(
-            "pass a spec path, or set STACKHOOK_SPEC. Tried, in order:\n  - {}",
+            "pass a spec path, or set STACKHOOK_SPEC. Tried, in order, from {}:\n  - {}",
+            cwd.display(),
             tried.join("\n  - ")
         )),
     )
+}
+
+/// The stack id and the variable it came from, if one is set. It names a
+/// file in `specs/`: one that could name another file is refused.
+fn stack_id(get: &impl Fn(&str) -> Option<String>) -> Result<Option<(&'static str, String)>, Diag> {
+    let Some((var, id)) = ["TF_VAR_spacelift_stack_id", "SPACELIFT_STACK_ID"]
+        .into_iter()
+        .find_map(|var| get(var).map(|id| (var, id)))
+    else {
+        return Ok(None);
+    };
+    if id.is_empty() || id.contains('/') || id.contains("..") || id.contains('\0') {
+        return Err(Diag::new(
+            Code::SpecStackId,
+            format!("${var} is {id:?}, which cannot name a spec file"),
+        )
+        .help("a stack id is a name without `/`, `..` or NUL; pass the spec's path instead"));
+    }
+    Ok(Some((var, id)))
 }
 
 /// Spec files under the given paths (directories: their YAML files,
@@ -94,40 +130,103 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
     #[test]
     fn discovery_order() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        let cwd = Path::new("/repo/stacks/prod");
         let all = |_: &Path| true;
         assert_eq!(
             spec(
                 env(&[("STACKHOOK_SPEC", "x.yaml"), ("SPACELIFT_STACK_ID", "a")]),
+                cwd,
                 all
             )
             .unwrap(),
             PathBuf::from("x.yaml")
         );
         assert_eq!(
-            spec(env(&[("TF_VAR_spacelift_stack_id", "prod")]), all).unwrap(),
+            spec(env(&[("TF_VAR_spacelift_stack_id", "prod")]), cwd, all).unwrap(),
             PathBuf::from("specs/prod.yaml")
         );
         assert_eq!(
-            spec(env(&[("SPACELIFT_STACK_ID", "dev")]), all).unwrap(),
+            spec(env(&[("SPACELIFT_STACK_ID", "dev")]), cwd, all).unwrap(),
             PathBuf::from("specs/dev.yaml")
         );
         let none = |_: &Path| false;
-        let err = spec(env(&[("SPACELIFT_STACK_ID", "dev")]), none).unwrap_err();
+        let err = spec(env(&[("SPACELIFT_STACK_ID", "dev")]), cwd, none).unwrap_err();
         let help = err.help.unwrap();
-        assert!(
-            help.contains("specs/dev.yaml (from $SPACELIFT_STACK_ID: not found)"),
-            "{help}"
-        );
+        assert!(help.contains("specs/dev.yaml (not found)"), "{help}");
         assert!(help.contains(".stackhook.yaml (not found)"), "{help}");
+        assert!(
+            !help.contains("../"),
+            "no repository: only the working directory: {help}"
+        );
+    }
+
+    /// From a project root, up to the repository root and no further: the
+    /// stack's spec before `.stackhook.yaml` in each directory, the
+    /// nearest directory first.
+    #[test]
+    fn discovery_climbs_to_the_repository_root() {
+        let cwd = Path::new("/home/r/repo/stacks/prod");
+        let files = |present: &'static [&'static str]| {
+            move |p: &Path| present.iter().any(|f| p == Path::new(f))
+        };
+        let id = env(&[("SPACELIFT_STACK_ID", "k8s-prod")]);
+        let found = |present| spec(&id, cwd, files(present));
+        assert_eq!(
+            found(&["/home/r/repo/.git", "/home/r/repo/specs/k8s-prod.yaml"]).unwrap(),
+            PathBuf::from("../../specs/k8s-prod.yaml")
+        );
+        assert_eq!(
+            found(&[
+                "/home/r/repo/.git",
+                "/home/r/repo/specs/k8s-prod.yaml",
+                "/home/r/repo/stacks/.stackhook.yaml"
+            ])
+            .unwrap(),
+            PathBuf::from("../.stackhook.yaml")
+        );
+        assert_eq!(
+            found(&[
+                "/home/r/repo/.git",
+                "/home/r/repo/stacks/prod/.stackhook.yaml",
+                "/home/r/repo/stacks/prod/specs/k8s-prod.yaml"
+            ])
+            .unwrap(),
+            PathBuf::from("specs/k8s-prod.yaml")
+        );
+        // Above the repository root is another project's business.
+        let err = found(&["/home/r/repo/.git", "/home/r/specs/k8s-prod.yaml"]).unwrap_err();
+        let help = err.help.unwrap();
+        assert!(help.contains("../../.stackhook.yaml (not found)"), "{help}");
+        assert!(!help.contains("../../../"), "{help}");
+        // Spacelift's checkout is a root even without `.git`.
+        let cwd = Path::new("/mnt/workspace/source/stacks/prod");
+        let present = |p: &Path| p == Path::new("/mnt/workspace/source/specs/k8s-prod.yaml");
+        assert_eq!(
+            spec(&id, cwd, present).unwrap(),
+            PathBuf::from("../../specs/k8s-prod.yaml")
+        );
+    }
+
+    #[test]
+    fn a_stack_id_that_could_name_another_file_is_refused() {
+        let cwd = Path::new("/repo");
+        for bad in ["", "../etc", "a/b", "..", "x\0y"] {
+            let id = move |k: &str| (k == "SPACELIFT_STACK_ID").then(|| bad.to_string());
+            let err = spec(id, cwd, |_: &Path| true).unwrap_err();
+            assert_eq!(err.code, Code::SpecStackId, "{bad:?}");
+        }
+        let id = |k: &str| (k == "SPACELIFT_STACK_ID").then(|| "prod.v2".to_string());
+        assert!(spec(id, cwd, |_: &Path| true).is_ok());
     }
 }

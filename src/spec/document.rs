@@ -12,9 +12,8 @@ use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, Source, finish};
 use crate::base::paint::hidden;
-use crate::base::source_file;
 use crate::spec::interpolate;
-use crate::spec::yaml::{self, spanned};
+use crate::spec::yaml::{self, absent, given, spanned};
 
 pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
 
@@ -24,6 +23,9 @@ pub type Map<V> = IndexMap<Spanned<String>, Spanned<V>>;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "stackhook spec")]
 pub struct Spec {
+    /// A base spec this one builds on, relative to this file and inside the repository: its `env`, `secrets` and `export` are merged with this file's (this file wins), and its steps are matched by name (a step without `name` is named after its provider): a matching step here overrides the base step's `with:` keys one by one, and its `env`, `timeout` and `retries`, and may leave out `provider`; other steps here are appended.
+    #[schemars(with = "Option<String>")]
+    pub extends: Option<Spanned<String>>,
     /// The spec format version: 1.
     #[schemars(with = "Version")]
     pub version: Spanned<u32>,
@@ -46,7 +48,8 @@ pub struct Spec {
     #[serde(rename = "templates")]
     #[schemars(with = "Option<String>")]
     pub provider_dir: Option<Spanned<String>>,
-    /// The steps, run in order.
+    /// The steps, run in order. Required, unless the spec `extends` a base.
+    #[serde(default = "absent::<Vec<Spanned<Step>>>")]
     #[schemars(with = "Vec<Step>", length(min = 1))]
     pub steps: Spanned<Vec<Spanned<Step>>>,
     /// Filled in after parsing.
@@ -58,7 +61,8 @@ pub struct Spec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// A built-in provider (aws-eks, azure-aks, gke, kubeconfig, run, verify) or one from `templates:`.
+    /// A built-in provider (aws-eks, azure-aks, gke, kubeconfig, run, verify) or one from `templates:`. Required, unless the step overrides a step of the spec's base.
+    #[serde(default = "absent::<String>")]
     #[schemars(with = "String")]
     pub provider: Spanned<String>,
     /// The step's name in logs; default: the provider name. Unique.
@@ -96,6 +100,9 @@ struct EnvName(String);
 pub struct SpecFile {
     pub path: PathBuf,
     pub source: Option<Source>,
+    /// With `extends`: each file of the chain, the spec first, with where
+    /// it starts in `source`.
+    pub chain: Vec<(usize, PathBuf)>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -107,8 +114,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// from overflowing.
 pub const MAX_RETRIES: u32 = 100;
 
-/// Variables stackhook sets for every command itself.
-pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
+pub use crate::spec::interpolate::RESERVED_ENV;
 
 impl Spec {
     pub fn source(&self) -> &Source {
@@ -122,6 +128,33 @@ impl Spec {
 
     pub fn span<T>(&self, node: &Spanned<T>) -> SourceSpan {
         spanned(&self.source().text, node)
+    }
+
+    /// The directory a path written at `node` is relative to: that of the
+    /// file holding it (a base's `templates:` is next to the base).
+    pub fn dir_of<T>(&self, node: &Spanned<T>) -> &Path {
+        self.path_of(node).parent().unwrap_or(Path::new("."))
+    }
+
+    /// The path of the file of the chain that holds `node`.
+    pub fn path_of<T>(&self, node: &Spanned<T>) -> &Path {
+        let at = self.span(node).offset();
+        self.file
+            .chain
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= at)
+            .map_or(&self.file.path, |(_, p)| p)
+    }
+
+    /// The file holding `node`, as the plan names it.
+    pub fn file_of<T>(&self, node: &Spanned<T>) -> &str {
+        self.source().name_at(self.span(node).offset())
+    }
+
+    /// Whether the spec is made of more than one file.
+    pub fn extends(&self) -> bool {
+        self.file.chain.len() > 1
     }
 }
 
@@ -145,44 +178,25 @@ impl Step {
     }
 }
 
-/// Reads and parses a spec, then checks what can be checked without
-/// providers or an environment.
-pub fn load(path: &Path) -> Result<Spec, Vec<Diag>> {
-    let bytes = source_file::read(path).map_err(|e| {
-        vec![
-            Diag::new(
-                Code::SpecRead,
-                format!("cannot read spec {}: {e}", path.display()),
-            )
-            .help("pass the path of a spec file, e.g. `stackhook plan specs/gke-region.yaml`"),
-        ]
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| vec![not_utf8(path, e)])?;
-    parse(path, &text)
-}
-
-/// Points at the first byte that is not UTF-8, showing the text before it.
-fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Diag {
-    let at = e.utf8_error().valid_up_to();
-    let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
-    let source = Source::new(path.display().to_string(), valid);
-    let position = source.position(at);
-    let byte = e.as_bytes()[at];
-    Diag::new(
-        Code::SpecEncoding,
-        format!("{position}: the spec is not UTF-8 text (byte 0x{byte:02X} at offset {at})"),
-    )
-    .at(&source, (at, 0), "the next byte is not UTF-8")
-    .help("save the spec as UTF-8 (a YAML file is UTF-8 text)")
-}
-
+/// Parses a spec that stands alone (`extends` is not followed: see
+/// `extends::load`), then checks what can be checked without providers
+/// or an environment.
 pub fn parse(path: &Path, text: &str) -> Result<Spec, Vec<Diag>> {
-    let source = Source::new(path.display().to_string(), text);
-    let mut spec: Spec =
-        serde_saphyr::from_str(text).map_err(|e| vec![yaml::error(&source, &e, SPEC_KEYS)])?;
+    check_whole(parse_file(path, text, 0)?)
+}
+
+/// One file of a spec, parsed in its place `start` in the text of its
+/// `extends` chain (0 for the spec itself), with the checks that concern
+/// the file alone.
+pub fn parse_file(path: &Path, text: &str, start: usize) -> Result<Spec, Vec<Diag>> {
+    let name = path.display().to_string();
+    let source = Source::placed(&[(start, &name, text)]);
+    let mut spec: Spec = serde_saphyr::from_str(&source.text)
+        .map_err(|e| vec![yaml::error(&source, &e, SPEC_KEYS)])?;
     spec.file = SpecFile {
         path: path.to_path_buf(),
         source: Some(source),
+        chain: Vec::new(),
     };
     let mut diags = Vec::new();
     check_nul(&spec, &mut diags);
@@ -192,40 +206,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, Vec<Diag>> {
     finish(spec, diags)
 }
 
-/// Every key the spec knows, for "did you mean" on a typo.
-const SPEC_KEYS: &[&str] = &[
-    "version",
-    "kubeconfig",
-    "env",
-    "secrets",
-    "export",
-    "templates",
-    "steps",
-    "provider",
-    "name",
-    "with",
-    "timeout",
-    "retries",
-];
-
-fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
+/// The checks of a whole spec, its bases merged in: steps, each with a
+/// provider, and what `export` names.
+pub fn check_whole(spec: Spec) -> Result<Spec, Vec<Diag>> {
     let src = spec.source();
-    if spec.version.value != 1 {
-        diags.push(
-            Diag::new(
-                Code::SpecVersion,
-                format!("unsupported spec version {}", spec.version.value),
-            )
-            .at(src, spec.span(&spec.version), "must be 1")
-            .help("this stackhook reads `version: 1` specs"),
-        );
-    }
-    check_env_names(src, &spec.env, diags);
-    for name in &spec.secrets {
-        if !interpolate::is_var_name(&name.value) {
-            diags.push(bad_name(src, name, "secrets"));
-        }
-    }
+    let mut diags = Vec::new();
     for name in &spec.export {
         if !spec.env.keys().any(|k| k.value == name.value) {
             diags.push(
@@ -241,12 +226,86 @@ fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
             );
         }
     }
-    if spec.steps.value.is_empty() {
+    if !given(&spec.steps) {
+        diags.push(
+            Diag::new(Code::SpecMissingKey, "missing field `steps`")
+                .at(src, spec.span(&spec.version), "a spec without `steps:`")
+                .help(MISSING_KEY_HELP),
+        );
+    } else if spec.steps.value.is_empty() {
         diags.push(
             Diag::new(Code::SpecNoSteps, "the spec has no steps")
                 .at(src, spec.span(&spec.steps), "empty")
                 .help("add at least one step, e.g. `- provider: verify`; `stackhook providers` lists them"),
         );
+    }
+    for step in spec
+        .steps
+        .value
+        .iter()
+        .filter(|s| !given(&s.value.provider))
+    {
+        let (message, help) = if spec.extends() {
+            (
+                format!(
+                    "step `{}` has no `provider`, and no step of its base has this name",
+                    step.value.name()
+                ),
+                "give the step a `provider:`, or the `name` of the base's step it overrides",
+            )
+        } else {
+            ("missing field `provider`".to_string(), MISSING_KEY_HELP)
+        };
+        let at = step
+            .value
+            .name
+            .as_ref()
+            .map_or_else(|| spec.span(step), |n| spec.span(n));
+        diags.push(
+            Diag::new(Code::SpecMissingKey, message)
+                .at(src, at, "no `provider:`")
+                .help(help),
+        );
+    }
+    finish(spec, diags)
+}
+
+/// Every key the spec knows, for "did you mean" on a typo.
+const SPEC_KEYS: &[&str] = &[
+    "extends",
+    "version",
+    "kubeconfig",
+    "env",
+    "secrets",
+    "export",
+    "templates",
+    "steps",
+    "provider",
+    "name",
+    "with",
+    "timeout",
+    "retries",
+];
+
+const MISSING_KEY_HELP: &str = "a spec needs `version: 1` and `steps:`, and every step a `provider:`; `stackhook providers` lists them";
+
+fn check_top(spec: &Spec, diags: &mut Vec<Diag>) {
+    let src = spec.source();
+    if spec.version.value != 1 {
+        diags.push(
+            Diag::new(
+                Code::SpecVersion,
+                format!("unsupported spec version {}", spec.version.value),
+            )
+            .at(src, spec.span(&spec.version), "must be 1")
+            .help("this stackhook reads `version: 1` specs"),
+        );
+    }
+    interpolate::check_env_names(src, spec.env.keys(), diags);
+    for name in &spec.secrets {
+        if !interpolate::is_var_name(&name.value) {
+            diags.push(interpolate::bad_name(src, name, "secrets"));
+        }
     }
 }
 
@@ -346,7 +405,7 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
                 .help(format!("a step may be retried at most {MAX_RETRIES} times")),
             );
         }
-        check_env_names(src, &step.env, diags);
+        interpolate::check_env_names(src, step.env.keys(), diags);
     }
 }
 
@@ -387,7 +446,7 @@ fn check_interpolation(spec: &Spec, diags: &mut Vec<Diag>) {
     }
     for s in strings {
         if let Err(e) = interpolate::parse(&s.value) {
-            diags.push(interpolation_error(src, s, &e));
+            diags.push(interpolate::error(src, s, &e));
         }
     }
 }
@@ -400,51 +459,6 @@ pub fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>)
         serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
-}
-
-fn interpolation_error(src: &Source, s: &Spanned<String>, e: &interpolate::SyntaxError) -> Diag {
-    let span = spanned(&src.text, s);
-    let tail = s.value.get(e.offset..).unwrap_or("");
-    let needle: String = tail.chars().take(2).collect();
-    let at = if needle.is_empty() {
-        span
-    } else {
-        yaml::offset_in_scalar(&src.text, span, &needle)
-    };
-    Diag::new(Code::SpecInterpolation, e.message.clone()).at(src, at, "invalid interpolation")
-}
-
-fn check_env_names(src: &Source, env: &Map<String>, diags: &mut Vec<Diag>) {
-    for key in env.keys() {
-        if !interpolate::is_var_name(&key.value) {
-            diags.push(bad_name(src, key, "env"));
-        }
-        if RESERVED_ENV.contains(&key.value.as_str()) {
-            diags.push(
-                Diag::new(
-                    Code::SpecReservedEnv,
-                    format!("`{}` is set by stackhook for every step", key.value),
-                )
-                .at(src, spanned(&src.text, key), "reserved")
-                .help(if key.value == "KUBECONFIG" {
-                    "use the top-level `kubeconfig:` key (or `--kubeconfig`) to choose the kubeconfig path"
-                } else {
-                    "pick another name"
-                }),
-            );
-        }
-    }
-}
-
-fn bad_name(src: &Source, name: &Spanned<String>, what: &str) -> Diag {
-    Diag::new(
-        Code::SpecEnvName,
-        format!("`{}` is not a valid variable name", name.value),
-    )
-    .at(src, spanned(&src.text, name), "invalid name")
-    .help(format!(
-        "names in `{what}` use letters, digits and `_`, and do not start with a digit"
-    ))
 }
 
 #[cfg(test)]

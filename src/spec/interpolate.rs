@@ -2,7 +2,11 @@
 //! docker-compose semantics, turning spec strings into [`Value`]s that keep
 //! secret and missing variables as references.
 
+use serde_saphyr::Spanned;
+
+use crate::base::diagnostic::{Code, Diag, Source};
 use crate::base::value::{Part, RefKind, Value};
+use crate::spec::yaml::{self, spanned};
 
 /// One piece of a parsed interpolation template.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +33,60 @@ pub struct Fallback {
 pub struct SyntaxError {
     pub offset: usize,
     pub message: String,
+}
+
+/// Variables stackhook sets for every command itself.
+pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
+
+/// Names of an `env:`: valid, and not one stackhook sets itself.
+pub fn check_env_names<'a>(
+    src: &Source,
+    keys: impl Iterator<Item = &'a Spanned<String>>,
+    diags: &mut Vec<Diag>,
+) {
+    for key in keys {
+        if !is_var_name(&key.value) {
+            diags.push(bad_name(src, key, "env"));
+        }
+        if RESERVED_ENV.contains(&key.value.as_str()) {
+            diags.push(
+                Diag::new(
+                    Code::SpecReservedEnv,
+                    format!("`{}` is set by stackhook for every step", key.value),
+                )
+                .at(src, spanned(&src.text, key), "reserved")
+                .help(if key.value == "KUBECONFIG" {
+                    "use the top-level `kubeconfig:` key (or `--kubeconfig`) to choose the kubeconfig path"
+                } else {
+                    "pick another name"
+                }),
+            );
+        }
+    }
+}
+
+pub fn bad_name(src: &Source, name: &Spanned<String>, what: &str) -> Diag {
+    Diag::new(
+        Code::SpecEnvName,
+        format!("`{}` is not a valid variable name", name.value),
+    )
+    .at(src, spanned(&src.text, name), "invalid name")
+    .help(format!(
+        "names in `{what}` use letters, digits and `_`, and do not start with a digit"
+    ))
+}
+
+/// A syntax error, pointed at in the spec.
+pub fn error(src: &Source, s: &Spanned<String>, e: &SyntaxError) -> Diag {
+    let span = spanned(&src.text, s);
+    let tail = s.value.get(e.offset..).unwrap_or("");
+    let needle: String = tail.chars().take(2).collect();
+    let at = if needle.is_empty() {
+        span
+    } else {
+        yaml::offset_in_scalar(&src.text, span, &needle)
+    };
+    Diag::new(Code::SpecInterpolation, e.message.clone()).at(src, at, "invalid interpolation")
 }
 
 pub fn parse(template: &str) -> Result<Vec<Piece>, SyntaxError> {

@@ -1,6 +1,7 @@
 //! Reading a spec: YAML with source spans, `${VAR}` interpolation into
 //! `Value`s, the typed `Spec` and the checks that need neither providers
-//! nor an environment, and which spec files a command reads.
+//! nor an environment, `extends` merging, and which spec files a command
+//! reads.
 //!
 //! In: a path (or a stack id). Out: a `Spec` whose every node knows where
 //! it stands in its file, or diagnostics that point there.
@@ -9,4 +10,5 @@
 pub mod yaml;
 pub mod interpolate;
 pub mod document;
+pub mod extends;
 pub mod discover;

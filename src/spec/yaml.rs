@@ -2,6 +2,8 @@
 //! parser errors turned into diagnostics that point at the node and say how
 //! to fix it.
 
+use std::path::Path;
+
 use miette::SourceSpan;
 use serde_saphyr::{Error, Location, Spanned};
 
@@ -24,6 +26,16 @@ pub fn span(src: &str, loc: &Location) -> SourceSpan {
     (start, end.saturating_sub(start)).into()
 }
 
+/// A key left out: an empty value located nowhere.
+pub fn absent<T: Default>() -> Spanned<T> {
+    Spanned::new(T::default(), Location::UNKNOWN, Location::UNKNOWN)
+}
+
+/// Whether a node was written in a file (rather than left out).
+pub fn given<T>(node: &Spanned<T>) -> bool {
+    node.referenced != Location::UNKNOWN
+}
+
 pub fn spanned<T>(src: &str, node: &Spanned<T>) -> SourceSpan {
     span(src, &node.referenced)
 }
@@ -37,6 +49,21 @@ pub fn offset_in_scalar(src: &str, scalar: SourceSpan, needle: &str) -> SourceSp
         Some(i) => (start + i, needle.len()).into(),
         None => scalar,
     }
+}
+
+/// Points at the first byte that is not UTF-8, showing the text before it.
+pub fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Diag {
+    let at = e.utf8_error().valid_up_to();
+    let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+    let source = Source::new(path.display().to_string(), valid);
+    let position = source.position(at);
+    let byte = e.as_bytes()[at];
+    Diag::new(
+        Code::SpecEncoding,
+        format!("{position}: the spec is not UTF-8 text (byte 0x{byte:02X} at offset {at})"),
+    )
+    .at(&source, (at, 0), "the next byte is not UTF-8")
+    .help("save the spec as UTF-8 (a YAML file is UTF-8 text)")
 }
 
 /// Turns a YAML or shape error into a diagnostic pointing at the node.
