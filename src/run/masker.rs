@@ -496,6 +496,42 @@ mod tests {
         }
     }
 
+    /// Lines are cut past 64 KiB, as the marker says, and not before.
+    #[test]
+    fn lines_are_cut_past_64_kib() {
+        let m = Masker::default();
+        for (len, cut) in [(64 * 1024, false), (64 * 1024 + 1, true)] {
+            let mut s = Stream::new(&m, "", 0);
+            let mut out = Vec::new();
+            s.push("x".repeat(len).as_bytes(), &mut out);
+            s.push(b"\n", &mut out);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out.contains(CUT_MARKER), cut, "{len}");
+        }
+    }
+
+    /// A cut line shows its head up to where the longest secret could
+    /// start and still run past the end: a secret that starts before that
+    /// point is masked whole, one that starts at it goes with the rest.
+    /// The limit is never under twice the longest secret.
+    #[test]
+    fn a_cut_line_keeps_the_head_no_secret_can_run_past() {
+        let m = masker(&["abcdef", "xyz"]);
+        let cut = |line: &str| {
+            let mut s = Stream::new(&m, "", 0).line_limit(1);
+            let mut out = Vec::new();
+            s.push(line.as_bytes(), &mut out);
+            s.push(b"rest\nnext\n", &mut out);
+            assert!(s.tail().is_empty(), "no tail is kept unless asked");
+            String::from_utf8(out).unwrap()
+        };
+        let marked = |head: &str| format!("{head}{CUT_MARKER}\nnext\n");
+        assert_eq!(cut("0123456789AB"), "0123456789ABrest\nnext\n");
+        assert_eq!(cut("0123456789ABC"), marked("01234567"));
+        assert_eq!(cut("0123abcdefXYZ"), marked("0123***"));
+        assert_eq!(cut("01234567xyzQR"), marked("01234567"));
+    }
+
     #[test]
     fn the_tail_keeps_the_last_masked_lines() {
         let m = masker(&["secret-1"]);
