@@ -224,6 +224,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_read_and_checked_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, GOOD).unwrap();
+        assert_eq!(read(&path).unwrap(), GOOD);
+        assert_eq!(check(&path).unwrap().context, "c");
+    }
+
+    /// The sum `--sha256` is compared with: SHA-256 in lower-case hex
+    /// (the FIPS 180-2 example).
+    #[test]
+    fn the_sum_is_sha256_in_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
     fn broken_ones_say_what_is_wrong_without_content() {
         let cases = [
             (
