@@ -439,6 +439,15 @@ mod tests {
         assert_eq!(m.mask("xy\nzw\nuv"), "***\n***\n***");
     }
 
+    /// A secret of one line has no short lines: a masker of secrets too
+    /// short to mask is empty, and short output lines are shown as they are.
+    #[test]
+    fn one_line_secrets_mask_no_short_line() {
+        assert!(masker(&["ab", "x\n"]).is_empty());
+        let m = masker(&["secret-1"]);
+        assert_eq!(stream(&m, "\0\nab\n", 2), "[p] \0\n[p] ab\n");
+    }
+
     /// Secrets need not be UTF-8: their bytes are masked, in streams and
     /// in text.
     #[test]
