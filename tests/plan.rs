@@ -486,3 +486,40 @@ fn membership_renders_fleet_memberships_get_credentials() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("use `region`"), "{err}");
 }
+
+/// A provider's templates read the spec's `env:` and the step's `env:`
+/// through `env`, the step's over the spec's; a secret entry as its
+/// reference, never its value.
+#[test]
+fn templates_read_the_spec_env_under_the_step_env() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("work/providers")).unwrap();
+    std::fs::write(
+        sb.path("work/providers/show.yaml"),
+        "summary: shows what its templates read\nenv:\n  TOK: \"{{ env.SPEC_TOKEN }}\"\ncommands:\n  - \"echo read {{ env.FROM_SPEC }} {{ env.BOTH }} end\"\n",
+    )
+    .unwrap();
+    let spec = sb.write_spec(
+        r#"version: 1
+templates: providers
+env:
+  FROM_SPEC: spec-value
+  BOTH: spec-both
+  SPEC_TOKEN: CANARY-spec-token
+steps:
+  - provider: show
+    env: {BOTH: step-both}
+"#,
+    );
+    let (code, out, err) = sb.run(&["plan", spec.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("echo read"))
+        .unwrap_or_default();
+    assert!(line.contains("spec-value step-both"), "{out}");
+    assert!(
+        out.contains("${SPEC_TOKEN}") && !out.contains("CANARY"),
+        "{out}"
+    );
+}

@@ -533,3 +533,35 @@ warnings:
     );
     assert!(!out.contains(canary) && !err.contains(canary), "{out}{err}");
 }
+
+/// A spec `env:` entry secret by its name holds a literal: a parameter
+/// that reads it, even one not declared secret, gets it as a secret, so no
+/// preview shows the literal.
+#[test]
+fn a_parameter_reading_a_secret_spec_literal_gets_a_secret() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("work/providers")).unwrap();
+    std::fs::write(
+        sb.path("work/providers/label.yaml"),
+        "summary: a plain parameter\nparams:\n  label: {required: true}\nenv:\n  LABEL: \"{{ label }}\"\ncommands:\n  - echo \"$LABEL\"\n",
+    )
+    .unwrap();
+    let canary = "CANARY-spec-literal-token";
+    let spec = sb.write_spec(&format!(
+        r#"version: 1
+templates: providers
+env:
+  API_TOKEN: {canary}
+steps:
+  - provider: label
+    with: {{label: "${{API_TOKEN}}"}}
+"#
+    ));
+    let spec = spec.to_str().unwrap();
+    for format in ["text", "json", "markdown"] {
+        let (code, out, err) = sb.run(&["plan", "--format", format, spec], &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("LABEL"), "{format}: {out}");
+        assert!(!out.contains(canary), "{format}: {out}");
+    }
+}

@@ -227,6 +227,56 @@ mod tests {
         assert_eq!(c.server, "https://127.0.0.1:6443");
     }
 
+    /// An empty `current-context` (as `kubectl config unset` leaves it) is
+    /// no current context, even where a context has an empty name.
+    #[test]
+    fn an_empty_current_context_is_none() {
+        let text = GOOD
+            .replace("current-context: c", "current-context: ''")
+            .replace("- name: c\n", "- name: ''\n");
+        let e = validate(&text).unwrap_err().message;
+        assert!(e.contains("no current-context"), "{e}");
+    }
+
+    /// Base64 as `base64` prints it, in lines of 76 with a final newline,
+    /// is decoded; base64 of something else says what is wrong with that,
+    /// and bytes that are neither say so.
+    #[test]
+    fn wrapped_base64_is_decoded_and_other_content_is_refused() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(GOOD);
+        let wrapped: Vec<String> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|l| String::from_utf8(l.to_vec()).unwrap() + "\n")
+            .collect();
+        assert_eq!(decode(wrapped.concat().as_bytes()).unwrap(), GOOD);
+        let listed = base64::engine::general_purpose::STANDARD.encode("- a\n- b\n");
+        let e = decode(listed.as_bytes()).unwrap_err().message;
+        assert!(e.contains("not a valid kubeconfig"), "{e}");
+        let e = decode(b"\xff\xfe not base64").unwrap_err().message;
+        assert!(e.contains("neither a kubeconfig nor base64"), "{e}");
+    }
+
+    #[test]
+    fn a_file_is_read_and_checked_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, GOOD).unwrap();
+        assert_eq!(read(&path).unwrap(), GOOD);
+        assert_eq!(check(&path).unwrap().context, "c");
+    }
+
+    /// The sum `--sha256` is compared with: SHA-256 in lower-case hex
+    /// (the FIPS 180-2 example).
+    #[test]
+    fn the_sum_is_sha256_in_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
     #[test]
     fn broken_ones_say_what_is_wrong_without_content() {
         let cases = [

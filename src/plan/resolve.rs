@@ -380,3 +380,35 @@ pub fn missing_diag(src: &Source, missing: &[MissingVar]) -> Diag {
         "export them before stackhook runs (in Spacelift: the stack's environment or an attached context), or give a default: ${NAME:-value}",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(secret: bool) -> EnvEntry {
+        EnvEntry {
+            value: Value::text("v"),
+            secret,
+        }
+    }
+
+    /// A name is secret where it is secret anywhere: listed, or a secret
+    /// entry of the spec's `env:`, or a secret export of an earlier step.
+    #[test]
+    fn a_name_is_secret_where_any_source_says_so() {
+        let process = ProcessEnv::new();
+        let mut listed = SecretNames::default();
+        listed.insert("LISTED");
+        let mut vars = Vars::new(&process, listed);
+        vars.spec_env.insert("IN_SPEC".into(), entry(true));
+        vars.spec_env.insert("PLAIN".into(), entry(false));
+        vars.exported.insert("EXPORTED".into(), entry(true));
+        vars.exported.insert("PLAIN_EXPORT".into(), entry(false));
+        for name in ["LISTED", "IN_SPEC", "EXPORTED"] {
+            assert!(vars.is_secret(name), "{name}");
+        }
+        for name in ["PLAIN", "PLAIN_EXPORT", "UNKNOWN"] {
+            assert!(!vars.is_secret(name), "{name}");
+        }
+    }
+}

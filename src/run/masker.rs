@@ -439,6 +439,15 @@ mod tests {
         assert_eq!(m.mask("xy\nzw\nuv"), "***\n***\n***");
     }
 
+    /// A secret of one line has no short lines: a masker of secrets too
+    /// short to mask is empty, and short output lines are shown as they are.
+    #[test]
+    fn one_line_secrets_mask_no_short_line() {
+        assert!(masker(&["ab", "x\n"]).is_empty());
+        let m = masker(&["secret-1"]);
+        assert_eq!(stream(&m, "\0\nab\n", 2), "[p] \0\n[p] ab\n");
+    }
+
     /// Secrets need not be UTF-8: their bytes are masked, in streams and
     /// in text.
     #[test]
@@ -494,6 +503,42 @@ mod tests {
             );
             assert_eq!(out.lines().count(), 2);
         }
+    }
+
+    /// Lines are cut past 64 KiB, as the marker says, and not before.
+    #[test]
+    fn lines_are_cut_past_64_kib() {
+        let m = Masker::default();
+        for (len, cut) in [(64 * 1024, false), (64 * 1024 + 1, true)] {
+            let mut s = Stream::new(&m, "", 0);
+            let mut out = Vec::new();
+            s.push("x".repeat(len).as_bytes(), &mut out);
+            s.push(b"\n", &mut out);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out.contains(CUT_MARKER), cut, "{len}");
+        }
+    }
+
+    /// A cut line shows its head up to where the longest secret could
+    /// start and still run past the end: a secret that starts before that
+    /// point is masked whole, one that starts at it goes with the rest.
+    /// The limit is never under twice the longest secret.
+    #[test]
+    fn a_cut_line_keeps_the_head_no_secret_can_run_past() {
+        let m = masker(&["abcdef", "xyz"]);
+        let cut = |line: &str| {
+            let mut s = Stream::new(&m, "", 0).line_limit(1);
+            let mut out = Vec::new();
+            s.push(line.as_bytes(), &mut out);
+            s.push(b"rest\nnext\n", &mut out);
+            assert!(s.tail().is_empty(), "no tail is kept unless asked");
+            String::from_utf8(out).unwrap()
+        };
+        let marked = |head: &str| format!("{head}{CUT_MARKER}\nnext\n");
+        assert_eq!(cut("0123456789AB"), "0123456789ABrest\nnext\n");
+        assert_eq!(cut("0123456789ABC"), marked("01234567"));
+        assert_eq!(cut("0123abcdefXYZ"), marked("0123***"));
+        assert_eq!(cut("01234567xyzQR"), marked("01234567"));
     }
 
     #[test]
