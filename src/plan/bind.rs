@@ -19,12 +19,14 @@ use crate::base::diagnostic::{Code, Diag, did_you_mean, finish};
 use crate::base::value::{RefKind, Value};
 use crate::plan::cli_values;
 use crate::plan::markers::mark;
-use crate::plan::presence::{check_exactly_one, check_required, empty_note, first_variable};
+use crate::plan::presence::{
+    check_exactly_one, check_required, empty_note, first_variable, unknown_param,
+};
 use crate::plan::provider::{Param, ParamKind, json_kind, json_text};
 use crate::plan::resolve::{MissingVar, SpecKey, interpolate_spanned};
 use crate::plan::step_context::Ctx;
-use crate::spec::document::collect_strings;
 use crate::spec::interpolate::{self, Lookup, is_var_name};
+use crate::spec::yaml::collect_strings;
 
 /// The parameters' values for the templates: given, defaulted, or none.
 pub type Params = IndexMap<String, Jinja>;
@@ -106,37 +108,6 @@ impl From<Jinja> for Bound {
             empty: false,
         }
     }
-}
-
-fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
-    let def = &cx.provider.def;
-    if let Some(instead) = def.removed.get(&key.value) {
-        return Diag::new(
-            Code::SpecRemovedParam,
-            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
-        )
-        .at(cx.src(), cx.span(key), "removed")
-        .help(instead.trim().to_string());
-    }
-    let names = def.params.keys().map(String::as_str);
-    let help = match did_you_mean(&key.value, names) {
-        Some(s) => {
-            reported.push(s.to_string());
-            format!("did you mean `{s}`?")
-        }
-        None if def.params.is_empty() => format!("`{}` takes no parameters", cx.provider.name),
-        None => format!(
-            "`{}` takes: {}",
-            cx.provider.name,
-            def.params.keys().cloned().collect::<Vec<_>>().join(", ")
-        ),
-    };
-    Diag::new(
-        Code::SpecUnknownParam,
-        format!("`{}` has no parameter `{}`", cx.provider.name, key.value),
-    )
-    .at(cx.src(), cx.span(key), "unknown parameter")
-    .help(help)
 }
 
 /// Whether a provider's condition (`login == "spn"`) holds for the

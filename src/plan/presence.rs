@@ -9,10 +9,10 @@ use minijinja::Value as Jinja;
 use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
-use crate::base::diagnostic::{Code, Diag};
+use crate::base::diagnostic::{Code, Diag, did_you_mean};
 use crate::plan::step_context::{Ctx, with_anchor};
-use crate::spec::document::collect_strings;
 use crate::spec::interpolate;
+use crate::spec::yaml::collect_strings;
 
 /// The first variable a value reads (`${R:-}` reads R; `""` none).
 pub fn first_variable(value: &Spanned<Json>) -> Option<String> {
@@ -112,4 +112,36 @@ pub fn check_exactly_one(
             }
         }
     }
+}
+
+/// A `with:` key the provider does not have: removed, or a typo.
+pub fn unknown_param(cx: &Ctx, key: &Spanned<String>, reported: &mut Vec<String>) -> Diag {
+    let def = &cx.provider.def;
+    if let Some(instead) = def.removed.get(&key.value) {
+        return Diag::new(
+            Code::SpecRemovedParam,
+            format!("`{}` no longer has `{}`", cx.provider.name, key.value),
+        )
+        .at(cx.src(), cx.span(key), "removed")
+        .help(instead.trim().to_string());
+    }
+    let names = def.params.keys().map(String::as_str);
+    let help = match did_you_mean(&key.value, names) {
+        Some(s) => {
+            reported.push(s.to_string());
+            format!("did you mean `{s}`?")
+        }
+        None if def.params.is_empty() => format!("`{}` takes no parameters", cx.provider.name),
+        None => format!(
+            "`{}` takes: {}",
+            cx.provider.name,
+            def.params.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Diag::new(
+        Code::SpecUnknownParam,
+        format!("`{}` has no parameter `{}`", cx.provider.name, key.value),
+    )
+    .at(cx.src(), cx.span(key), "unknown parameter")
+    .help(help)
 }

@@ -11,8 +11,8 @@ use crate::base::secrets::is_secret_name;
 use crate::plan::jinja::{FAIL, FUEL, SECRET_IN_COMMAND};
 use crate::plan::provider::Origin;
 use crate::plan::step_context::{Ctx, with_anchor};
-use crate::spec::document::collect_strings;
 use crate::spec::interpolate::{self, Piece};
+use crate::spec::yaml::collect_strings;
 
 /// A template of step `cx` (`what`, e.g. "command 2") failed; `node` is
 /// where the template is written, when that is known.

@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::base::diagnostic::{Code, Diag, Source, finish};
 use crate::base::paint::hidden;
+use crate::spec::bounds;
 use crate::spec::interpolate;
 use crate::spec::yaml::{self, absent, given, spanned};
 
@@ -105,14 +106,7 @@ pub struct SpecFile {
     pub chain: Vec<(usize, PathBuf)>,
 }
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
-/// No hook waits a day for one step.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-
-/// Past a hundred retries (about 50 minutes of backoff alone) a step is
-/// not flaky but broken; the bound also keeps `retries + 1` attempts far
-/// from overflowing.
-pub const MAX_RETRIES: u32 = 100;
+pub use crate::spec::bounds::{DEFAULT_TIMEOUT, MAX_RETRIES, MAX_TIMEOUT};
 
 pub use crate::spec::interpolate::RESERVED_ENV;
 
@@ -333,7 +327,7 @@ fn check_nul(spec: &Spec, diags: &mut Vec<Diag>) {
         spans.extend(env_strings(&step.env));
         for (k, v) in step.with.iter().flat_map(|w| w.value.iter()) {
             let mut nested = Vec::new();
-            collect_strings(&v.value, &mut nested);
+            yaml::collect_strings(&v.value, &mut nested);
             spans.push((spec.span(k), k.value.contains('\0')));
             spans.push((spec.span(v), nested.iter().any(|s| s.contains('\0'))));
         }
@@ -393,7 +387,7 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
             );
         }
         if let Some(t) = &step.timeout {
-            diags.extend(check_timeout(spec, t));
+            diags.extend(bounds::timeout(spec.source(), spec.span(t), &t.value));
         }
         if let Some(r) = step.retries.as_ref().filter(|r| r.value > MAX_RETRIES) {
             diags.push(
@@ -407,30 +401,6 @@ fn check_steps(spec: &Spec, diags: &mut Vec<Diag>) {
         }
         interpolate::check_env_names(src, step.env.keys(), diags);
     }
-}
-
-fn check_timeout(spec: &Spec, t: &Spanned<String>) -> Option<Diag> {
-    let diag = match humantime::parse_duration(&t.value) {
-        Ok(d) if d.is_zero() => {
-            Diag::new(Code::SpecTimeout, "a timeout of zero would fail every run")
-                .at(spec.source(), spec.span(t), "zero")
-                .help("use a duration such as `30s`, `5m` or `1h`")
-        }
-        Ok(d) if d > MAX_TIMEOUT => Diag::new(
-            Code::SpecTimeout,
-            format!("a timeout of `{}` is longer than a hook can wait", t.value),
-        )
-        .at(spec.source(), spec.span(t), "too long")
-        .help("a step may take at most 24h"),
-        Ok(_) => return None,
-        Err(e) => Diag::new(
-            Code::SpecTimeout,
-            format!("invalid timeout `{}`: {e}", t.value),
-        )
-        .at(spec.source(), spec.span(t), "not a duration")
-        .help("use a duration such as `30s`, `5m` or `1h 30m`"),
-    };
-    Some(diag)
 }
 
 /// Interpolation syntax of every string of the spec itself, so one run
@@ -448,16 +418,6 @@ fn check_interpolation(spec: &Spec, diags: &mut Vec<Diag>) {
         if let Err(e) = interpolate::parse(&s.value) {
             diags.push(interpolate::error(src, s, &e));
         }
-    }
-}
-
-/// Every string inside a JSON value.
-pub fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
-    match value {
-        serde_json::Value::String(s) => out.push(s),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod yaml;
 pub mod interpolate;
+pub mod bounds;
 pub mod document;
 pub mod extends;
 pub mod discover;
