@@ -485,7 +485,7 @@ fn hidden_characters_are_escaped_wherever_they_are_shown() {
         err.contains(r"warning: step `ev\x1b[2Kil`: care\rful\u{2066}"),
         "{err}"
     );
-    let (code, _, err) = sb.run(&["validate", spec], &[]);
+    let (code, _, err) = sb.run(&["validate", "-v", spec], &[]);
     assert_eq!(code, 0, "{err}");
     assert_escaped("validate", &err);
     assert!(
