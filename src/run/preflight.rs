@@ -114,7 +114,8 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
     // a run takes the kubeconfig's lock there, and a rollback writes the
     // file back there, which would fail after the step had changed it. A
     // kubeconfig that exists may be on a read-only file system (a mounted
-    // file): no step can change it, so nothing is locked or restored.
+    // file): if no step can change it either, nothing is locked or
+    // restored.
     let target = std::fs::canonicalize(path)
         .ok()
         .or_else(|| {
@@ -129,7 +130,17 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
             Ok(m) if m.is_dir() => {
                 return match writable(d) {
                     Ok(()) => None,
-                    Err(e) if e == libc::EROFS && dangling_ok && path.exists() => None,
+                    // A file that can be written all the same (mounted
+                    // read-write over the read-only directory) is not safe.
+                    Err(e) if e == libc::EROFS && dangling_ok && path.exists() => {
+                        lock::can_write(path).then(|| {
+                            Diag::new(
+                                Code::PreflightPath,
+                                format!("{what} {}: {}", path.display(), lock::read_only_why(d)),
+                            )
+                            .help(lock::read_only_help(d))
+                        })
+                    }
                     Err(e) => {
                         let why = if e == libc::EROFS {
                             "is on a read-only file system"
