@@ -59,6 +59,11 @@ fn main() {
             Need::Root,
             Need::Cli("unshare")
         ),
+        case!(
+            a_writable_kubeconfig_in_a_read_only_directory_is_refused,
+            Need::Root,
+            Need::Cli("unshare")
+        ),
     ]);
 }
 
@@ -840,5 +845,72 @@ if [ -e "$SB/kube/config" ]; then cat "$SB/kube/config" > "$SB/work/after"; fi
         );
         let now = std::fs::read_to_string(sb.path("work/after")).ok();
         assert_eq!(now.as_deref(), after, "{edit} {linked}");
+    }
+}
+
+/// A kubeconfig mounted read-write over a file of a read-only directory
+/// (a container with a read-only root file system): the lock cannot be
+/// created beside it, nor the file put back by rename, yet a step could
+/// change it. Nothing runs. The same directory with the file read-only
+/// too is fine: no step can change it. The mounts live in a mount
+/// namespace of the run's own (`unshare -m`).
+fn a_writable_kubeconfig_in_a_read_only_directory_is_refused() {
+    for (file_mounted, code) in [(true, "2"), (false, "0")] {
+        let sb = Sandbox::new();
+        std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+        std::fs::write(sb.path("work/source"), TWO_CONTEXTS).unwrap();
+        let spec = sb.write_spec(
+            "version: 1\nsteps:\n  - provider: run\n    with:\n      commands:\n        - 'echo ran > ran; echo changed > \"$KUBECONFIG\" || true'\n",
+        );
+        let script = r#"set -e
+mount --bind "$SB/kube" "$SB/kube"
+mount -o remount,bind,ro "$SB/kube"
+if [ -n "$FILE" ]; then mount --bind "$SB/work/source" "$SB/kube/config"; fi
+set +e
+"$BIN" run "$SPEC" 2> "$SB/work/err"
+echo $? > "$SB/work/code"
+"#;
+        let out = std::process::Command::new("unshare")
+            .env_clear()
+            .envs(sb.envs())
+            .current_dir(sb.path("work"))
+            .env("SB", sb.dir.path())
+            .env("FILE", if file_mounted { "1" } else { "" })
+            .env("BIN", bin())
+            .env("SPEC", &spec)
+            .args(["-m", "sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = unwrapped(&std::fs::read_to_string(sb.path("work/err")).unwrap());
+        let got = std::fs::read_to_string(sb.path("work/code")).unwrap();
+        assert_eq!(got.trim(), code, "{err}");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("work/source")).unwrap(),
+            TWO_CONTEXTS
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+            TWO_CONTEXTS
+        );
+        if file_mounted {
+            assert!(!sb.path("work/ran").exists(), "{err}");
+            let why = format!(
+                "the kubeconfig {}: its directory {} is on a read-only file system, yet the file itself can be written",
+                sb.kubeconfig().display(),
+                sb.path("kube").display()
+            );
+            // Wrapping may break a line at a hyphen.
+            let flat = |t: &str| t.split_whitespace().collect::<String>();
+            assert!(flat(&err).contains(&flat(&why)), "{err}");
+            assert!(err.contains("Mount "), "{err}");
+            assert_eq!(sb.tmp_entries(), Vec::<String>::new());
+        } else {
+            assert!(sb.path("work/ran").exists(), "{err}");
+        }
     }
 }

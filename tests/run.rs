@@ -38,6 +38,10 @@ fn main() {
             Need::Root
         ),
         case!(the_sweep_shows_the_names_it_removes_escaped),
+        case!(
+            a_temp_directory_others_can_rename_in_stops_the_run,
+            Need::Root
+        ),
         case!(retries_rerun_the_step_and_succeed_on_the_second_attempt),
         case!(secret_values_never_reach_output_or_disk),
         case!(github_actions_get_every_secret_form_registered_with_its_masker),
@@ -369,6 +373,49 @@ fn a_fifo_planted_as_a_run_directorys_lock_does_not_hang_the_sweep() {
     assert_eq!(code, 0, "{err}");
     assert!(planted.join(".lock").exists(), "{err}");
     assert_eq!(sb.tmp_entries(), ["stackhook-1-planted"]);
+}
+
+/// Review of issue 19, finding D: a TMPDIR that another user can rename
+/// entries of (0777 without the sticky bit, owned by nobody) let that
+/// user move the run's private directory away mid-run, leaving its temp
+/// files and kubeconfig record on disk. Now nothing runs (exit 2), and
+/// nothing is made there; a shared 1777 directory, as /tmp, is fine.
+fn a_temp_directory_others_can_rename_in_stops_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    for (m, owner, code) in [(0o777, "65534", 2), (0o1777, "0", 0)] {
+        let sb = Sandbox::new();
+        let shared = sb.path("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(m)).unwrap();
+        let chowned = std::process::Command::new("chown")
+            .args([owner, shared.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(chowned.success());
+        let spec = sb.write_spec(
+            "version: 1\nsteps:\n  - provider: run\n    with:\n      commands: ['echo ran > ran']\n",
+        );
+        let tmpdir = shared.display().to_string();
+        let (got, _, err) = sb.run(
+            &["run", spec.to_str().unwrap()],
+            &[("TMPDIR", tmpdir.as_str())],
+        );
+        assert_eq!(got, code, "{m:o}: {err}");
+        assert_eq!(sb.path("work/ran").exists(), code == 0, "{err}");
+        assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0, "{err}");
+        if code == 2 {
+            let flat = unwrapped(&err).split_whitespace().collect::<String>();
+            let why = format!(
+                "the temp directory (TMPDIR) {tmpdir}: {tmpdir} belongs to another user (uid 65534)"
+            );
+            let why: String = why.split_whitespace().collect();
+            assert!(flat.contains(&why), "{err}");
+            assert!(
+                err.contains("set TMPDIR to a directory of this user"),
+                "{err}"
+            );
+        }
+    }
 }
 
 /// The sweep removes only directories of this user that no other user

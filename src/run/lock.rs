@@ -36,6 +36,13 @@ pub enum LockError {
         path: PathBuf,
         why: String,
     },
+    /// The lock file cannot be created (its directory is on a read-only
+    /// file system), yet the kubeconfig itself can be written (a file
+    /// mounted read-write there): a step could change it, and the run
+    /// could neither lock it nor put it back (by rename) after a failure.
+    ReadOnlyDir {
+        path: PathBuf,
+    },
     /// A signal came while waiting.
     Interrupted(i32),
     Io(std::io::Error),
@@ -66,6 +73,17 @@ impl LockError {
                 ),
                 "nothing ran. The lock file must be a regular file of this user, in a directory this user can write: another user may have put something there to make runs skip the lock. Remove it (or have its owner remove it), or choose a kubeconfig in a directory of your own with --kubeconfig".to_string(),
             ),
+            LockError::ReadOnlyDir { path } => {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                (
+                    format!(
+                        "cannot lock the kubeconfig {}: {}",
+                        shown(kubeconfig),
+                        read_only_why(dir)
+                    ),
+                    read_only_help(dir),
+                )
+            }
             LockError::Interrupted(sig) => {
                 let message = format!(
                     "interrupted by {} while waiting for the kubeconfig",
@@ -80,6 +98,34 @@ impl LockError {
         };
         Failure::Invalid(vec![Diag::new(Code::RunLock, message).help(help)])
     }
+}
+
+/// Why a writable kubeconfig in the read-only directory `dir` is refused
+/// (by preflight, and by the lock should preflight have been passed).
+pub fn read_only_why(dir: &Path) -> String {
+    format!(
+        "its directory {} is on a read-only file system, yet the file itself can be written (a file mounted read-write): a run could neither lock it there nor put it back (by rename) after a failed step",
+        visible_line(&dir.display().to_string())
+    )
+}
+
+pub fn read_only_help(dir: &Path) -> String {
+    format!(
+        "nothing ran. Mount {} read-write, or point --kubeconfig at a file in a directory this user can write (copy the kubeconfig there)",
+        visible_line(&dir.display().to_string())
+    )
+}
+
+/// Whether this user may write the existing file at `path` (its own file
+/// system read-write, its mode allowing), without opening it: opening
+/// could block on a FIFO.
+pub fn can_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access has no other preconditions.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 /// The lock file of a kubeconfig: `.NAME.stackhook-lock` beside the file
@@ -106,7 +152,8 @@ pub fn lock_path(kubeconfig: &Path) -> PathBuf {
 /// there refuses the run: another user who could make runs skip the lock
 /// (a 0600 file of theirs, which this user cannot open) could have two
 /// runs restore over each other's logins. `None`: the file system is
-/// read-only, so no run can change the kubeconfig there either.
+/// read-only (whether the kubeconfig can be written anyway is the
+/// caller's to check).
 fn open(path: &Path) -> Result<Option<File>, LockError> {
     let refused = |why: String| LockError::Refused {
         path: path.to_path_buf(),
@@ -170,7 +217,8 @@ fn kind(t: fs::FileType) -> &'static str {
 
 /// Takes the lock of `kubeconfig`, whose directory must exist; `waiting`
 /// is told once when another run holds it. `None` when the file system is
-/// read-only (see `open`).
+/// read-only and the kubeconfig cannot be written there either: no step
+/// can change it, so there is nothing to guard.
 pub fn acquire(
     kubeconfig: &Path,
     wait: Duration,
@@ -181,6 +229,9 @@ pub fn acquire(
     let mut told = false;
     loop {
         let Some(file) = open(&path)? else {
+            if can_write(kubeconfig) {
+                return Err(LockError::ReadOnlyDir { path });
+            }
             return Ok(None);
         };
         match file.try_lock() {

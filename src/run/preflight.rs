@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use crate::base::atomic_file;
 use crate::base::diagnostic::{Code, Diag};
 use crate::base::failure::Failure;
+use crate::base::paint::visible_line;
 use crate::base::value::Value;
 use crate::plan::assemble::Plan;
 use crate::plan::resolve;
@@ -38,6 +39,7 @@ pub fn check(
             ),
         );
     }
+    diags.extend(shared_tmpdir(&std::env::temp_dir()));
     let kubeconfig = Path::new(&plan.kubeconfig);
     diags.extend(unwritable(kubeconfig, "the kubeconfig", true));
     let mut contents = None;
@@ -114,7 +116,8 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
     // a run takes the kubeconfig's lock there, and a rollback writes the
     // file back there, which would fail after the step had changed it. A
     // kubeconfig that exists may be on a read-only file system (a mounted
-    // file): no step can change it, so nothing is locked or restored.
+    // file): if no step can change it either, nothing is locked or
+    // restored.
     let target = std::fs::canonicalize(path)
         .ok()
         .or_else(|| {
@@ -129,7 +132,17 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
             Ok(m) if m.is_dir() => {
                 return match writable(d) {
                     Ok(()) => None,
-                    Err(e) if e == libc::EROFS && dangling_ok && path.exists() => None,
+                    // A file that can be written all the same (mounted
+                    // read-write over the read-only directory) is not safe.
+                    Err(e) if e == libc::EROFS && dangling_ok && path.exists() => {
+                        lock::can_write(path).then(|| {
+                            Diag::new(
+                                Code::PreflightPath,
+                                format!("{what} {}: {}", path.display(), lock::read_only_why(d)),
+                            )
+                            .help(lock::read_only_help(d))
+                        })
+                    }
                     Err(e) => {
                         let why = if e == libc::EROFS {
                             "is on a read-only file system"
@@ -145,6 +158,51 @@ fn unwritable(path: &Path, what: &str, dangling_ok: bool) -> Option<Diag> {
             Ok(_) => return Some(fail(format!("{} is not a directory", d.display()))),
             Err(_) => dir = d.parent(),
         }
+    }
+    None
+}
+
+/// Why the temp directory cannot hold the run's private directory, if it
+/// cannot: when it, or a directory above it, lets another user rename
+/// what is in it (writable by others without the sticky bit, or owned by
+/// another user than root), that user could move the run's directory away
+/// mid-run, and its temp files (secrets) and kubeconfig record would stay
+/// on disk where the run no longer finds them to remove.
+fn shared_tmpdir(tmp: &Path) -> Option<Diag> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let canonical = std::fs::canonicalize(tmp).ok();
+    let dirs = tmp
+        .ancestors()
+        .chain(canonical.iter().flat_map(|c| c.ancestors()));
+    for dir in dirs {
+        let Ok(m) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let why = if m.uid() != me && m.uid() != 0 {
+            format!(
+                "belongs to another user (uid {}), who can move anything in it",
+                m.uid()
+            )
+        } else if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+            "is writable by other users and has no sticky bit, so they can move anything in it"
+                .into()
+        } else {
+            continue;
+        };
+        let shown = |p: &Path| visible_line(&p.display().to_string()).into_owned();
+        return Some(
+            Diag::new(
+                Code::PreflightPath,
+                format!(
+                    "the temp directory (TMPDIR) {}: {} {why}: another user could move the run's private directory away, leaving its temp files (secrets) on disk where the run cannot remove them",
+                    shown(tmp),
+                    shown(dir)
+                ),
+            )
+            .help("set TMPDIR to a directory of this user that others cannot write (e.g. `mkdir -m 700 ~/.tmp`), or give the shared directory the sticky bit (`chmod +t`), as /tmp has"),
+        );
     }
     None
 }
@@ -218,5 +276,36 @@ mod tests {
         assert!(unwritable(&dangling, "the kubeconfig", true).is_none());
         assert!(unwritable(&dir.path().join("new/dir/config"), "k", true).is_none());
         assert!(unwritable(&file, "k", true).is_none());
+    }
+
+    #[test]
+    fn a_temp_directory_others_can_rename_in_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let private = shared.join("private");
+        std::fs::create_dir_all(&private).unwrap();
+        mode(&private, 0o700);
+        for (m, refused) in [
+            (0o777, true),
+            (0o775, true),
+            (0o1777, false),
+            (0o755, false),
+        ] {
+            mode(&shared, m);
+            let d = shared_tmpdir(&shared);
+            assert_eq!(d.is_some(), refused, "{m:o}");
+            // A private directory inside it can be moved away all the same.
+            let inner = shared_tmpdir(&private);
+            assert_eq!(inner.is_some(), refused, "{m:o}");
+            if let Some(d) = inner {
+                let why = format!("{}: {} is writable", private.display(), shared.display());
+                assert!(d.message.contains(&why), "{}", d.message);
+            }
+        }
+        assert!(shared_tmpdir(Path::new("/tmp")).is_none());
     }
 }
