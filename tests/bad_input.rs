@@ -159,7 +159,7 @@ fn the_spec_cannot_redirect_kube_config_path() {
         );
         assert_eq!(code, 2, "{err}");
         assert!(
-            err.contains("`KUBE_CONFIG_PATH` is set by stackhook in the env file"),
+            err.contains("`KUBE_CONFIG_PATH` is set by stackhook itself"),
             "{err}"
         );
         assert!(!file.exists(), "{err}");

@@ -107,18 +107,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// from overflowing.
 pub const MAX_RETRIES: u32 = 100;
 
-/// Variables stackhook sets itself: for every command, and
-/// KUBE_CONFIG_PATH (what Terraform's kubernetes and helm providers read)
-/// in the env file, and for commands where the caller has it. The spec's
-/// `env:`, a provider's `env:` and `exports:` may set none of them: a later
-/// step, or the caller's shell, would use a kubeconfig the run never locked
-/// nor recorded.
-pub const RESERVED_ENV: [&str; 4] = [
-    "KUBECONFIG",
-    "KUBE_CONFIG_PATH",
-    "STACKHOOK_TMPDIR",
-    "STACKHOOK",
-];
+const TF_KUBECONFIG: &str = "KUBE_CONFIG_PATH";
+/// What stackhook sets itself (Terraform's KUBE_CONFIG_PATH: in the env file); a spec may not.
+pub const RESERVED_ENV: [&str; 4] = ["KUBECONFIG", TF_KUBECONFIG, "STACKHOOK_TMPDIR", "STACKHOOK"];
 
 impl Spec {
     pub fn source(&self) -> &Source {
@@ -430,15 +421,10 @@ fn check_env_names(src: &Source, env: &Map<String>, diags: &mut Vec<Diag>) {
             diags.push(bad_name(src, key, "env"));
         }
         if RESERVED_ENV.contains(&key.value.as_str()) {
-            let by = if key.value == "KUBE_CONFIG_PATH" {
-                "in the env file, as the run's kubeconfig"
-            } else {
-                "for every step"
-            };
             diags.push(
                 Diag::new(
                     Code::SpecReservedEnv,
-                    format!("`{}` is set by stackhook {by}", key.value),
+                    format!("`{}` is set by stackhook itself", key.value),
                 )
                 .at(src, spanned(&src.text, key), "reserved")
                 .help(if matches!(key.value.as_str(), "KUBECONFIG" | "KUBE_CONFIG_PATH") {
