@@ -105,7 +105,12 @@ fn a_provider_cannot_set_reserved_variables() {
     std::fs::create_dir_all(&dir).unwrap();
     let spec = sb.write_spec("version: 1\ntemplates: providers\nsteps:\n  - provider: evil\n");
     let spec = spec.to_str().unwrap();
-    for name in ["KUBECONFIG", "STACKHOOK", "STACKHOOK_TMPDIR"] {
+    for name in [
+        "KUBECONFIG",
+        "KUBE_CONFIG_PATH",
+        "STACKHOOK",
+        "STACKHOOK_TMPDIR",
+    ] {
         for what in ["exports", "env"] {
             std::fs::write(
                 dir.join("evil.yaml"),
@@ -127,6 +132,38 @@ fn a_provider_cannot_set_reserved_variables() {
             let (code, _, err) = sb.run(&["run", spec], &[]);
             assert_eq!(code, 2, "{what} {name}: {err}");
         }
+    }
+}
+
+/// The env file's KUBE_CONFIG_PATH (what Terraform reads after the hook)
+/// is the run's kubeconfig: the spec cannot redirect it through `env:` and
+/// `export:`, nor a step through its `env:`. Refused before anything runs,
+/// and no env file is written.
+#[test]
+fn the_spec_cannot_redirect_kube_config_path() {
+    let sb = Sandbox::new();
+    let file = sb.path("work/stackhook.env");
+    for spec in [
+        "version: 1\nenv:\n  KUBE_CONFIG_PATH: /tmp/evilkc\nexport: [KUBE_CONFIG_PATH]\nsteps:\n  - provider: run\n    with: {commands: ['touch ran']}\n",
+        "version: 1\nsteps:\n  - provider: run\n    env: {KUBE_CONFIG_PATH: /tmp/evilkc}\n    with: {commands: ['touch ran']}\n",
+    ] {
+        let spec = sb.write_spec(spec);
+        let (code, _, err) = sb.run(
+            &[
+                "run",
+                "--env-file",
+                file.to_str().unwrap(),
+                spec.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("`KUBE_CONFIG_PATH` is set by stackhook itself"),
+            "{err}"
+        );
+        assert!(!file.exists(), "{err}");
+        assert!(!sb.path("work/ran").exists(), "{err}");
     }
 }
 

@@ -81,6 +81,25 @@ steps:
     assert_eq!(sourced(&file, "KUBE_CONFIG_PATH", &caller), kube);
 }
 
+/// Commands see KUBE_CONFIG_PATH as the env file writes it (the run's
+/// kubeconfig) when the caller set one, never a file the run did not lock;
+/// unset, it stays unset.
+#[test]
+fn commands_see_the_callers_kube_config_path_as_the_runs_kubeconfig() {
+    let sb = Sandbox::new();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    with: {commands: ['echo \"path=${KUBE_CONFIG_PATH-unset}\"']}\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let kube = sb.kubeconfig().display().to_string();
+    let (code, out, err) = sb.run(&["run", spec], &[("KUBE_CONFIG_PATH", "/tmp/elsewhere")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("path={kube}\n")), "{out}");
+    let (code, out, err) = sb.run(&["run", spec], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("path=unset\n"), "{out}");
+}
+
 #[test]
 fn a_literal_secret_is_never_written_to_the_env_file() {
     let sb = Sandbox::new();

@@ -213,6 +213,65 @@ steps:
     );
 }
 
+/// However the kubeconfig in a secret variable is laid out (flow-style
+/// YAML, JSON; base64 or plain), each credential it holds is masked alone:
+/// the token bare and in `kubectl config view -o json`'s `"token": "..."`,
+/// the client key data, and each line of the key it decodes to. A value
+/// shorter than the masker's minimum (`pw`) is not masked, as anywhere.
+#[test]
+fn a_kubeconfigs_credentials_are_masked_whatever_its_layout() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let token = "SUPERSECRETTOKEN123";
+    let key_line = "CANARYKEYBODYLINE2xyz";
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ\n{key_line}\n-----END PRIVATE KEY-----\n"
+    );
+    let key_data = b64(&pem);
+    let flow = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: ctx\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\nclusters: [{{name: c, cluster: {{server: 'https://api.example:6443'}}}}]\nusers: [{{name: u, user: {{token: {token}, client-key-data: {key_data}, username: admin, password: pw}}}}]\n"
+    );
+    let json = format!(
+        r#"{{"apiVersion":"v1","kind":"Config","current-context":"ctx","contexts":[{{"name":"ctx","context":{{"cluster":"c","user":"u"}}}}],"clusters":[{{"name":"c","cluster":{{"server":"https://api.example:6443"}}}}],"users":[{{"name":"u","user":{{"token":"{token}","client-key-data":"{key_data}"}}}}]}}"#
+    );
+    let kubectl = real_kubectl().is_some();
+    for (what, content) in [
+        ("flow YAML in base64", b64(&flow)),
+        ("JSON in base64", b64(&json)),
+        ("plain JSON", json.clone()),
+    ] {
+        let sb = Sandbox::new();
+        // Block scalars: the commands hold `: `.
+        let mut commands = format!(
+            "        - |-\n          printf '%s\\n' {token} '\"token\": \"{token}\"' {key_data} {key_line}\n"
+        );
+        if kubectl {
+            sb.with_real_kubectl();
+            commands.push_str("        - kubectl config view --raw -o json\n");
+            commands.push_str("        - |-\n          kubectl config view --raw -o jsonpath='{.users[0].user.token}'; echo\n");
+        }
+        let spec = sb.write_spec(&format!(
+            "version: 1\nsteps:\n  - provider: kubeconfig\n    with: {{from: env, var: KC}}\n  - provider: run\n    with:\n      commands:\n{commands}"
+        ));
+        let (code, out, err) = sb.run(&["run", spec.to_str().unwrap()], &[("KC", &content)]);
+        assert_eq!(code, 0, "{what}: {err}");
+        for secret in [token, &key_data, key_line, "MIIEvQIBADANBgkqhkiG9w0BAQ"] {
+            assert!(!out.contains(secret), "{what}: {secret} in {out}");
+        }
+        assert!(
+            out.contains("[run] ***\n[run] \"token\": \"***\"\n"),
+            "{what}: {out}"
+        );
+        if kubectl {
+            assert!(out.contains("\"token\": \"***\""), "{what}: {out}");
+            assert!(out.contains("\"kind\": \"Config\""), "{what}: {out}");
+            if what.starts_with("flow") {
+                assert!(out.contains("\"password\": \"pw\""), "{what}: {out}");
+            }
+        }
+    }
+}
+
 /// A value a step exports and a later step reads as a secret is secret in
 /// the exporting step too, and so is what it is made of.
 #[test]

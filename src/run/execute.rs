@@ -160,8 +160,14 @@ impl<'a> Runner<'a> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "stackhook".into());
         // The names a spec may not set itself.
-        let [kubeconfig_var, tmpdir_var, self_var] = RESERVED_ENV;
+        let [kubeconfig_var, tf_kubeconfig_var, tmpdir_var, self_var] = RESERVED_ENV;
         env.insert(kubeconfig_var.into(), plan.kubeconfig.clone());
+        // Terraform's providers read KUBE_CONFIG_PATH: one the caller set
+        // (UTF-8 or not) names the run's kubeconfig, as in the env file,
+        // not a file the run never locked; one not set stays unset.
+        if std::env::var_os(tf_kubeconfig_var).is_some() {
+            env.insert(tf_kubeconfig_var.into(), plan.kubeconfig.clone());
+        }
         env.insert(tmpdir_var.into(), run_dir.display().to_string());
         env.insert(self_var.into(), self_exe);
         Ok(Runner {

@@ -5,7 +5,7 @@
 //!
 //! In: a `Plan`. Out: the exit of the run, the kubeconfig logged in or
 //! put back as it was, and nothing left behind.
-//! Uses: base, spec, plan.
+//! Uses: base, spec, plan, kube.
 
 pub mod prefix;
 pub mod masker;

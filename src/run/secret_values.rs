@@ -4,8 +4,11 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
+use serde_json::Value as Json;
+
 use crate::base::output::{self, Stream};
 use crate::base::secrets::is_secret_name;
+use crate::kube::kubeconfig;
 use crate::plan::assemble::Plan;
 use crate::run::masker::{self, MIN_MASKED_LEN};
 use crate::run::process::Env;
@@ -14,7 +17,7 @@ use crate::run::process::Env;
 /// and of the variables passed on as they are (not UTF-8) whose names are
 /// secret: `MY_TOKEN=$'\xff...'` is masked like any token.
 /// Of a variable whose value a command decodes from base64 (the plan
-/// decided which), the decoded form's lines too.
+/// decided which), what its decoded form holds too: see [`decoded_values`].
 pub fn of(plan: &Plan, env: &Env, raw: &[(OsString, OsString)]) -> Vec<Vec<u8>> {
     let utf8 = env
         .iter()
@@ -29,7 +32,7 @@ pub fn of(plan: &Plan, env: &Env, raw: &[(OsString, OsString)]) -> Vec<Vec<u8>> 
     let mut out = Vec::new();
     for (name, value) in all {
         if plan.secrets.is_decoded(name) {
-            out.extend(decoded_lines(value));
+            out.extend(decoded_values(value));
         }
         out.push(value.to_vec());
     }
@@ -79,6 +82,89 @@ pub fn decoded_lines(value: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Of kubeconfig content, plain or base64 (read as `kubeconfig install`
+/// reads it): the values of its decoded lines ([`decoded_lines`]), and,
+/// when it parses, each value of its tree by the same rule, whatever its
+/// layout: flow-style YAML or JSON hold a token where no line rule finds
+/// it, and a command prints it alone (`-o jsonpath`) or in JSON
+/// (`"token": "..."`). A credential (`token`, `password`, key and
+/// certificate data) is masked from the masker's minimum, and the PEM that
+/// `client-key-data` decodes to line by line.
+pub fn decoded_values(value: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = decoded_lines(value);
+    let tree = kubeconfig::decode(value)
+        .ok()
+        .and_then(|text| kubeconfig::parse::<Json>(&text).ok());
+    if let Some(tree) = tree {
+        tree_values(&tree, "", &mut out);
+    }
+    out
+}
+
+/// The keys whose value is a credential whatever its name says.
+const CREDENTIAL_KEYS: [&str; 4] = [
+    "token",
+    "password",
+    "client-key-data",
+    "client-certificate-data",
+];
+
+/// The values under `node` (reached through `key`): a string or number of
+/// [`MIN_DECODED_VALUE`] characters or more, or of [`MIN_MASKED_LEN`] under
+/// a credential key or a secret key name (an auth-provider's `id-token`,
+/// `client-secret`). An exec env entry `{name: AWS_SECRET_ACCESS_KEY,
+/// value: ...}` is secret by its name.
+fn tree_values(node: &Json, key: &str, out: &mut Vec<Vec<u8>>) {
+    let text = match node {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        Json::Array(items) => {
+            for item in items {
+                tree_values(item, key, out);
+            }
+            return;
+        }
+        Json::Object(map) => {
+            let named = map
+                .get("name")
+                .and_then(Json::as_str)
+                .filter(|_| map.contains_key("value"));
+            for (k, v) in map {
+                let k = match named {
+                    Some(name) if k == "value" => name,
+                    _ => k.as_str(),
+                };
+                tree_values(v, k, out);
+            }
+            return;
+        }
+        Json::Bool(_) | Json::Null => return,
+    };
+    let credential = CREDENTIAL_KEYS.contains(&key) || is_secret_name(key);
+    let min = if credential {
+        MIN_MASKED_LEN
+    } else {
+        MIN_DECODED_VALUE
+    };
+    // Counted as the masker counts: characters.
+    if text.chars().count() >= min {
+        push_new(out, text.as_bytes());
+    }
+    if key == "client-key-data" {
+        use base64::Engine;
+        if let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+            // Multi-line: the masker masks each of its lines.
+            push_new(out, &pem);
+        }
+    }
+}
+
+fn push_new(out: &mut Vec<Vec<u8>>, value: &[u8]) {
+    if !out.iter().any(|v| v == value) {
+        out.push(value.to_vec());
+    }
+}
+
 /// A YAML scalar without the quotes around it.
 fn unquoted(s: &[u8]) -> &[u8] {
     match s {
@@ -119,6 +205,40 @@ pub fn announce_derived(values: &[Vec<u8>]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kubeconfigs_tree_values_whatever_its_layout() {
+        use base64::Engine;
+        let key =
+            base64::engine::general_purpose::STANDARD.encode("-----BEGIN KEY-----\nKEYLINE\n");
+        let kc = format!(
+            r#"{{"kind": "Config", "users": [{{"name": "u", "user": {{"token": "tok", "password": 12345, "username": "admin", "client-key-data": "{key}",
+              "auth-provider": {{"name": "oidc", "config": {{"id-token": "idt", "idp-issuer-url": "https://issuer.example"}}}},
+              "exec": {{"command": "aws", "env": [{{"name": "AWS_SECRET_ACCESS_KEY", "value": "sak"}}, {{"name": "AWS_PROFILE", "value": "dev"}}]}}}}}},
+              {{"name": "v", "user": {{"token": "ab"}}}}]}}"#
+        );
+        let values: Vec<String> = decoded_values(kc.as_bytes())
+            .into_iter()
+            .map(|v| String::from_utf8(v).unwrap())
+            .collect();
+        for held in [
+            "tok",
+            "12345",
+            &key,
+            "-----BEGIN KEY-----\nKEYLINE\n",
+            "idt",
+            "https://issuer.example",
+            "sak",
+        ] {
+            assert!(values.iter().any(|v| v == held), "{held}: {values:?}");
+        }
+        // Structure, an ordinary short value, and what the masker would
+        // not mask anyway (under 3 characters).
+        for shown in ["Config", "admin", "aws", "dev", "oidc", "ab"] {
+            assert!(!values.iter().any(|v| v == shown), "{shown}: {values:?}");
+        }
+        assert!(decoded_values(b"not: [a kubeconfig").is_empty());
+    }
 
     #[test]
     fn long_lines_of_a_decoded_secret_and_their_values() {

@@ -35,8 +35,14 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Variables stackhook sets for every command itself.
-pub const RESERVED_ENV: [&str; 3] = ["KUBECONFIG", "STACKHOOK_TMPDIR", "STACKHOOK"];
+/// What stackhook sets itself (Terraform's KUBE_CONFIG_PATH: in the env
+/// file); a spec may not.
+pub const RESERVED_ENV: [&str; 4] = [
+    "KUBECONFIG",
+    "KUBE_CONFIG_PATH",
+    "STACKHOOK_TMPDIR",
+    "STACKHOOK",
+];
 
 /// Names of an `env:`: valid, and not one stackhook sets itself.
 pub fn check_env_names<'a>(
@@ -52,10 +58,10 @@ pub fn check_env_names<'a>(
             diags.push(
                 Diag::new(
                     Code::SpecReservedEnv,
-                    format!("`{}` is set by stackhook for every step", key.value),
+                    format!("`{}` is set by stackhook itself", key.value),
                 )
                 .at(src, spanned(&src.text, key), "reserved")
-                .help(if key.value == "KUBECONFIG" {
+                .help(if matches!(key.value.as_str(), "KUBECONFIG" | "KUBE_CONFIG_PATH") {
                     "use the top-level `kubeconfig:` key (or `--kubeconfig`) to choose the kubeconfig path"
                 } else {
                     "pick another name"
