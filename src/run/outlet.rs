@@ -1,0 +1,101 @@
+//! stackhook's own stdout and stderr as a command's output goes to them:
+//! written without waiting for their reader past the step's deadline, so
+//! that a reader that is slow or stalled (a CI pipe) cannot hold a run
+//! past its timeout.
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::run::signals;
+
+/// Bytes written at once, after poll said there is room: a pipe with room
+/// takes PIPE_BUF bytes without blocking.
+const WRITE_CHUNK: usize = libc::PIPE_BUF;
+
+/// Where one command's output is written.
+pub struct Outlet {
+    /// Our stdout or stderr was not read in time: the command's output to
+    /// it is dropped from then on.
+    dropped: [bool; 2],
+    /// How long a write may wait for room (`Watch::write_until`).
+    pub until: Instant,
+    prefix: String,
+}
+
+impl Outlet {
+    pub fn new(prefix: &str) -> Self {
+        Outlet {
+            dropped: [false; 2],
+            until: Instant::now(),
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// Writes what stream `i` (stdout, stderr) produced and empties `out`,
+    /// waiting for our reader no later than `until`; past it, the output
+    /// of the command to that stream is dropped, which is said once on
+    /// stderr (if it takes it at once).
+    pub fn write(&mut self, i: usize, quiet: bool, out: &mut Vec<u8>) {
+        if !quiet && !self.dropped[i] && !out.is_empty() {
+            let written = match i {
+                0 => {
+                    // Whatever std buffered goes first (nothing, normally:
+                    // every other write to stdout flushes).
+                    let mut lock = std::io::stdout().lock();
+                    let _ = lock.flush();
+                    write_within(libc::STDOUT_FILENO, out, self.until)
+                }
+                _ => write_within(libc::STDERR_FILENO, out, self.until),
+            };
+            if !written {
+                self.dropped[i] = true;
+                let name = ["stdout", "stderr"][i];
+                let note = format!(
+                    "\n{}stackhook: {name} was not read in time: the rest of this command's output to it is dropped\n",
+                    self.prefix
+                );
+                write_within(libc::STDERR_FILENO, note.as_bytes(), Instant::now());
+            }
+        }
+        out.clear();
+    }
+}
+
+/// Writes `bytes` to `fd` (stackhook's stdout or stderr), waiting for room
+/// no later than `until` nor after a signal; false when it gave up.
+///
+/// The descriptor is shared with whoever started stackhook (the shell, the
+/// CI runner), so it is not made non-blocking: O_NONBLOCK belongs to the
+/// open file description, and the caller would see EAGAIN after we exit.
+/// A writer thread would leave a write blocked for ever, holding the
+/// stdout lock. Instead poll() says when there is room and each write is
+/// at most PIPE_BUF, which a pipe with room takes without blocking (a file
+/// always has room). A failed write (the reader went away) drops its
+/// block, as before.
+fn write_within(fd: i32, mut bytes: &[u8], until: Instant) -> bool {
+    while !bytes.is_empty() {
+        let mut fds = vec![libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        }];
+        signals::poll(&mut fds, Some(until));
+        if fds[0].revents == 0 {
+            if Instant::now() >= until || signals::received().is_some() {
+                return false;
+            }
+            continue;
+        }
+        let n = bytes.len().min(WRITE_CHUNK);
+        // SAFETY: `bytes` holds at least `n` bytes.
+        match unsafe { libc::write(fd, bytes.as_ptr().cast(), n) } {
+            n if n > 0 => bytes = &bytes[n as usize..],
+            0 => return true,
+            _ => match std::io::Error::last_os_error().kind() {
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => {}
+                _ => return true,
+            },
+        }
+    }
+    true
+}
