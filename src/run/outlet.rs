@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use crate::run::signals;
 
-/// Bytes written at once, after poll said there is room: a pipe with room
-/// takes PIPE_BUF bytes without blocking.
+/// Bytes written at once, after poll said there is room, where how much
+/// room is not known (a terminal, a socket): a pipe with room takes
+/// PIPE_BUF bytes without blocking.
 const WRITE_CHUNK: usize = libc::PIPE_BUF;
 
 /// Where one command's output is written.
@@ -68,11 +69,17 @@ impl Outlet {
 /// CI runner), so it is not made non-blocking: O_NONBLOCK belongs to the
 /// open file description, and the caller would see EAGAIN after we exit.
 /// A writer thread would leave a write blocked for ever, holding the
-/// stdout lock. Instead poll() says when there is room and each write is
-/// at most PIPE_BUF, which a pipe with room takes without blocking (a file
-/// always has room). A failed write (the reader went away) drops its
-/// block, as before.
+/// stdout lock. Instead poll() says when there is room; a pipe is written
+/// through a non-blocking description of our own (`reopened_pipe`), and
+/// anything else (or a pipe without /proc) at most PIPE_BUF at a time,
+/// which a pipe with room takes without blocking. A failed write (the
+/// reader went away) drops its block, as before.
 fn write_within(fd: i32, mut bytes: &[u8], until: Instant) -> bool {
+    let pipe = reopened_pipe(fd);
+    let (fd, chunk) = match &pipe {
+        Some(p) => (std::os::fd::AsRawFd::as_raw_fd(p), usize::MAX),
+        None => (fd, room(fd)),
+    };
     while !bytes.is_empty() {
         let mut fds = vec![libc::pollfd {
             fd,
@@ -86,7 +93,7 @@ fn write_within(fd: i32, mut bytes: &[u8], until: Instant) -> bool {
             }
             continue;
         }
-        let n = bytes.len().min(WRITE_CHUNK);
+        let n = bytes.len().min(chunk);
         // SAFETY: `bytes` holds at least `n` bytes.
         match unsafe { libc::write(fd, bytes.as_ptr().cast(), n) } {
             n if n > 0 => bytes = &bytes[n as usize..],
@@ -98,4 +105,40 @@ fn write_within(fd: i32, mut bytes: &[u8], until: Instant) -> bool {
         }
     }
     true
+}
+
+/// How much `fd` takes at once without blocking, once poll said it has
+/// room: everything for a file or /dev/null (no reader to wait for), else
+/// PIPE_BUF.
+fn room(fd: i32) -> usize {
+    // SAFETY: fstat on an open descriptor, into a local.
+    let mode = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return WRITE_CHUNK;
+        }
+        st.st_mode & libc::S_IFMT
+    };
+    match mode {
+        libc::S_IFREG => usize::MAX,
+        // SAFETY: isatty on an open descriptor.
+        libc::S_IFCHR if unsafe { libc::isatty(fd) } == 0 => usize::MAX,
+        _ => WRITE_CHUNK,
+    }
+}
+
+/// A pipe `fd` opened again, non-blocking: a new open file description of
+/// our own (unlike dup), so the caller's stays blocking; it takes as much
+/// as fits at once.
+fn reopened_pipe(fd: i32) -> Option<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let path = format!("/proc/self/fd/{fd}");
+    if !std::fs::metadata(&path).ok()?.file_type().is_fifo() {
+        return None;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()
 }
