@@ -13,6 +13,23 @@ use crate::run::signals;
 /// PIPE_BUF bytes without blocking.
 const WRITE_CHUNK: usize = libc::PIPE_BUF;
 
+/// How long a line of stackhook's own to stdout waits for room.
+const LINE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Writes a line of stackhook's own to stdout (GitHub's group markers),
+/// waiting for room at most `LINE_WAIT`: a stalled reader loses it (it is
+/// not the run's result) instead of holding the run, and its rollback,
+/// for ever.
+pub fn line_to_stdout(text: &str) {
+    let mut lock = std::io::stdout().lock();
+    let _ = lock.flush();
+    write_within(
+        libc::STDOUT_FILENO,
+        text.as_bytes(),
+        Instant::now() + LINE_WAIT,
+    );
+}
+
 /// Where one command's output is written.
 pub struct Outlet {
     /// Our stdout or stderr was not read in time: the command's output to
