@@ -25,6 +25,8 @@ fn main() {
         case!(a_huge_line_is_cut_in_bounded_memory_without_a_partial_secret),
         case!(secrets_with_trailing_newlines_and_short_pem_lines_are_masked),
         case!(secrets_that_are_not_utf8_or_have_short_lines_are_masked),
+        case!(a_timeout_bounds_a_flood_read_slowly),
+        case!(a_timeout_bounds_a_flood_that_is_never_read),
         case!(
             a_timeout_bounds_a_command_run_as_another_user,
             Need::Root,
@@ -604,5 +606,77 @@ fn a_timeout_bounds_output_held_by_another_users_process() {
         err.contains(&format!("pid {pid} (user 0): Operation not permitted")),
         "{err}"
     );
+    assert!(err.contains("rolled back"), "{err}");
+}
+
+/// A step that edits the kubeconfig, then floods its stdout (`yes`) with a
+/// 2 s timeout, while `reader` gets stackhook's stdout. Returns the exit
+/// code and stderr, or fails when the run lasts longer than its timeout,
+/// the kill grace and slack for a loaded machine allow.
+fn flood_with_stdout_read_by(
+    env: &[(&str, &str)],
+    reader: impl FnOnce(std::process::ChildStdout) + Send + 'static,
+) -> (i32, String) {
+    let sb = Sandbox::new();
+    std::fs::write(sb.kubeconfig(), TWO_CONTEXTS).unwrap();
+    let spec = sb.write_spec(
+        "version: 1\nsteps:\n  - provider: run\n    name: flood\n    timeout: 2s\n    with:\n      commands:\n        - |\n          echo 'changed: true' >> \"$KUBECONFIG\"\n          yes\n",
+    );
+    let mut child = Running(spawn(&sb, &spec, env));
+    let stdout = child.0.stdout.take().unwrap();
+    let mut stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // stderr ends when stackhook (and the worker) exit.
+    std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send(err);
+    });
+    std::thread::spawn(move || reader(stdout));
+    let bound = std::time::Duration::from_secs(2 + 10 + 10);
+    let err = rx
+        .recv_timeout(bound)
+        .unwrap_or_else(|_| panic!("the run was still going after {bound:?}"));
+    let code = child.0.wait().unwrap().code().unwrap_or(-1);
+    assert_eq!(
+        std::fs::read_to_string(sb.kubeconfig()).unwrap(),
+        TWO_CONTEXTS,
+        "rolled back: {err}"
+    );
+    assert!(sb.tmp_entries().is_empty(), "{:?}", sb.tmp_entries());
+    (code, unwrapped(&err))
+}
+
+/// stackhook's stdout is a pipe read far slower than `yes` writes (the
+/// pause between reads shapes the reader; nothing waits on it): the
+/// deadline holds anyway.
+fn a_timeout_bounds_a_flood_read_slowly() {
+    let (code, err) = flood_with_stdout_read_by(&[], |mut stdout| {
+        let mut buf = [0u8; 16 * 1024];
+        while stdout.read(&mut buf).is_ok_and(|n| n > 0) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("step `flood` timed out after 2s"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+}
+
+/// stackhook's stdout is a pipe whose read end stays open and is never
+/// read: output is dropped at the deadline, and said so; GitHub's group
+/// markers, which stackhook writes to stdout itself, do not hang the run
+/// either.
+fn a_timeout_bounds_a_flood_that_is_never_read() {
+    let (held, release) = std::sync::mpsc::channel::<()>();
+    let env = [("GITHUB_ACTIONS", "true")];
+    let (code, err) = flood_with_stdout_read_by(&env, move |stdout| {
+        // Held open, unread, until the test is over.
+        let _ = release.recv();
+        drop(stdout);
+    });
+    drop(held);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("step `flood` timed out after 2s"), "{err}");
+    assert!(err.contains("stdout was not read in time"), "{err}");
     assert!(err.contains("rolled back"), "{err}");
 }

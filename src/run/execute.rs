@@ -19,6 +19,7 @@ use crate::plan::resolve::{self, ProcessEnv};
 use crate::run::env_file;
 use crate::run::lock::LockError;
 use crate::run::masker::Masker;
+use crate::run::outlet;
 use crate::run::preflight;
 use crate::run::process::{self, Env, Outcome, Output};
 use crate::run::recovery;
@@ -249,7 +250,7 @@ impl<'a> Runner<'a> {
             self.begin(i, step, attempt, attempts);
             let result = self.attempt(step, step_env);
             if self.opts.github_groups {
-                let _ = output::write(Stream::Stdout, "::endgroup::\n");
+                outlet::line_to_stdout("::endgroup::\n");
             }
             let (command, outcome) = match result {
                 Ok(()) => break,
@@ -311,7 +312,7 @@ impl<'a> Runner<'a> {
         // The log's groups are not the run's result: lost, they are
         // lost (README, Exit codes).
         if self.opts.github_groups {
-            let _ = output::write(Stream::Stdout, &format!("::group::{title}\n"));
+            outlet::line_to_stdout(&format!("::group::{title}\n"));
         }
         self.console
             .note(&self.console.paint.bold(&format!("==> {title}")));

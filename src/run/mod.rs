@@ -11,6 +11,7 @@ pub mod prefix;
 pub mod masker;
 pub mod signals;
 pub mod reaper;
+pub mod outlet;
 pub mod process;
 pub mod report;
 pub mod secret_values;

@@ -7,7 +7,7 @@
 //! absolute path, which lets std use posix_spawn.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::base::which;
 use crate::run::masker::{Masker, Stream};
+use crate::run::outlet::Outlet;
 use crate::run::reaper;
 use crate::run::signals;
 
@@ -32,6 +33,9 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 const STDERR_TAIL: usize = 20;
 /// Bytes read from a pipe at once.
 const BLOCK: usize = 128 * 1024;
+/// Blocks read from one pipe per round of the loop: a command that prints
+/// without pause cannot keep the loop from looking at its deadline.
+const READS_PER_ROUND: usize = 8;
 /// The size asked for the output pipes (Linux allows 1 MiB unprivileged):
 /// a command that prints fast runs ahead instead of waking stackhook for
 /// every 4 KiB it writes.
@@ -149,7 +153,7 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
     let mut io = Io::new(out_r, err_r, output);
     let mut watch = Watch::new(group, deadline);
     while !watch.done(io.open()) {
-        io.poll(watch.until());
+        io.poll(watch.until(), watch.write_until());
         watch.check(io.open());
     }
     signals::clear_child_group();
@@ -168,7 +172,7 @@ pub fn run(command: &str, env: &Env, deadline: Instant, output: &Output) -> Outc
             left.push(r);
         }
     }
-    let stderr = io.finish();
+    let stderr = io.finish(watch.write_until());
     let after = outcome(status, &watch, stderr);
     if left.is_empty() {
         return after;
@@ -251,6 +255,18 @@ impl Watch {
             .min()
     }
 
+    /// How long a write to stackhook's own stdout or stderr may wait for
+    /// their reader: until the deadline, and not at all once the command
+    /// is being ended (a timeout or a signal), so that a reader that is
+    /// slow or stalled cannot hold the run past its deadline.
+    fn write_until(&self) -> Instant {
+        if self.timed_out || signals::received().is_some() {
+            Instant::now()
+        } else {
+            self.deadline
+        }
+    }
+
     fn done(&self, output_open: bool) -> bool {
         self.refused.is_some()
             || self.exited_at.is_some()
@@ -303,6 +319,7 @@ struct Io<'a> {
     pipes: [Option<os_pipe::PipeReader>; 2],
     streams: [Stream<'a>; 2],
     quiet: bool,
+    outlet: Outlet,
     buf: Vec<u8>,
     out: Vec<u8>,
 }
@@ -328,6 +345,7 @@ impl<'a> Io<'a> {
                 Stream::new(output.masker, &output.prefix, STDERR_TAIL),
             ],
             quiet: output.quiet,
+            outlet: Outlet::new(&output.prefix),
             buf: Some(READ_BUFFER.take())
                 .filter(|b| b.len() == BLOCK)
                 .unwrap_or_else(|| vec![0; BLOCK]),
@@ -341,7 +359,8 @@ impl<'a> Io<'a> {
 
     /// Waits for output, a signal (SIGCHLD too) or `until`; reads what
     /// came and writes it.
-    fn poll(&mut self, until: Option<Instant>) {
+    fn poll(&mut self, until: Option<Instant>, write_until: Instant) {
+        self.outlet.until = write_until;
         let mut fds: Vec<libc::pollfd> = self
             .pipes
             .iter()
@@ -360,12 +379,13 @@ impl<'a> Io<'a> {
         }
     }
 
-    /// Reads pipe `i` until it would block; closes it at its end.
+    /// Reads pipe `i` until it would block, at most `READS_PER_ROUND`
+    /// blocks; closes it at its end.
     fn read(&mut self, i: usize) {
-        let Some(pipe) = self.pipes[i].as_mut() else {
-            return;
-        };
-        loop {
+        for _ in 0..READS_PER_ROUND {
+            let Some(pipe) = self.pipes[i].as_mut() else {
+                return;
+            };
             match pipe.read(&mut self.buf) {
                 Ok(0) => {
                     self.pipes[i] = None;
@@ -376,7 +396,7 @@ impl<'a> Io<'a> {
                         continue;
                     }
                     self.streams[i].push(&self.buf[..n], &mut self.out);
-                    write(i, self.quiet, &mut self.out);
+                    self.outlet.write(i, self.quiet, &mut self.out);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
@@ -390,25 +410,14 @@ impl<'a> Io<'a> {
 
     /// Reads what is left without waiting, writes last lines without a
     /// newline, and returns the stderr tail.
-    fn finish(mut self) -> Vec<String> {
+    fn finish(mut self, write_until: Instant) -> Vec<String> {
+        self.outlet.until = write_until;
         for i in 0..2 {
             self.read(i);
             self.streams[i].finish(&mut self.out);
-            write(i, self.quiet, &mut self.out);
+            self.outlet.write(i, self.quiet, &mut self.out);
         }
-        let _ = std::io::stdout().lock().flush();
         READ_BUFFER.set(std::mem::take(&mut self.buf));
         self.streams[1].tail()
     }
-}
-
-/// Writes what stream `i` (stdout, stderr) produced, in one block.
-fn write(i: usize, quiet: bool, out: &mut Vec<u8>) {
-    if !quiet && !out.is_empty() {
-        let _ = match i {
-            0 => std::io::stdout().lock().write_all(out),
-            _ => std::io::stderr().lock().write_all(out),
-        };
-    }
-    out.clear();
 }
