@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::base::diagnostic::{Code, Diag};
+use crate::base::lexical_path;
 use crate::base::paint::visible_path;
 
 /// Where the path comes from, in order of precedence: `--kubeconfig`, the
@@ -88,23 +89,7 @@ pub fn utf8<'p>(path: &'p Path, what: &str) -> Result<&'p str, Diag> {
 /// `path` made absolute against `cwd`, with `.` and `..` components of the
 /// relative part removed lexically (the file may not exist yet).
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    use std::path::Component;
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    lexical_path::resolved(&cwd.join(path))
 }
 
 #[cfg(test)]

@@ -21,5 +21,6 @@ pub mod atomic_file;
 pub mod bounded_file;
 pub mod which;
 pub mod jwt;
+pub mod lexical_path;
 pub mod kubeconfig_path;
 pub mod source_file;

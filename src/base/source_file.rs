@@ -8,10 +8,11 @@
 //! parents that holds `.git` (or Spacelift's checkout), else the working
 //! directory.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::base::bounded_file;
+use crate::base::lexical_path;
 
 /// Specs and provider files are small; 8 MiB holds a spec of tens of
 /// thousands of steps.
@@ -82,8 +83,8 @@ pub fn in_repository(path: &Path, repo: &Path) -> Result<(), String> {
 /// `path` made absolute against the working directory, by name.
 pub fn absolute(path: &Path) -> PathBuf {
     match cwd() {
-        Some(cwd) => lexical(&cwd.join(path)),
-        None => lexical(path),
+        Some(cwd) => lexical_path::resolved(&cwd.join(path)),
+        None => lexical_path::resolved(path),
     }
 }
 
@@ -102,7 +103,7 @@ fn escapes(path: &Path) -> Result<(), String> {
     let (Some(repo), Some(cwd)) = (repository(), cwd()) else {
         return Ok(());
     };
-    let given = lexical(&cwd.join(path));
+    let given = lexical_path::resolved(&cwd.join(path));
     if given.starts_with(repo) && !real.starts_with(repo) {
         return Err(format!(
             "a symlink to {}, out of the repository",
@@ -124,14 +125,14 @@ pub fn named_by(spec: &Path, value: &str) -> Result<PathBuf, String> {
         .and_then(std::fs::canonicalize)
         .map_err(|e| format!("cannot read the current directory: {e}"))?;
     let named = spec.parent().unwrap_or(Path::new(".")).join(value);
-    let spec = lexical(&cwd.join(spec));
+    let spec = lexical_path::resolved(&cwd.join(spec));
     let spec_dir = spec.parent().unwrap_or(&cwd);
     let repo = if spec.starts_with(&cwd) {
         cwd.clone()
     } else {
         spec_dir.to_path_buf()
     };
-    let path = lexical(&spec_dir.join(value));
+    let path = lexical_path::resolved(&spec_dir.join(value));
     if !path.starts_with(&repo) {
         return Err("leads out of the repository".into());
     }
@@ -142,21 +143,6 @@ pub fn named_by(spec: &Path, value: &str) -> Result<PathBuf, String> {
         }
         _ => Ok(named),
     }
-}
-
-/// `path` with `.` and `..` resolved by name, not by following links.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
