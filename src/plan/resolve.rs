@@ -17,7 +17,7 @@ use crate::base::diagnostic::{Code, Diag, Source};
 use crate::base::kubeconfig_path::{self, Given};
 use crate::base::secrets::SecretNames;
 use crate::base::value::{Part, RefKind, Value};
-use crate::spec::document::Spec;
+use crate::spec::document::{Map, Spec};
 use crate::spec::interpolate::{self, Lookup};
 use crate::spec::yaml;
 
@@ -159,20 +159,27 @@ impl<'a> Vars<'a> {
     /// Reads the spec's `env:`. Spec env values see only the process
     /// environment, as in docker-compose.
     pub fn load_spec(&mut self, spec: &Spec, missing: &mut Vec<MissingVar>) {
-        let mut entries = IndexMap::new();
-        for (key, value) in &spec.env {
-            let key_path = SpecKey::new(format!("env.{}", key.value));
-            let v = interpolate_spanned(
-                spec.source(),
-                value,
-                &self.scope(None, false),
-                key_path,
-                missing,
-            );
+        self.spec_env = self.resolve_env(spec, &spec.env, "env", missing);
+    }
+
+    /// An `env:` map (keys under `at`) resolved against the process
+    /// environment; an entry is secret by its name or by what it reads.
+    fn resolve_env(
+        &self,
+        spec: &Spec,
+        env: &Map<String>,
+        at: &str,
+        missing: &mut Vec<MissingVar>,
+    ) -> Env {
+        let mut out = IndexMap::new();
+        for (key, value) in env {
+            let key_path = SpecKey::new(format!("{at}.{}", key.value));
+            let scope = self.scope(None, false);
+            let v = interpolate_spanned(spec.source(), value, &scope, key_path, missing);
             let secret = self.is_secret(&key.value) || v.has_secret();
-            entries.insert(key.value.clone(), EnvEntry { value: v, secret });
+            out.insert(key.value.clone(), EnvEntry { value: v, secret });
         }
-        self.spec_env = entries;
+        out
     }
 
     /// The kubeconfig path (see [`kubeconfig_path::locate`]); the spec's
@@ -211,20 +218,7 @@ impl<'a> Vars<'a> {
     /// A step's `env:`, which sees the process and the spec env.
     pub fn step_env(&self, spec: &Spec, index: usize, missing: &mut Vec<MissingVar>) -> Env {
         let step = &spec.steps.value[index].value;
-        let mut out = IndexMap::new();
-        for (key, value) in &step.env {
-            let key_path = SpecKey::new(format!("steps[{index}].env.{}", key.value));
-            let v = interpolate_spanned(
-                spec.source(),
-                value,
-                &self.scope(None, false),
-                key_path,
-                missing,
-            );
-            let secret = self.is_secret(&key.value) || v.has_secret();
-            out.insert(key.value.clone(), EnvEntry { value: v, secret });
-        }
-        out
+        self.resolve_env(spec, &step.env, &format!("steps[{index}].env"), missing)
     }
 
     pub fn scope<'s>(&'s self, step_env: Option<&'s Env>, force_secret: bool) -> Scope<'s> {
